@@ -1,0 +1,96 @@
+/**
+ * The server's options: one Schema that the config file, the command line and the library API all
+ * decode to. Every field has the nats-server 2.9 default, so `decodeServerOptions({})` is a working
+ * standalone server on 0.0.0.0:4222. Durations are milliseconds.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+
+
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+/** A TCP port; `-1` asks for a random free port (as nats-server's RANDOM_PORT), `0` too. */
+const Port = Schema.Int.check(Schema.isBetween({ minimum: -1, maximum: 65535 }))
+
+/** One user of `authorization { users: [...] }`. */
+export const User = Schema.Struct({
+  user: Schema.String,
+  password: Schema.String
+})
+export type User = typeof User.Type
+
+/** Client authorization: a single user/password, a token, or a list of users. */
+export const Authorization = Schema.Struct({
+  user: Schema.optional(Schema.String),
+  password: Schema.optional(Schema.String),
+  token: Schema.optional(Schema.String),
+  users: Schema.Array(User).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  /** Milliseconds a client has to send CONNECT when auth is required. */
+  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000)))
+})
+export type Authorization = typeof Authorization.Type
+
+/** Route authorization: exactly one user/password pair (as nats-server allows). */
+export const ClusterAuthorization = Schema.Struct({
+  user: Schema.String,
+  password: Schema.String,
+  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000)))
+})
+export type ClusterAuthorization = typeof ClusterAuthorization.Type
+
+export const ClusterOptions = Schema.Struct({
+  /** Cluster name; absent → a dynamic name is generated and negotiated. */
+  name: Schema.optional(Schema.String),
+  host: Schema.String.pipe(Schema.withDecodingDefault(Effect.succeed("0.0.0.0"))),
+  port: Port.pipe(Schema.withDecodingDefault(Effect.succeed(6222))),
+  /** host:port put in our route INFO instead of the listen address. */
+  advertise: Schema.optional(Schema.String),
+  noAdvertise: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
+  /** Extra attempts for implicit (gossiped) routes. */
+  connectRetries: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(0))),
+  /** Explicit route URLs (`nats-route://host:port`, `nats://user:pass@host:port`). */
+  routes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  authorization: Schema.optional(ClusterAuthorization)
+})
+export type ClusterOptions = typeof ClusterOptions.Type
+
+export const ServerOptions = Schema.Struct({
+  serverName: Schema.optional(Schema.String),
+  host: Schema.String.pipe(Schema.withDecodingDefault(Effect.succeed("0.0.0.0"))),
+  port: Port.pipe(Schema.withDecodingDefault(Effect.succeed(4222))),
+  clientAdvertise: Schema.optional(Schema.String),
+
+  maxPayload: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(1024 * 1024))),
+  maxPending: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(64 * 1024 * 1024))),
+  maxControlLine: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(4096))),
+  maxConnections: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(64 * 1024))),
+  /** 0 = unlimited. */
+  maxSubscriptions: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(0))),
+  pingInterval: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(120_000))),
+  pingMax: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(2))),
+  writeDeadline: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(10_000))),
+  lameDuckDuration: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(120_000))),
+  lameDuckGracePeriod: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(10_000))),
+  noHeaderSupport: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
+
+  debug: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
+  trace: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
+  logtime: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(true))),
+  logFile: Schema.optional(Schema.String),
+  pidFile: Schema.optional(Schema.String),
+  portsFileDir: Schema.optional(Schema.String),
+
+  /** HTTP monitoring; absent port = off. */
+  httpHost: Schema.String.pipe(Schema.withDecodingDefault(Effect.succeed("0.0.0.0"))),
+  httpPort: Schema.optional(Port),
+
+  authorization: Schema.optional(Authorization),
+  cluster: Schema.optional(ClusterOptions)
+})
+export type ServerOptions = typeof ServerOptions.Type
+/** What callers write: every field optional. */
+export type ServerOptionsInput = typeof ServerOptions.Encoded
+
+export const decodeServerOptions = Schema.decodeUnknownSync(ServerOptions)
+export const decodeServerOptionsEffect = Schema.decodeUnknownEffect(ServerOptions)
