@@ -1,0 +1,182 @@
+/**
+ * A connection's outbound bytes: messages are appended synchronously on the hot path and handed to
+ * the socket once per batch.
+ *
+ * It is a bump allocator over large chunks. `take()` returns a view of everything appended since the
+ * last take and later appends go *after* it, so a view handed to the socket is never overwritten
+ * while Node may still hold it — no copy and no per-flush allocation. A new chunk is allocated only
+ * when the current one is full.
+ *
+ * @since 0.1.0
+ */
+
+const CHUNK = 64 * 1024
+
+interface FastWrites {
+  utf8Write(s: string, offset: number): number
+  latin1Write(s: string, offset: number): number
+}
+
+export class OutBuffer {
+  private buf: Buffer = Buffer.allocUnsafe(CHUNK)
+  private start = 0
+  private pos = 0
+
+  /** Bytes appended and not yet taken. */
+  get size(): number {
+    return this.pos - this.start
+  }
+
+  /** Make room for `n` more bytes, moving the untaken tail to a fresh chunk if needed. */
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    const pending = this.pos - this.start
+    const next = Buffer.allocUnsafe(Math.max(CHUNK, (pending + n) * 2))
+    this.buf.copy(next, 0, this.start, this.pos)
+    this.buf = next
+    this.start = 0
+    this.pos = pending
+  }
+
+  appendBytes(bytes: Uint8Array): void {
+    this.reserve(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
+  }
+
+  /** Append a string as UTF-8. */
+  appendString(s: string): void {
+    this.reserve(s.length * 3)
+    this.pos += (this.buf as unknown as FastWrites).utf8Write(s, this.pos)
+  }
+
+  private str(s: string): void {
+    this.pos += (this.buf as unknown as FastWrites).utf8Write(s, this.pos)
+  }
+
+  private num(n: number): void {
+    const b = this.buf
+    if (n < 10) {
+      b[this.pos++] = 48 + n
+      return
+    }
+    let digits = 0
+    for (let m = n; m > 0; m = Math.floor(m / 10)) digits++
+    let at = this.pos + digits
+    this.pos = at
+    for (let m = n; m > 0; m = Math.floor(m / 10)) b[--at] = 48 + (m % 10)
+  }
+
+  private payloadAndCrlf(payload: Uint8Array): void {
+    const b = this.buf
+    b[this.pos++] = 13
+    b[this.pos++] = 10
+    if (payload.length > 0) {
+      b.set(payload, this.pos)
+      this.pos += payload.length
+    }
+    b[this.pos++] = 13
+    b[this.pos++] = 10
+  }
+
+  /**
+   * `MSG <subject> <sid> [reply] <size>` or, when `headerSize` ≥ 0,
+   * `HMSG <subject> <sid> [reply] <hdr> <total>`, then the payload.
+   */
+  appendMsg(subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
+    this.reserve(48 + 3 * (subject.length + sid.length + (reply === undefined ? 0 : reply.length)) + payload.length)
+    const b = this.buf
+    if (headerSize >= 0) b[this.pos++] = 72 // H
+    b[this.pos++] = 77 // M
+    b[this.pos++] = 83 // S
+    b[this.pos++] = 71 // G
+    b[this.pos++] = 32
+    this.str(subject)
+    b[this.pos++] = 32
+    this.str(sid)
+    b[this.pos++] = 32
+    if (reply !== undefined) {
+      this.str(reply)
+      b[this.pos++] = 32
+    }
+    if (headerSize >= 0) {
+      this.num(headerSize)
+      b[this.pos++] = 32
+    }
+    this.num(payload.length)
+    this.payloadAndCrlf(payload)
+  }
+
+  /**
+   * `RMSG <account> <subject> [reply | + reply q… | | q…] <size>`, or the routed `HMSG` form with
+   * header and total sizes.
+   */
+  appendRouteMsg(
+    account: string,
+    subject: string,
+    reply: string | undefined,
+    queues: ReadonlyArray<string> | undefined,
+    headerSize: number,
+    payload: Uint8Array
+  ): void {
+    let qlen = 0
+    if (queues !== undefined) for (const q of queues) qlen += q.length + 1
+    this.reserve(56 + 3 * (account.length + subject.length + (reply === undefined ? 0 : reply.length) + qlen) + payload.length)
+    const b = this.buf
+    if (headerSize >= 0) {
+      b[this.pos++] = 72 // H
+    } else {
+      b[this.pos++] = 82 // R
+    }
+    b[this.pos++] = 77 // M
+    b[this.pos++] = 83 // S
+    b[this.pos++] = 71 // G
+    b[this.pos++] = 32
+    this.str(account)
+    b[this.pos++] = 32
+    this.str(subject)
+    b[this.pos++] = 32
+    if (queues !== undefined && queues.length > 0) {
+      if (reply !== undefined) {
+        b[this.pos++] = 43 // +
+        b[this.pos++] = 32
+        this.str(reply)
+      } else {
+        b[this.pos++] = 124 // |
+      }
+      b[this.pos++] = 32
+      for (const q of queues) {
+        this.str(q)
+        b[this.pos++] = 32
+      }
+    } else if (reply !== undefined) {
+      this.str(reply)
+      b[this.pos++] = 32
+    }
+    if (headerSize >= 0) {
+      this.num(headerSize)
+      b[this.pos++] = 32
+    }
+    this.num(payload.length)
+    this.payloadAndCrlf(payload)
+  }
+
+  /** Everything appended since the last take, or undefined when there is nothing. */
+  take(): Uint8Array | undefined {
+    if (this.pos === this.start) return undefined
+    const view = this.buf.subarray(this.start, this.pos)
+    this.start = this.pos
+    // Once the chunk is nearly used up, start the next one so small takes do not fragment it.
+    if (this.buf.length - this.pos < 512) {
+      this.buf = Buffer.allocUnsafe(CHUNK)
+      this.start = 0
+      this.pos = 0
+    }
+    return view
+  }
+
+  /** Drop everything not yet taken (used when a connection is closed). */
+  clear(): void {
+    this.start = this.pos
+  }
+}

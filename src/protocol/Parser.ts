@@ -1,0 +1,588 @@
+/**
+ * The NATS protocol parser: a pure, incremental step `(state, chunk) → (state, ops)` over bytes.
+ *
+ * The step survives any chunk boundary — inside an op name, a number, a payload or a CRLF — by
+ * carrying the unfinished control line or payload in the returned state. It never mutates a state
+ * it was given and never retains the caller's chunk beyond views into it, so the same input split
+ * any way yields the same ops (the property tests check exactly this).
+ *
+ * Like nats-server's `parser.go` it is one loop over the chunk, but it finds line ends with
+ * `indexOf` instead of a per-byte state machine and it never copies a payload that is whole in the
+ * chunk. Limits are enforced on the control line, before any payload byte is read:
+ * `max_control_line` on the arguments, `max_payload` on PUB/HPUB sizes (clients only).
+ *
+ * @since 0.1.0
+ */
+import * as Stream from "effect/Stream"
+import type * as Op from "./Op.js"
+import { PING, PONG, OK } from "./Op.js"
+import * as PE from "./ProtocolError.js"
+import type { ProtocolError } from "./ProtocolError.js"
+
+/** Who is on the other end: it decides which ops are legal. */
+export type PeerKind = "client" | "route" | "server"
+
+export interface ParserLimits {
+  /** Longest argument section of a control line, in bytes. */
+  readonly maxControlLine: number
+  /** Largest PUB/HPUB payload accepted from a client; `Infinity` disables the check. */
+  readonly maxPayload: number
+}
+
+/** A control line was parsed; its payload is still arriving. */
+interface AwaitingPayload {
+  readonly head: PayloadHead
+  /** Bytes of the payload (plus trailing CRLF) received so far, in order. */
+  readonly parts: ReadonlyArray<Uint8Array>
+  readonly have: number
+}
+
+type PayloadHead =
+  | { readonly _tag: "Pub"; readonly subject: string; readonly reply: string | undefined; readonly headerSize: number; readonly size: number }
+  | { readonly _tag: "Msg"; readonly subject: string; readonly sid: string; readonly reply: string | undefined; readonly headerSize: number; readonly size: number }
+  | {
+    readonly _tag: "RouteMsg"
+    readonly account: string
+    readonly subject: string
+    readonly reply: string | undefined
+    readonly queues: ReadonlyArray<string> | undefined
+    readonly headerSize: number
+    readonly size: number
+  }
+
+export interface ParserState {
+  readonly kind: PeerKind
+  readonly limits: ParserLimits
+  /** An unfinished control line carried over from the previous chunk. */
+  readonly line: Uint8Array | undefined
+  readonly awaiting: AwaitingPayload | undefined
+  /** Set once a violation was reported: the stream is over, later input is ignored. */
+  readonly failed: boolean
+}
+
+/** What one step produced: the ops in order and, if the input was bad, the violation that ends it. */
+export interface Parsed {
+  readonly ops: Array<Op.Op>
+  readonly error: ProtocolError | undefined
+}
+
+export const initial = (kind: PeerKind, limits: ParserLimits): ParserState => ({
+  kind,
+  limits,
+  line: undefined,
+  awaiting: undefined,
+  failed: false
+})
+
+const CR = 13
+const LF = 10
+const SPACE = 32
+const TAB = 9
+
+const kindName = (kind: PeerKind): string => kind === "route" ? "Router" : kind === "server" ? "Server" : "Client"
+
+// ---------------------------------------------------------------------------------------------
+// Byte helpers. The step is synchronous and not re-entrant, so token positions go to a shared
+// scratch array instead of a fresh array per line.
+
+let tokStart = new Int32Array(64)
+let tokEnd = new Int32Array(64)
+let tokHigh = new Uint8Array(64)
+
+const asBuffer = (chunk: Uint8Array): Buffer =>
+  Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+
+interface FastSlices {
+  latin1Slice(start: number, end: number): string
+  utf8Slice(start: number, end: number): string
+}
+
+/** Decode a token: ASCII takes the cheap latin1 path, anything else is UTF-8. */
+const text = (buf: Buffer, i: number): string =>
+  tokHigh[i] === 0
+    ? (buf as unknown as FastSlices).latin1Slice(tokStart[i]!, tokEnd[i]!)
+    : (buf as unknown as FastSlices).utf8Slice(tokStart[i]!, tokEnd[i]!)
+
+/** Split `[from, to)` on runs of space, tab, CR and LF; returns the token count. */
+const tokenize = (buf: Uint8Array, from: number, to: number): number => {
+  let n = 0
+  let i = from
+  while (i < to) {
+    let b = buf[i]!
+    while (b === SPACE || b === TAB || b === CR || b === LF) {
+      if (++i === to) return n
+      b = buf[i]!
+    }
+    if (n === tokStart.length) {
+      const grow = (a: Int32Array) => {
+        const next = new Int32Array(a.length * 2)
+        next.set(a)
+        return next
+      }
+      tokStart = grow(tokStart)
+      tokEnd = grow(tokEnd)
+      const high = new Uint8Array(tokHigh.length * 2)
+      high.set(tokHigh)
+      tokHigh = high
+    }
+    tokStart[n] = i
+    let high = 0
+    while (i < to) {
+      b = buf[i]!
+      if (b === SPACE || b === TAB || b === CR || b === LF) break
+      high |= b
+      i++
+    }
+    tokEnd[n] = i
+    tokHigh[n] = high & 0x80
+    n++
+  }
+  return n
+}
+
+/** A non-negative decimal from token `i`, or -1 when it is not one (as nats-server's parseSize). */
+const size = (buf: Uint8Array, i: number): number => {
+  const s = tokStart[i]!
+  const e = tokEnd[i]!
+  if (e - s > 15) return -1
+  let n = 0
+  for (let j = s; j < e; j++) {
+    const d = buf[j]! - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n
+}
+
+/** Case-insensitive comparison of `buf[at..]` with an upper-case ASCII name. */
+const startsWith = (buf: Uint8Array, at: number, end: number, name: string): boolean => {
+  if (end - at < name.length) return false
+  for (let k = 0; k < name.length; k++) {
+    const b = buf[at + k]!
+    const c = name.charCodeAt(k)
+    if (b !== c && !(c >= 65 && c <= 90 && b === (c | 0x20))) return false
+  }
+  return true
+}
+
+const isBlank = (b: number | undefined): boolean => b === SPACE || b === TAB
+
+// ---------------------------------------------------------------------------------------------
+// Op names. Ops with arguments need a space or tab after the name; PING, PONG and +OK ignore
+// whatever follows their name up to the line end, as nats-server does.
+
+type OpCode =
+  | "CONNECT" | "PUB" | "HPUB" | "SUB" | "UNSUB" | "PING" | "PONG" | "INFO" | "+OK" | "-ERR"
+  | "MSG" | "HMSG" | "RS+" | "RS-" | "RMSG" | "LS+" | "LS-" | "LMSG" | "A+" | "A-"
+
+const NO_ARGS: ReadonlyArray<OpCode> = ["PING", "PONG", "+OK"]
+const ARG_OPS: Record<PeerKind, ReadonlyArray<OpCode>> = {
+  client: ["CONNECT", "PUB", "HPUB", "SUB", "UNSUB", "INFO", "-ERR"],
+  route: ["CONNECT", "INFO", "-ERR", "RS+", "RS-", "RMSG", "HMSG", "LS+", "LS-", "LMSG", "A+", "A-", "PUB", "SUB", "UNSUB"],
+  server: ["INFO", "MSG", "HMSG", "-ERR"]
+}
+
+const P_OPS: ReadonlyArray<OpCode> = ["PUB", "PING", "PONG"]
+const H_OPS: ReadonlyArray<OpCode> = ["HPUB", "HMSG"]
+const S_OPS: ReadonlyArray<OpCode> = ["SUB"]
+const U_OPS: ReadonlyArray<OpCode> = ["UNSUB"]
+const M_OPS: ReadonlyArray<OpCode> = ["MSG"]
+const R_OPS: ReadonlyArray<OpCode> = ["RMSG", "RS+", "RS-"]
+const ALL_OPS: Record<PeerKind, ReadonlyArray<OpCode>> = {
+  client: [...ARG_OPS.client, ...NO_ARGS],
+  route: [...ARG_OPS.route, ...NO_ARGS],
+  server: [...ARG_OPS.server, ...NO_ARGS]
+}
+
+/** The op at the start of a complete line, and where its arguments begin; undefined if none. */
+const opAt = (kind: PeerKind, buf: Uint8Array, s: number, e: number): [OpCode, number] | undefined => {
+  // Dispatch on the first byte so that the common ops cost a couple of comparisons.
+  const first = buf[s]! & 0xdf
+  let candidates: ReadonlyArray<OpCode>
+  switch (first) {
+    case 80: // P
+      candidates = P_OPS
+      break
+    case 72: // H
+      candidates = H_OPS
+      break
+    case 83: // S
+      candidates = S_OPS
+      break
+    case 85: // U
+      candidates = U_OPS
+      break
+    case 77: // M
+      candidates = M_OPS
+      break
+    case 82: // R
+      candidates = R_OPS
+      break
+    default:
+      candidates = ALL_OPS[kind]
+  }
+  for (const op of candidates) {
+    if (!startsWith(buf, s, e, op)) continue
+    if (NO_ARGS.includes(op)) return [op, e]
+    if (!ARG_OPS[kind].includes(op)) return undefined
+    const after = s + op.length
+    if (after === e) return op === "CONNECT" || op === "INFO" ? [op, e] : undefined
+    if (isBlank(buf[after])) return [op, after + 1]
+  }
+  return undefined
+}
+
+/** Whether an unfinished line can still become a legal op (so garbage fails fast). */
+const couldBeOp = (kind: PeerKind, buf: Uint8Array, s: number, e: number): boolean => {
+  for (const op of ALL_OPS[kind]) {
+    const n = Math.min(op.length, e - s)
+    if (!startsWith(buf, s, s + n, op.slice(0, n))) continue
+    if (e - s <= op.length) return true
+    if (NO_ARGS.includes(op) || isBlank(buf[s + op.length])) return true
+  }
+  return false
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control lines → ops or payload heads.
+
+type LineResult = Op.Op | PayloadHead | ProtocolError
+
+const lineToOp = (state: ParserState, buf: Buffer, s: number, e: number): LineResult => {
+  const kind = state.kind
+  const found = opAt(kind, buf, s, e)
+  if (found === undefined) return PE.unknownOp(kindName(kind), buf, s)
+  const [op, argsAt] = found
+  if (e - argsAt > state.limits.maxControlLine) return PE.maxControlLine(state.limits.maxControlLine, e - argsAt)
+  switch (op) {
+    case "PING":
+      return PING
+    case "PONG":
+      return PONG
+    case "+OK":
+      return OK
+    case "-ERR":
+      return { _tag: "Err", message: buf.toString("utf8", skipBlanks(buf, argsAt, e), e) }
+    case "CONNECT":
+      return { _tag: "Connect", json: buf.toString("utf8", argsAt, e) }
+    case "INFO":
+      return { _tag: "Info", json: buf.toString("utf8", argsAt, e) }
+    case "PUB":
+      return pubHead(state, buf, argsAt, e, false)
+    case "HPUB":
+      return pubHead(state, buf, argsAt, e, true)
+    case "SUB": {
+      const n = tokenize(buf, argsAt, e)
+      if (n === 2) return { _tag: "Sub", subject: text(buf, 0), queue: undefined, sid: text(buf, 1) }
+      if (n === 3) return { _tag: "Sub", subject: text(buf, 0), queue: text(buf, 1), sid: text(buf, 2) }
+      return PE.badArgs("Sub", buf.toString("utf8", argsAt, e))
+    }
+    case "UNSUB": {
+      const n = tokenize(buf, argsAt, e)
+      if (n === 1) return { _tag: "Unsub", sid: text(buf, 0), max: undefined }
+      if (n === 2) {
+        // A max that is not a number is ignored (plain unsubscribe), as nats-server does.
+        const max = size(buf, 1)
+        return { _tag: "Unsub", sid: text(buf, 0), max: max > 0 ? max : undefined }
+      }
+      return PE.badArgs("Unsub", buf.toString("utf8", argsAt, e))
+    }
+    case "MSG":
+    case "HMSG":
+      return kind === "route" ? routeMsgHead(buf, argsAt, e, true) : msgHead(buf, argsAt, e, op === "HMSG")
+    case "RMSG":
+      return routeMsgHead(buf, argsAt, e, false)
+    case "RS+":
+    case "RS-": {
+      const n = tokenize(buf, argsAt, e)
+      const plus = op === "RS+"
+      if (n === 2) return routeSub(plus, text(buf, 0), text(buf, 1), undefined, 1)
+      if (plus && n === 4) {
+        const weight = size(buf, 3)
+        if (weight < 0) return PE.badArgs("RemoteSub", buf.toString("utf8", argsAt, e))
+        return routeSub(true, text(buf, 0), text(buf, 1), text(buf, 2), weight)
+      }
+      if (n === 3) return routeSub(plus, text(buf, 0), text(buf, 1), text(buf, 2), 1)
+      return PE.badArgs(plus ? "RemoteSub" : "RemoteUnsub", buf.toString("utf8", argsAt, e))
+    }
+    case "LMSG": {
+      // Leafnode-origin messages are only sent to peers that announced `lnoc`; we never do, but a
+      // payload must still be skipped to stay in sync: treat it as a routed message.
+      const n = tokenize(buf, argsAt, e)
+      if (n < 4) return PE.badArgs("LeafMsg", buf.toString("utf8", argsAt, e))
+      return routeMsgHead(buf, tokStart[1]!, e, true)
+    }
+    case "LS+":
+    case "LS-":
+    case "A+":
+    case "A-":
+      return { _tag: "Ignored", op }
+  }
+}
+
+const skipBlanks = (buf: Uint8Array, i: number, e: number): number => {
+  while (i < e && isBlank(buf[i])) i++
+  return i
+}
+
+const routeSub = (
+  plus: boolean,
+  account: string,
+  subject: string,
+  queue: string | undefined,
+  weight: number
+): Op.RouteSub | Op.RouteUnsub =>
+  plus
+    ? { _tag: "RouteSub", account, subject, queue, weight }
+    : { _tag: "RouteUnsub", account, subject, queue }
+
+/** `PUB subj [reply] size` / `HPUB subj [reply] hsize tsize`. */
+const pubHead = (state: ParserState, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
+  const n = tokenize(buf, s, e)
+  const min = headers ? 3 : 2
+  if (n !== min && n !== min + 1) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
+  const total = size(buf, n - 1)
+  if (total < 0) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
+  let headerSize = -1
+  if (headers) {
+    headerSize = size(buf, n - 2)
+    if (headerSize < 0 || headerSize > total) return PE.badArgs("HeaderPub", buf.toString("utf8", s, e))
+  }
+  if (state.kind === "client" && total > state.limits.maxPayload) return PE.maxPayload(total, state.limits.maxPayload)
+  return { _tag: "Pub", subject: text(buf, 0), reply: n === min + 1 ? text(buf, 1) : undefined, headerSize, size: total }
+}
+
+/** `MSG subj sid [reply] size` / `HMSG subj sid [reply] hsize tsize` (server → client). */
+const msgHead = (buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
+  const n = tokenize(buf, s, e)
+  const min = headers ? 4 : 3
+  if (n !== min && n !== min + 1) return PE.badArgs("Msg", buf.toString("utf8", s, e))
+  const total = size(buf, n - 1)
+  const headerSize = headers ? size(buf, n - 2) : -1
+  if (total < 0 || (headers && (headerSize < 0 || headerSize > total))) return PE.badArgs("Msg", buf.toString("utf8", s, e))
+  return {
+    _tag: "Msg",
+    subject: text(buf, 0),
+    sid: text(buf, 1),
+    reply: n === min + 1 ? text(buf, 2) : undefined,
+    headerSize,
+    size: total
+  }
+}
+
+/**
+ * `RMSG acc subj [reply | + reply q… | | q…] size` and routed `HMSG` with two sizes. The marker
+ * token `+` or `|` is only present when the message names queue groups.
+ */
+const routeMsgHead = (buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
+  const n = tokenize(buf, s, e)
+  const sizes = headers ? 2 : 1
+  const bad = () => PE.badArgs("RoutedMsg", buf.toString("utf8", s, e))
+  if (n < 2 + sizes) return bad()
+  const total = size(buf, n - 1)
+  const headerSize = headers ? size(buf, n - 2) : -1
+  if (total < 0 || (headers && (headerSize < 0 || headerSize > total))) return bad()
+  const middle = n - sizes - 2 // tokens between subject and sizes
+  let reply: string | undefined
+  let queues: Array<string> | undefined
+  if (middle === 1) {
+    reply = text(buf, 2)
+  } else if (middle > 1) {
+    const marker = buf[tokStart[2]!]!
+    const markerLen = tokEnd[2]! - tokStart[2]!
+    if (markerLen !== 1 || (marker !== 43 /* + */ && marker !== 124 /* | */)) return bad()
+    let q = 3
+    if (marker === 43) {
+      reply = text(buf, 3)
+      q = 4
+    }
+    queues = []
+    for (; q < n - sizes; q++) queues.push(text(buf, q))
+    if (queues.length === 0) return bad()
+  }
+  return { _tag: "RouteMsg", account: text(buf, 0), subject: text(buf, 1), reply, queues, headerSize, size: total }
+}
+
+const finish = (head: PayloadHead, payload: Uint8Array): Op.Op => {
+  switch (head._tag) {
+    case "Pub":
+      return { _tag: "Pub", subject: head.subject, reply: head.reply, headerSize: head.headerSize, payload }
+    case "Msg":
+      return { _tag: "Msg", subject: head.subject, sid: head.sid, reply: head.reply, headerSize: head.headerSize, payload }
+    case "RouteMsg":
+      return {
+        _tag: "RouteMsg",
+        account: head.account,
+        subject: head.subject,
+        reply: head.reply,
+        queues: head.queues,
+        headerSize: head.headerSize,
+        payload
+      }
+  }
+}
+
+const isHead = (r: LineResult): r is PayloadHead => "size" in r
+
+const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Buffer => {
+  const out = Buffer.allocUnsafe(total)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Parse one chunk. Returns the next state and everything the chunk completed. After an error the
+ * returned state is `failed` and further chunks produce nothing.
+ */
+export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed] => {
+  const ops: Array<Op.Op> = []
+  if (state.failed) return [state, { ops, error: undefined }]
+  const fail = (error: ProtocolError): [ParserState, Parsed] => [
+    { ...state, line: undefined, awaiting: undefined, failed: true },
+    { ops, error }
+  ]
+
+  let buf = asBuffer(chunk)
+  let i = 0
+  const end = buf.length
+
+  // 1. Finish a payload left over from the previous chunk.
+  if (state.awaiting !== undefined) {
+    const aw = state.awaiting
+    const want = aw.head.size + 2 - aw.have
+    if (end < want) {
+      return [{ ...state, awaiting: { head: aw.head, parts: [...aw.parts, buf], have: aw.have + end } }, { ops, error: undefined }]
+    }
+    const whole = concat([...aw.parts, buf.subarray(0, want)], aw.head.size + 2)
+    if (whole[aw.head.size] !== CR || whole[aw.head.size + 1] !== LF) {
+      return fail(PE.unknownOp(kindName(state.kind), whole, aw.head.size))
+    }
+    ops.push(finish(aw.head, whole.subarray(0, aw.head.size)))
+    i = want
+  }
+
+  // 2. Complete a control line left over from the previous chunk by joining it with this one.
+  //    Lines are short (bounded by max_control_line), so the copy is cheap.
+  if (state.line !== undefined) {
+    const lf = buf.indexOf(LF, i)
+    if (lf < 0) {
+      const line = concat([state.line, buf.subarray(i)], state.line.length + end - i)
+      return carryLine(state, line, 0, ops, fail)
+    }
+    const joined = concat([state.line, buf.subarray(i, lf + 1)], state.line.length + lf + 1 - i)
+    const rest = buf.subarray(lf + 1)
+    // Parse the joined line (plus whatever payload follows) as if it were its own chunk start.
+    const head = parseLine(state, joined, 0, joined.length - 1)
+    if (head instanceof PE.ProtocolError) return fail(head)
+    if (!isHead(head)) {
+      ops.push(head)
+    } else {
+      const r = takePayload(state, head, rest, 0, ops)
+      if (r !== undefined) return r
+      i = head.size + 2
+      buf = asBuffer(rest)
+      return loop(state, buf, i, ops, fail)
+    }
+    buf = asBuffer(rest)
+    i = 0
+  }
+  return loop(state, buf, i, ops, fail)
+}
+
+type Fail = (error: ProtocolError) => [ParserState, Parsed]
+
+/** The main loop over complete lines and payloads in `buf` from `i`. */
+const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+  const end = buf.length
+  while (i < end) {
+    const lf = buf.indexOf(LF, i)
+    if (lf < 0) return carryLine(state, buf, i, ops, fail)
+    const head = parseLine(state, buf, i, lf)
+    if (head instanceof PE.ProtocolError) return fail(head)
+    if (!isHead(head)) {
+      ops.push(head)
+      i = lf + 1
+      continue
+    }
+    const r = takePayload(state, head, buf, lf + 1, ops)
+    if (r !== undefined) {
+      if (r[1].error !== undefined) return fail(r[1].error)
+      return r
+    }
+    i = lf + 1 + head.size + 2
+  }
+  return [state.line === undefined && state.awaiting === undefined ? state : { ...state, line: undefined, awaiting: undefined }, {
+    ops,
+    error: undefined
+  }]
+}
+
+/** Parse the line `[s, lf)`, dropping one trailing CR. */
+const parseLine = (state: ParserState, buf: Buffer, s: number, lf: number): LineResult => {
+  const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf
+  if (e === s) return PE.unknownOp(kindName(state.kind), buf, s)
+  return lineToOp(state, buf, s, e)
+}
+
+/**
+ * The payload of `head` starts at `from`. If it is whole in `buf`, emit the op and return
+ * undefined; otherwise return the final result of this step with the payload awaiting more bytes.
+ */
+const takePayload = (
+  state: ParserState,
+  head: PayloadHead,
+  buf: Uint8Array,
+  from: number,
+  ops: Array<Op.Op>
+): [ParserState, Parsed] | undefined => {
+  const need = head.size + 2
+  const avail = buf.length - from
+  if (avail >= need) {
+    const crAt = from + head.size
+    if (buf[crAt] !== CR || buf[crAt + 1] !== LF) {
+      return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, crAt) }]
+    }
+    ops.push(finish(head, buf.subarray(from, crAt)))
+    return undefined
+  }
+  const parts = avail > 0 ? [buf.subarray(from)] : []
+  return [{ ...state, line: undefined, awaiting: { head, parts, have: avail } }, { ops, error: undefined }]
+}
+
+/** Keep an unfinished line for the next chunk, failing early when it cannot become valid. */
+const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+  const e = buf.length
+  // Ignore a trailing CR when judging what the line could become.
+  const judgeEnd = e > s && buf[e - 1] === CR ? e - 1 : e
+  if (judgeEnd > s && !couldBeOp(state.kind, buf, s, judgeEnd)) return fail(PE.unknownOp(kindName(state.kind), buf, s))
+  // The op name is at most 7 bytes plus a blank; everything after it counts against the limit.
+  if (e - s > state.limits.maxControlLine + 8) return fail(PE.maxControlLine(state.limits.maxControlLine, e - s))
+  const line = Uint8Array.prototype.slice.call(buf, s, e)
+  return [{ ...state, line, awaiting: undefined }, { ops, error: undefined }]
+}
+
+/**
+ * The parser lifted into a Stream: bytes in, one `Parsed` batch per input chunk out. The stream
+ * ends right after the batch that carries a protocol error.
+ */
+export const stream = (kind: PeerKind, limits: ParserLimits) =>
+<E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Parsed, E, R> =>
+  bytes.pipe(
+    Stream.mapAccumArray(() => initial(kind, limits), (state, chunks) => {
+      const out: Array<Parsed> = []
+      for (const chunk of chunks) {
+        const [next, parsed] = step(state, chunk)
+        state = next
+        if (parsed.ops.length > 0 || parsed.error !== undefined) out.push(parsed)
+        if (parsed.error !== undefined) break
+      }
+      return [state, out]
+    }),
+    Stream.takeUntil((parsed) => parsed.error !== undefined)
+  )
