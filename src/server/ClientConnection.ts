@@ -1,0 +1,396 @@
+/**
+ * One client connection's protocol state and the synchronous handling of its ops.
+ *
+ * `apply` takes one parsed batch (every op of one read chunk) and runs it through the router in a
+ * plain loop, then flushes every connection the batch touched. Effect stays outside: the session
+ * (`ClientSession`) owns the socket, the writer and the timers and is reached through the small
+ * `SessionIO` interface, so nothing here allocates an Effect or a closure per message.
+ *
+ * @since 0.1.0
+ */
+import * as Result from "effect/Result"
+import * as Encoder from "../protocol/Encoder.js"
+import type * as Op from "../protocol/Op.js"
+import { OutBuffer } from "../protocol/OutBuffer.js"
+import type { Parsed } from "../protocol/Parser.js"
+import { type CloseReason, ErrText } from "../protocol/ProtocolError.js"
+import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
+import { type ConnectOptions, parseConnect } from "./ConnectOptions.js"
+import type { Flushable } from "./Router.js"
+import type { Connection, InfoListener, ServerState } from "./ServerState.js"
+import { LocalSubscription, type Subscriber } from "./Subscription.js"
+
+/** What the connection needs from its session: wake the writer, and finish a close. */
+export interface SessionIO {
+  wakeWriter(): void
+  closed(): void
+}
+
+/** The 503 status header of a no-responders reply: `NATS/1.0 503\r\n\r\n`. */
+const NO_RESPONDERS = Buffer.from("NATS/1.0 503\r\n\r\n")
+
+export class ClientConnection implements Connection, Subscriber, Flushable, InfoListener {
+  readonly kind = "Client" as const
+  readonly start = new Date()
+  readonly out = new OutBuffer()
+  readonly subs = new Map<string, LocalSubscription>()
+  dirty = false
+
+  // From CONNECT (nats-server's defaults before CONNECT arrives).
+  verbose = true
+  pedantic = true
+  echo = true
+  headers = false
+  noResponders = false
+  protocol = 0
+  name: string | undefined = undefined
+  lang: string | undefined = undefined
+  version: string | undefined = undefined
+  user: string | undefined = undefined
+  connected = false
+
+  // Keepalive and async INFO.
+  pingsOut = 0
+  lastActivity = new Date()
+  /** Async INFOs are only sent after the client's first PING was answered. */
+  firstPingDone = false
+  /** connect_urls changed since the client last got an INFO. */
+  infoStale = false
+  rtt: number | undefined = undefined
+  pingSentAt = 0
+
+  // Counters.
+  inMsgs = 0
+  inBytes = 0
+  outMsgs = 0
+  outBytes = 0
+  /** Bytes handed to the socket and not yet accepted by it (waiting for drain). */
+  inFlight = 0
+
+  closeReason: CloseReason | undefined = undefined
+  stop: Date | undefined = undefined
+
+  constructor(
+    readonly cid: number,
+    readonly server: ServerState,
+    readonly ip: string,
+    readonly port: number,
+    private readonly io: SessionIO
+  ) {}
+
+  get closing(): boolean {
+    return this.closeReason !== undefined
+  }
+
+  /** Log prefix as nats-server writes it: `ip:port - cid:N - ["v:lang:name" - ]`. */
+  get prefix(): string {
+    const who = this.connected && (this.name !== undefined || this.lang !== undefined || this.version !== undefined)
+      ? ` - "v${this.version ?? ""}:${this.lang ?? ""}:${this.name ?? ""}"`
+      : ""
+    return `${this.ip}:${this.port} - cid:${this.cid}${who} - `
+  }
+
+  // --- output ----------------------------------------------------------------------------------
+
+  private send(bytes: Uint8Array): void {
+    if (this.closing) return
+    this.out.appendBytes(bytes)
+    this.server.router.markDirty(this)
+  }
+
+  sendErr(text: string): void {
+    if (this.server.log.traceEnabled) this.server.log.trace(`${this.prefix}->> [-ERR ${text}]`)
+    this.send(Encoder.err(text))
+  }
+
+  sendInfo(): void {
+    this.infoStale = false
+    this.send(Encoder.info(this.server.clientInfo(this.cid, this.ip)))
+  }
+
+  sendPing(): void {
+    this.pingsOut++
+    this.pingSentAt = performance.now()
+    this.send(Encoder.PING_BYTES)
+    this.flush()
+  }
+
+  private ok(): void {
+    if (this.verbose) this.send(Encoder.OK_BYTES)
+  }
+
+  /** Flushable: hand the buffered output to the writer fiber. */
+  flush(): void {
+    this.dirty = false
+    if (this.out.size > 0) this.io.wakeWriter()
+  }
+
+  /** Subscriber: one message for one of our subscriptions (hot path). */
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
+    if (this.closeReason !== undefined) return
+    if (headerSize >= 0 && !this.headers) {
+      // A client that did not negotiate headers gets the body only, as nats-server does.
+      payload = payload.subarray(headerSize)
+      headerSize = -1
+    }
+    this.out.appendMsg(subject, sub.sid, reply, headerSize, payload)
+    this.outMsgs++
+    this.outBytes += payload.length
+    if (!this.dirty) this.server.router.markDirty(this)
+    if (this.out.size + this.inFlight > this.server.options.maxPending) this.slowConsumer()
+  }
+
+  forget(sub: LocalSubscription): void {
+    this.subs.delete(sub.sid)
+  }
+
+  private slowConsumer(): void {
+    this.server.router.stats.slowConsumers++
+    this.server.log.info(`${this.prefix}Slow Consumer Detected: MaxPending of ${this.server.options.maxPending} Exceeded`)
+    this.out.clear()
+    this.close("Slow Consumer (Pending Bytes)")
+  }
+
+  /** InfoListener: connect_urls changed; protocol ≥ 1 clients get an async INFO. */
+  infoChanged(): void {
+    if (this.protocol < 1 || this.closing) {
+      this.infoStale = true
+      return
+    }
+    if (!this.firstPingDone) {
+      this.infoStale = true
+      return
+    }
+    this.sendInfo()
+    this.flush()
+  }
+
+  /** Close with an optional `-ERR` first. Idempotent; the session does the rest. */
+  close(reason: CloseReason, errText?: string): void {
+    if (this.closing) return
+    if (errText !== undefined) this.sendErr(errText)
+    this.closeReason = reason
+    this.stop = new Date()
+    this.flush()
+    this.io.closed()
+  }
+
+  // --- input -----------------------------------------------------------------------------------
+
+  /** Apply one parsed batch, then flush everything it touched. */
+  apply(parsed: Parsed): void {
+    const ops = parsed.ops
+    if (ops.length > 0) this.lastActivity = new Date()
+    for (let i = 0; i < ops.length && !this.closing; i++) {
+      const op = ops[i]!
+      if (op._tag === "Pub") this.pub(op)
+      else this.control(op)
+    }
+    if (parsed.error !== undefined && !this.closing) {
+      const e = parsed.error
+      this.server.log.error(`${this.prefix}${e.detail}`)
+      this.close(e.reason, e.errText)
+    }
+    this.server.router.flush()
+  }
+
+  private pub(op: Op.Pub): void {
+    if (!this.connected && this.server.authRequired()) return this.authViolation()
+    if (op.headerSize >= 0 && !this.headers) {
+      this.server.log.error(`${this.prefix}message headers not supported`)
+      return this.close("Protocol Violation")
+    }
+    this.inMsgs++
+    this.inBytes += op.payload.length
+    if (this.server.log.traceEnabled) this.tracePub(op)
+    if (this.pedantic && !isValidLiteralSubject(op.subject)) {
+      // nats-server drops the message but still answers +OK when verbose.
+      this.sendErr(ErrText.invalidPublishSubject)
+      this.ok()
+      return
+    }
+    const delivered = this.server.router.publishLocal(this, op.subject, op.reply, op.headerSize, op.payload)
+    if (delivered === 0 && this.noResponders && op.reply !== undefined) this.noRespondersReply(op.reply)
+    if (this.verbose) this.ok()
+  }
+
+  private tracePub(op: Op.Pub): void {
+    const head = op.headerSize >= 0 ? `HPUB ${op.subject}${op.reply ? " " + op.reply : ""} ${op.headerSize} ${op.payload.length}` : `PUB ${op.subject}${op.reply ? " " + op.reply : ""} ${op.payload.length}`
+    this.server.log.trace(`${this.prefix}<<- [${head}]`)
+    this.server.log.trace(`${this.prefix}<<- MSG_PAYLOAD: [${JSON.stringify(Buffer.from(op.payload).toString("utf8"))}]`)
+  }
+
+  /** Nobody had interest: answer the requester's own reply subscription with a 503 status. */
+  private noRespondersReply(reply: string): void {
+    const result = this.server.router.index.match(reply)
+    for (const sub of result.plain) {
+      if (!sub.remote && sub.owner === this && !sub.closed) {
+        this.deliver(sub, reply, undefined, NO_RESPONDERS.length, NO_RESPONDERS)
+        return
+      }
+    }
+  }
+
+  private control(op: Op.Op): void {
+    if (this.server.log.traceEnabled && op._tag !== "Connect") this.server.log.trace(`${this.prefix}<<- [${traceText(op)}]`)
+    if (!this.connected && op._tag !== "Connect" && this.server.authRequired()) return this.authViolation()
+    switch (op._tag) {
+      case "Connect":
+        return this.connect(op.json)
+      case "Ping":
+        return this.ping()
+      case "Pong":
+        this.pingsOut = 0
+        if (this.pingSentAt > 0) this.rtt = performance.now() - this.pingSentAt
+        return
+      case "Sub":
+        return this.sub(op)
+      case "Unsub":
+        return this.unsub(op)
+      case "Info":
+        // A client's INFO is parsed and ignored, but it must be JSON.
+        try {
+          JSON.parse(op.json)
+        } catch (e) {
+          this.server.log.error(`${this.prefix}${String((e as Error).message)}`)
+          this.close("Protocol Violation")
+        }
+        return
+      case "Ok":
+        return
+      case "Err":
+        this.server.log.error(`${this.prefix}Client Error ${op.message}`)
+        return this.close("Parse Error")
+      default:
+        return
+    }
+  }
+
+  private connect(json: string): void {
+    const parsed = parseConnect(json)
+    if (this.server.log.traceEnabled) this.server.log.trace(`${this.prefix}<<- [CONNECT ${redact(json)}]`)
+    if (Result.isFailure(parsed)) {
+      this.server.log.error(`${this.prefix}${parsed.failure}`)
+      return this.close("Protocol Violation")
+    }
+    const c: ConnectOptions = parsed.success
+    if (c.protocol !== 0 && c.protocol !== 1) {
+      this.server.log.error(`${this.prefix}${ErrText.invalidProtocol}`)
+      return this.close("Protocol Violation", ErrText.invalidProtocol)
+    }
+    if (c.no_responders && !c.headers) {
+      this.server.log.error(`${this.prefix}${ErrText.noRespondersRequiresHeaders}`)
+      return this.close("Protocol Violation", ErrText.noRespondersRequiresHeaders)
+    }
+    if (this.server.authRequired() && !this.authorize(c)) {
+      this.server.log.error(`${this.prefix}authentication error${c.user !== undefined ? ` - User "${c.user}"` : ""}`)
+      return this.close("Authentication Failure", ErrText.authViolation)
+    }
+    this.verbose = c.verbose
+    this.pedantic = c.pedantic
+    this.echo = c.echo
+    this.headers = c.headers && !this.server.options.noHeaderSupport
+    this.noResponders = c.no_responders
+    this.protocol = c.protocol
+    this.name = c.name
+    this.lang = c.lang
+    this.version = c.version
+    this.connected = true
+    this.ok()
+  }
+
+  private authorize(c: ConnectOptions): boolean {
+    const auth = this.server.options.authorization
+    if (auth === undefined) return true
+    if (auth.token !== undefined) return c.auth_token === auth.token
+    if (auth.user !== undefined && c.user === auth.user && c.pass === auth.password) {
+      this.user = c.user
+      return true
+    }
+    for (const u of auth.users) {
+      if (u.user === c.user && u.password === c.pass) {
+        this.user = c.user
+        return true
+      }
+    }
+    return false
+  }
+
+  authViolation(): void {
+    this.server.log.error(`${this.prefix}authentication error`)
+    this.close("Authentication Failure", ErrText.authViolation)
+  }
+
+  private ping(): void {
+    // The first PING of a protocol-1 client opens async INFO; an INFO it missed goes out first.
+    if (!this.firstPingDone) {
+      this.firstPingDone = true
+      if (this.infoStale && this.protocol >= 1) this.sendInfo()
+    }
+    this.send(Encoder.PONG_BYTES)
+  }
+
+  private sub(op: Op.Sub): void {
+    if (!isValidSubject(op.subject) || (op.queue !== undefined && !isValidQueueName(op.queue))) {
+      this.sendErr(ErrText.invalidSubject)
+      return
+    }
+    const max = this.server.options.maxSubscriptions
+    if (max > 0 && this.subs.size >= max) {
+      this.server.log.error(`${this.prefix}${ErrText.maxSubscriptions}`)
+      this.sendErr(ErrText.maxSubscriptions)
+      return
+    }
+    // Re-using a live sid is silently ignored (the first subscription stays).
+    if (!this.subs.has(op.sid)) {
+      const sub = new LocalSubscription(this, op.subject, op.queue, op.sid)
+      this.subs.set(op.sid, sub)
+      this.server.router.addLocal(sub)
+    }
+    this.ok()
+  }
+
+  private unsub(op: Op.Unsub): void {
+    const sub = this.subs.get(op.sid)
+    if (sub !== undefined) {
+      if (op.max !== undefined && op.max > sub.delivered) {
+        sub.max = op.max
+      } else {
+        this.subs.delete(op.sid)
+        this.server.router.removeLocal(sub)
+      }
+    }
+    this.ok()
+  }
+
+  /** Remove every subscription (the connection is gone). */
+  removeAllSubscriptions(): void {
+    for (const sub of this.subs.values()) this.server.router.removeLocal(sub)
+    this.subs.clear()
+  }
+}
+
+const traceText = (op: Op.Op): string => {
+  switch (op._tag) {
+    case "Sub":
+      return `SUB ${op.subject}${op.queue !== undefined ? " " + op.queue : ""} ${op.sid}`
+    case "Unsub":
+      return `UNSUB ${op.sid}${op.max !== undefined ? " " + op.max : ""}`
+    case "Ping":
+      return "PING"
+    case "Pong":
+      return "PONG"
+    case "Ok":
+      return "OK"
+    case "Err":
+      return `-ERR ${op.message}`
+    case "Info":
+      return `INFO ${op.json}`
+    default:
+      return op._tag.toUpperCase()
+  }
+}
+
+/** Passwords and tokens never reach the trace log. */
+const redact = (json: string): string =>
+  json.replace(/("(?:pass|auth_token)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"[REDACTED]"')

@@ -1,0 +1,260 @@
+/**
+ * The synchronous routing core: the subject index, local and remote interest, and the delivery of
+ * one message to everything that wants it.
+ *
+ * This is the inner loop of the broker and follows the hot-path rule: no Effect, Promise or
+ * closure per message. A message from a client goes to local subscribers and, once, to every route
+ * with matching interest; a message from a route goes to local subscribers only (one hop). Output
+ * is appended to per-connection buffers; the connections touched are remembered and flushed once
+ * when the batch that caused them ends (`flush`).
+ *
+ * @since 0.1.0
+ */
+import { SubjectIndex } from "../subjects/SubjectIndex.js"
+import type { Interest, RouteTarget } from "./Subscription.js"
+import { LocalSubscription, RemoteInterest } from "./Subscription.js"
+
+/** A connection with an outbound buffer that can be flushed. */
+export interface Flushable {
+  dirty: boolean
+  flush(): void
+}
+
+/** Who sent a message; `echo: false` publishers do not receive their own messages. */
+export interface Publisher {
+  readonly cid: number
+  readonly echo: boolean
+}
+
+/** Aggregated local interest per subject (+ queue), as announced to routes with RS+/RS-. */
+export interface InterestChange {
+  readonly subject: string
+  readonly queue: string | undefined
+  /** Local members now: 0 means the interest is gone. */
+  readonly count: number
+}
+
+export interface RouterStats {
+  inMsgs: number
+  inBytes: number
+  outMsgs: number
+  outBytes: number
+  slowConsumers: number
+}
+
+const interestKey = (subject: string, queue: string | undefined): string =>
+  queue === undefined ? subject : `${subject} ${queue}`
+
+export class Router {
+  readonly index = new SubjectIndex<Interest>()
+  readonly stats: RouterStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0 }
+  /** Local interest counts keyed by `subject[ queue]`. */
+  readonly localInterest = new Map<string, InterestChange>()
+  /** Called when local interest for a key appears, changes weight (queues) or disappears. */
+  onInterestChange: ((change: InterestChange) => void) | undefined = undefined
+
+  private readonly dirty: Array<Flushable> = []
+  private stamp = 0
+  private readonly routeTargets: Array<RouteTarget> = []
+
+  // --- interest --------------------------------------------------------------------------------
+
+  addLocal(sub: LocalSubscription): void {
+    this.index.insert(sub)
+    this.countLocal(sub.subject, sub.queue, 1)
+  }
+
+  removeLocal(sub: LocalSubscription): void {
+    if (sub.closed) return
+    sub.closed = true
+    this.index.remove(sub)
+    this.countLocal(sub.subject, sub.queue, -1)
+  }
+
+  private countLocal(subject: string, queue: string | undefined, delta: number): void {
+    const key = interestKey(subject, queue)
+    const prev = this.localInterest.get(key)?.count ?? 0
+    const count = prev + delta
+    const change: InterestChange = { subject, queue, count }
+    if (count === 0) this.localInterest.delete(key)
+    else this.localInterest.set(key, change)
+    // Plain interest is announced on 0→1 and 1→0; queue interest on every change (the weight).
+    if (this.onInterestChange !== undefined && (queue !== undefined || count === 0 || prev === 0)) {
+      this.onInterestChange(change)
+    }
+  }
+
+  addRemote(interest: RemoteInterest): void {
+    this.index.insert(interest)
+  }
+
+  removeRemote(interest: RemoteInterest): void {
+    this.index.remove(interest)
+  }
+
+  // --- delivery --------------------------------------------------------------------------------
+
+  /** Remember a connection to flush at the end of the current batch. */
+  markDirty(conn: Flushable): void {
+    if (conn.dirty) return
+    conn.dirty = true
+    this.dirty.push(conn)
+  }
+
+  /** Flush every connection touched since the last flush: one write per connection per batch. */
+  flush(): void {
+    const dirty = this.dirty
+    for (let i = 0; i < dirty.length; i++) {
+      const conn = dirty[i]!
+      conn.dirty = false
+      conn.flush()
+    }
+    dirty.length = 0
+  }
+
+  /**
+   * Route a message published by a local client (or in-process publisher): to local subscribers
+   * and to each route with interest, once. Returns how many deliveries were made (local + routes),
+   * which decides no-responders.
+   */
+  publishLocal(from: Publisher, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): number {
+    const stats = this.stats
+    stats.inMsgs++
+    stats.inBytes += payload.length
+    const result = this.index.match(subject)
+    const plain = result.plain
+    const queues = result.queues
+    if (plain.length === 0 && queues.length === 0) return 0
+
+    const stamp = ++this.stamp
+    const targets = this.routeTargets
+    let delivered = 0
+
+    for (let i = 0; i < plain.length; i++) {
+      const sub = plain[i]!
+      if (sub.remote) {
+        const route = sub.route
+        if (route.mark !== stamp) {
+          route.mark = stamp
+          route.queueScratch.length = 0
+          targets.push(route)
+        }
+        continue
+      }
+      if (sub.closed || (!from.echo && sub.owner.cid === from.cid)) continue
+      this.deliverLocal(sub, subject, reply, headerSize, payload)
+      delivered++
+    }
+
+    for (let g = 0; g < queues.length; g++) {
+      const chosen = pickMember(queues[g]!, from)
+      if (chosen === undefined) continue
+      if (chosen.remote) {
+        const route = chosen.route
+        if (route.mark !== stamp) {
+          route.mark = stamp
+          route.queueScratch.length = 0
+          targets.push(route)
+        }
+        route.queueScratch.push(chosen.queue!)
+      } else {
+        this.deliverLocal(chosen, subject, reply, headerSize, payload)
+        delivered++
+      }
+    }
+
+    for (let i = 0; i < targets.length; i++) {
+      const route = targets[i]!
+      const qs = route.queueScratch
+      route.sendMsg(subject, reply, qs.length > 0 ? qs : undefined, headerSize, payload)
+      stats.outMsgs++
+      stats.outBytes += payload.length
+      delivered++
+    }
+    targets.length = 0
+    return delivered
+  }
+
+  /**
+   * Route a message that arrived on a route: local subscribers only (one hop). Plain subscribers
+   * all get it; for each queue group named in `queues`, one local member does. Without a queue
+   * list, queue subscribers get nothing.
+   */
+  publishFromRoute(
+    subject: string,
+    reply: string | undefined,
+    queues: ReadonlyArray<string> | undefined,
+    headerSize: number,
+    payload: Uint8Array
+  ): void {
+    const stats = this.stats
+    stats.inMsgs++
+    stats.inBytes += payload.length
+    const result = this.index.match(subject)
+    const plain = result.plain
+    for (let i = 0; i < plain.length; i++) {
+      const sub = plain[i]!
+      if (sub.remote || sub.closed) continue
+      this.deliverLocal(sub, subject, reply, headerSize, payload)
+    }
+    if (queues === undefined) return
+    const groups = result.queues
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!
+      if (!queues.includes(group[0]!.queue!)) continue
+      const chosen = pickLocalMember(group)
+      if (chosen !== undefined) this.deliverLocal(chosen, subject, reply, headerSize, payload)
+    }
+  }
+
+  private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
+    sub.delivered++
+    sub.owner.deliver(sub, subject, reply, headerSize, payload)
+    this.stats.outMsgs++
+    this.stats.outBytes += payload.length
+    if (sub.max > 0 && sub.delivered >= sub.max) {
+      this.removeLocal(sub)
+      sub.owner.forget(sub)
+    }
+  }
+}
+
+/**
+ * One member of a queue group, chosen at random with remote interest weighted by its member
+ * count, skipping the publisher's own subscriptions when it has echo off. Two passes, no
+ * allocation.
+ */
+const pickMember = (group: ReadonlyArray<Interest>, from: Publisher): Interest | undefined => {
+  let total = 0
+  for (let i = 0; i < group.length; i++) {
+    const m = group[i]!
+    if (m.remote) total += m.weight
+    else if (!m.closed && (from.echo || m.owner.cid !== from.cid)) total += 1
+  }
+  if (total === 0) return undefined
+  let r = Math.random() * total
+  for (let i = 0; i < group.length; i++) {
+    const m = group[i]!
+    const w = m.remote ? m.weight : !m.closed && (from.echo || m.owner.cid !== from.cid) ? 1 : 0
+    if (w === 0) continue
+    r -= w
+    if (r < 0) return m
+  }
+  return undefined
+}
+
+const pickLocalMember = (group: ReadonlyArray<Interest>): LocalSubscription | undefined => {
+  let total = 0
+  for (let i = 0; i < group.length; i++) {
+    const m = group[i]!
+    if (!m.remote && !m.closed) total++
+  }
+  if (total === 0) return undefined
+  let r = Math.floor(Math.random() * total)
+  for (let i = 0; i < group.length; i++) {
+    const m = group[i]!
+    if (m.remote || m.closed) continue
+    if (r-- === 0) return m
+  }
+  return undefined
+}

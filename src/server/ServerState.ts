@@ -1,0 +1,126 @@
+/**
+ * The state one broker process shares between its sessions, route links and monitor: identity,
+ * options, the routing core, the connection registries and what clients are told in INFO.
+ *
+ * It is plain mutable state on purpose: it is touched from the hot path. Effect owns its lifecycle
+ * (see `Broker.layer`) — nothing here starts fibers or holds resources.
+ *
+ * @since 0.1.0
+ */
+import type { ServerOptions } from "../config/ServerOptions.js"
+import type { LogShape } from "../log/Log.js"
+import type { CloseReason } from "../protocol/ProtocolError.js"
+import { Router } from "./Router.js"
+import { makeServerId } from "./ServerId.js"
+
+/** The nats-server protocol level we implement; clients gate features on this version string. */
+export const NATS_COMPAT_VERSION = "2.9.10"
+export const SERVER_NAME = "effect-nats-server"
+export const SERVER_VERSION = "0.1.0"
+
+/** What every connection kind exposes to the registry, the monitor and shutdown. */
+export interface Connection {
+  readonly cid: number
+  readonly kind: "Client" | "Router"
+  readonly ip: string
+  readonly port: number
+  readonly start: Date
+  /** Close the connection (asynchronously); the session finishes the job. */
+  close(reason: CloseReason, errText?: string): void
+}
+
+
+/** Something that wants to hear when the INFO clients should see has changed. */
+export interface InfoListener {
+  infoChanged(): void
+}
+
+export class ServerState {
+  readonly serverId = makeServerId()
+  readonly serverName: string
+  readonly start = new Date()
+  readonly router = new Router()
+  readonly clients = new Map<number, Connection & InfoListener>()
+  /** Recently closed clients, for `/connz?state=closed`. */
+  readonly closed: Array<Connection> = []
+  /** Bound client listener address, set once listening. */
+  listen: { host: string; port: number } | undefined = undefined
+  /** Client URLs of the other cluster members (host:port), kept by the cluster's membership. */
+  peerClientUrls: ReadonlyArray<string> = []
+  /** Cluster name once clustering is on. */
+  clusterName: string | undefined = undefined
+  lameDuck = false
+  /** Connections accepted since start (clients and routes). */
+  totalConnections = 0
+  private lastId = 0
+
+  constructor(
+    public options: ServerOptions,
+    readonly log: LogShape
+  ) {
+    this.serverName = options.serverName ?? this.serverId
+  }
+
+  /** Client, route and in-process connection ids share one counter, as in nats-server. */
+  nextId(): number {
+    return ++this.lastId
+  }
+
+  /** host:port clients can reach this server on (client_advertise, else the listen address). */
+  ownClientUrls(): Array<string> {
+    if (this.options.clientAdvertise !== undefined) return [this.options.clientAdvertise]
+    if (this.listen === undefined) return []
+    const host = this.listen.host === "0.0.0.0" || this.listen.host === "::" ? "127.0.0.1" : this.listen.host
+    return [`${host.includes(":") ? `[${host}]` : host}:${this.listen.port}`]
+  }
+
+  /** `connect_urls` for client INFO: own first, then peers'; absent when standalone. */
+  connectUrls(): Array<string> | undefined {
+    if (this.peerClientUrls.length === 0) return undefined
+    if (this.lameDuck) return [...this.peerClientUrls]
+    return [...this.ownClientUrls(), ...this.peerClientUrls]
+  }
+
+  /** Change the peers' client URLs and tell every client that can take an async INFO. */
+  setPeerClientUrls(urls: ReadonlyArray<string>): void {
+    const same = urls.length === this.peerClientUrls.length && urls.every((u, i) => u === this.peerClientUrls[i])
+    if (same) return
+    this.peerClientUrls = urls
+    for (const client of this.clients.values()) client.infoChanged()
+  }
+
+  authRequired(): boolean {
+    const auth = this.options.authorization
+    return auth !== undefined &&
+      (auth.user !== undefined || auth.token !== undefined || auth.users.length > 0)
+  }
+
+  /** The INFO a client gets, in nats-server's field order. */
+  clientInfo(clientId: number, clientIp: string): Record<string, unknown> {
+    const o = this.options
+    const info: Record<string, unknown> = {
+      server_id: this.serverId,
+      server_name: this.serverName,
+      version: NATS_COMPAT_VERSION,
+      proto: 1,
+      host: this.listen?.host ?? o.host,
+      port: this.listen?.port ?? o.port,
+      headers: !o.noHeaderSupport
+    }
+    if (this.authRequired()) info["auth_required"] = true
+    info["max_payload"] = o.maxPayload
+    info["client_id"] = clientId
+    info["client_ip"] = clientIp
+    if (this.clusterName !== undefined) info["cluster"] = this.clusterName
+    const urls = this.connectUrls()
+    if (urls !== undefined) info["connect_urls"] = urls
+    if (this.lameDuck) info["ldm"] = true
+    return info
+  }
+
+  /** Remember a closed client for `/connz?state=closed` (a bounded ring, as nats-server). */
+  rememberClosed(conn: Connection): void {
+    this.closed.push(conn)
+    if (this.closed.length > 10_000) this.closed.shift()
+  }
+}

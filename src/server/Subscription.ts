@@ -1,0 +1,58 @@
+/**
+ * What the subject index holds: local subscriptions (of a client or an in-process subscriber) and
+ * remote interest (learned from a route). Both are plain mutable records: the hot path reads them
+ * millions of times per second.
+ *
+ * @since 0.1.0
+ */
+import type { IndexEntry } from "../subjects/SubjectIndex.js"
+
+/** Something messages can be written to: a client connection or an in-process subscriber. */
+export interface Subscriber {
+  readonly cid: number
+  /** Whether this subscriber receives its own publishes. */
+  readonly echo: boolean
+  /** Append one message for `sub`; called synchronously on the hot path. */
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void
+  /** Forget a subscription the broker removed on its own (auto-unsubscribe after max). */
+  forget(sub: LocalSubscription): void
+}
+
+export class LocalSubscription implements IndexEntry {
+  readonly remote = false
+  /** Messages delivered so far. */
+  delivered = 0
+  /** Auto-unsubscribe after this many deliveries; 0 = never. */
+  max = 0
+  closed = false
+  constructor(
+    readonly owner: Subscriber,
+    readonly subject: string,
+    readonly queue: string | undefined,
+    readonly sid: string
+  ) {}
+}
+
+/** Something that receives routed messages: a route link. */
+export interface RouteTarget {
+  readonly rid: number
+  /** Stamp of the last message this route was chosen for, to send one RMSG per message. */
+  mark: number
+  /** Queue groups chosen on this route for the current message. */
+  readonly queueScratch: Array<string>
+  /** Append one routed message. */
+  sendMsg(subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void
+}
+
+/** Interest announced by a route peer with RS+ (for queues, `weight` members on that server). */
+export class RemoteInterest implements IndexEntry {
+  readonly remote = true
+  constructor(
+    readonly route: RouteTarget,
+    readonly subject: string,
+    readonly queue: string | undefined,
+    public weight: number
+  ) {}
+}
+
+export type Interest = LocalSubscription | RemoteInterest
