@@ -81,8 +81,8 @@ export const ServerOptions = Schema.Struct({
   pidFile: Schema.optional(Schema.String),
   portsFileDir: Schema.optional(Schema.String),
 
-  /** HTTP monitoring; absent port = off. */
-  httpHost: Schema.String.pipe(Schema.withDecodingDefault(Effect.succeed("0.0.0.0"))),
+  /** HTTP monitoring; absent port = off. The host defaults to the client listen host, as nats-server. */
+  httpHost: Schema.optional(Schema.String),
   httpPort: Schema.optional(Port),
 
   authorization: Schema.optional(Authorization),

@@ -1,0 +1,691 @@
+/**
+ * From a parsed nats-server config file to {@link ServerOptionsInput} (NATS-REFERENCE.md §3.3), and
+ * back: {@link printConfig} writes options as a config file.
+ *
+ * Keys are case-insensitive. Every key is either applied, refused as "not supported by
+ * effect-nats-server" (known to nats-server, not implemented here), or refused as an unknown
+ * field — unless it only serves as a variable that is referenced elsewhere. Nothing is ignored.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import {
+  type ConfigEntry,
+  ConfigError,
+  configError,
+  type ConfigMap,
+  type ConfigValue,
+  formatPosition,
+  parseConfig,
+  parseFile,
+  type ParseOptions,
+  type Position
+} from "./ConfigParser.js"
+import { ServerOptions, type ServerOptionsInput } from "./ServerOptions.js"
+
+export interface ConfigFileResult {
+  readonly options: ServerOptionsInput
+  /** `file:line:col: text` lines to print at startup (e.g. an integer used as a duration). */
+  readonly warnings: Array<string>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go-style durations
+// ---------------------------------------------------------------------------------------------
+
+const NS_PER: ReadonlyMap<string, bigint> = new Map([
+  ["ns", 1n],
+  ["us", 1_000n],
+  ["\u00b5s", 1_000n], // µ (micro sign)
+  ["\u03bcs", 1_000n], // μ (Greek mu)
+  ["ms", 1_000_000n],
+  ["s", 1_000_000_000n],
+  ["m", 60_000_000_000n],
+  ["h", 3_600_000_000_000n]
+])
+const MAX_NS = 2n ** 63n - 1n
+
+/**
+ * Parses a Go `time.ParseDuration` string (`"2s"`, `"1m30s"`, `"250ms"`, `"1.5h"`, `"500us"`,
+ * `"-1s"`, `"0"`) to milliseconds. Fails with a reason.
+ */
+export const parseDuration = (text: string): Result.Result<number, string> => {
+  let s = text
+  let negative = false
+  if (s.startsWith("-") || s.startsWith("+")) {
+    negative = s.startsWith("-")
+    s = s.slice(1)
+  }
+  if (s === "0") return Result.succeed(0)
+  if (s === "") return Result.fail(`invalid duration "${text}"`)
+  let total = 0n
+  while (s !== "") {
+    const num = /^(\d*)(?:\.(\d*))?/.exec(s)!
+    const whole = num[1] ?? ""
+    const frac = num[2]
+    if (whole === "" && (frac === undefined || frac === "")) return Result.fail(`invalid duration "${text}"`)
+    s = s.slice(num[0].length)
+    const unitText = /^[^\d.]*/.exec(s)![0]
+    if (unitText === "") return Result.fail(`missing unit in duration "${text}"`)
+    const unit = NS_PER.get(unitText)
+    if (unit === undefined) return Result.fail(`unknown unit "${unitText}" in duration "${text}"`)
+    s = s.slice(unitText.length)
+    let ns = BigInt(whole === "" ? "0" : whole) * unit
+    if (frac !== undefined && frac !== "") ns += (BigInt(frac) * unit) / 10n ** BigInt(frac.length)
+    total += ns
+    if (total > MAX_NS) return Result.fail(`invalid duration "${text}" (out of range)`)
+  }
+  const ms = Number(total) / 1e6
+  return Result.succeed(negative && ms !== 0 ? -ms : ms)
+}
+
+const fraction = (ns: bigint, digits: number): string => {
+  const scale = 10n ** BigInt(digits)
+  const rest = (ns % scale).toString().padStart(digits, "0").replace(/0+$/, "")
+  return `${ns / scale}${rest === "" ? "" : "." + rest}`
+}
+
+/** Milliseconds as Go's `Duration.String()` writes them: `2m0s`, `1m30s`, `250ms`, `1.5µs`, `0s`. */
+export const formatDuration = (ms: number): string => {
+  if (!Number.isFinite(ms)) return `${ms}ms`
+  let ns = BigInt(Math.round(ms * 1e6))
+  const sign = ns < 0n ? "-" : ""
+  if (ns < 0n) ns = -ns
+  if (ns === 0n) return "0s"
+  if (ns < 1_000n) return `${sign}${ns}ns`
+  if (ns < 1_000_000n) return `${sign}${fraction(ns, 3)}\u00b5s`
+  if (ns < 1_000_000_000n) return `${sign}${fraction(ns, 6)}ms`
+  const secs = ns / 1_000_000_000n
+  const h = secs / 3600n
+  const m = (secs / 60n) % 60n
+  const s = fraction(ns % 60_000_000_000n, 9)
+  return sign + (h > 0n ? `${h}h` : "") + (h > 0n || m > 0n ? `${m}m` : "") + `${s}s`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value readers (throw ConfigError; the public functions turn that into a Result / Effect)
+// ---------------------------------------------------------------------------------------------
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+type Input = Mutable<ServerOptionsInput>
+type AuthInput = Mutable<NonNullable<ServerOptionsInput["authorization"]>>
+type UserInput = NonNullable<AuthInput["users"]>[number]
+type ClusterInput = Mutable<NonNullable<ServerOptionsInput["cluster"]>>
+type ClusterAuthInput = NonNullable<ClusterInput["authorization"]>
+
+interface Ctx {
+  readonly warnings: Array<string>
+}
+
+const fail = (pos: Position, reason: string): never => {
+  throw configError(pos, reason)
+}
+
+const describe = (v: ConfigValue): string => {
+  switch (v._tag) {
+    case "String":
+      return `string ${JSON.stringify(v.value)}`
+    case "Integer":
+      return `integer ${v.raw}`
+    case "Float":
+      return `float ${v.raw}`
+    case "Boolean":
+      return `boolean ${v.raw}`
+    case "Datetime":
+      return `datetime ${v.raw}`
+    case "Array":
+      return "an array"
+    case "Map":
+      return "a map"
+  }
+}
+
+const LOOKS_LIKE_SIZE = /^-?\d+(\.\d+)?\s*[a-zA-Z]*$/
+
+const str = (e: ConfigEntry): string => {
+  const v = e.value
+  if (v._tag === "String") return v.value
+  const hint = v._tag === "Integer" || v._tag === "Float" || v._tag === "Boolean" || v._tag === "Datetime"
+    ? ` (put it in quotes: "${v.raw}")`
+    : ""
+  return fail(v.pos, `${e.key} must be a string, got ${describe(v)}${hint}`)
+}
+
+const int = (e: ConfigEntry): number => {
+  const v = e.value
+  if (v._tag === "Integer") {
+    if (!Number.isSafeInteger(v.value)) fail(v.pos, `${e.key}: integer ${v.raw} is too large`)
+    return v.value
+  }
+  const hint = v._tag === "String" && v.quoted && LOOKS_LIKE_SIZE.test(v.value.trim())
+    ? ` (write sizes without quotes, e.g. ${e.key}: ${v.value.replace(/\s+/g, "")})`
+    : ""
+  return fail(v.pos, `${e.key} must be an integer, got ${describe(v)}${hint}`)
+}
+
+const nonNegativeInt = (e: ConfigEntry): number => {
+  const n = int(e)
+  if (n < 0) fail(e.value.pos, `${e.key} must not be negative, got ${n}`)
+  return n
+}
+
+const checkPort = (pos: Position, key: string, n: number): number => {
+  if (!Number.isSafeInteger(n) || n < -1 || n > 65535) {
+    fail(pos, `${key}: invalid port ${n}, must be between -1 and 65535`)
+  }
+  return n
+}
+
+const port = (e: ConfigEntry): number => checkPort(e.value.pos, e.key, int(e))
+
+const bool = (e: ConfigEntry): boolean => {
+  const v = e.value
+  if (v._tag === "Boolean") return v.value
+  return fail(v.pos, `${e.key} must be a boolean (true/false, yes/no, on/off), got ${describe(v)}`)
+}
+
+const map = (e: ConfigEntry): ConfigMap => {
+  const v = e.value
+  if (v._tag === "Map") return v
+  return fail(v.pos, `${e.key} must be a map ({ … }), got ${describe(v)}`)
+}
+
+/** A duration string; with `intSeconds` an integer is taken as seconds, with a warning. */
+const duration = (e: ConfigEntry, ctx: Ctx, intSeconds: boolean): number => {
+  const v = e.value
+  let ms: number
+  if (v._tag === "String") {
+    const r = parseDuration(v.value)
+    if (Result.isFailure(r)) return fail(v.pos, `${e.key}: ${r.failure} (expected e.g. "2m", "1m30s", "250ms")`)
+    ms = r.success
+  } else if (intSeconds && v._tag === "Integer") {
+    ms = v.value * 1000
+    ctx.warnings.push(
+      `${formatPosition(v.pos)}${e.key} should be converted to a duration: integer ${v.raw} is taken as ` +
+        `${v.value} seconds; write "${v.value}s" instead`
+    )
+  } else {
+    return fail(v.pos, `${e.key} must be a duration string such as "2m" or "30s", got ${describe(v)}`)
+  }
+  if (ms < 0) fail(v.pos, `${e.key} must not be negative, got ${formatDuration(ms)}`)
+  return ms
+}
+
+/** Seconds as an integer, a float or (beyond nats-server 2.9) a duration string → milliseconds. */
+const timeoutSeconds = (e: ConfigEntry): number => {
+  const v = e.value
+  let ms: number
+  if (v._tag === "Integer" || v._tag === "Float") ms = Math.round(v.value * 1e6) / 1e3
+  else if (v._tag === "String") {
+    const r = parseDuration(v.value)
+    if (Result.isFailure(r)) return fail(v.pos, `${e.key}: ${r.failure}`)
+    ms = r.success
+  } else return fail(v.pos, `${e.key} must be a number of seconds, got ${describe(v)}`)
+  if (!Number.isFinite(ms) || ms < 0) fail(v.pos, `${e.key} must not be negative, got ${v._tag === "String" ? v.value : v.raw}`)
+  return ms
+}
+
+/** `port`, `"port"`, `host:port`, `[v6]:port`, `:port` (empty host = unchanged). */
+const hostPort = (e: ConfigEntry): { readonly host: string | undefined; readonly port: number } => {
+  const v = e.value
+  if (v._tag === "Integer") return { host: undefined, port: port(e) }
+  if (v._tag !== "String") {
+    return fail(v.pos, `${e.key} must be a port or a "host:port" string, got ${describe(v)}`)
+  }
+  const text = v.value
+  const bad = (): never => fail(v.pos, `${e.key}: could not parse "${v.value}" as host:port or port`)
+  let host: string
+  let portText: string
+  if (/^-?\d+$/.test(text)) {
+    host = ""
+    portText = text
+  } else {
+    const bracketed = /^\[(.*)\]:([^:]*)$/.exec(text)
+    if (bracketed !== null) {
+      host = bracketed[1]!
+      portText = bracketed[2]!
+    } else {
+      const i = text.lastIndexOf(":")
+      if (i < 0) return bad()
+      host = text.slice(0, i)
+      portText = text.slice(i + 1)
+      if (host.includes(":")) return bad()
+    }
+  }
+  if (!/^-?\d+$/.test(portText)) return bad()
+  return { host: host === "" ? undefined : host, port: checkPort(v.pos, e.key, Number(portText)) }
+}
+
+const noSpaces = (e: ConfigEntry, what: string): string => {
+  const s = str(e)
+  if (s.includes(" ")) fail(e.value.pos, `${what} "${s}" cannot contain spaces`)
+  return s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+// ---------------------------------------------------------------------------------------------
+
+type Handler<T> = (e: ConfigEntry, target: T, ctx: Ctx) => void
+
+interface Section<T> {
+  readonly keys: ReadonlyMap<string, Handler<T>>
+  readonly unsupported: ReadonlySet<string>
+}
+
+const section = <T>(
+  keys: ReadonlyArray<readonly [ReadonlyArray<string>, Handler<T>]>,
+  unsupported: ReadonlyArray<string>
+): Section<T> => {
+  const m = new Map<string, Handler<T>>()
+  for (const [names, h] of keys) for (const n of names) m.set(n, h)
+  return { keys: m, unsupported: new Set(unsupported) }
+}
+
+const walk = <T>(m: ConfigMap, s: Section<T>, target: T, ctx: Ctx): void => {
+  for (const e of m.entries) {
+    const k = e.key.toLowerCase()
+    const h = s.keys.get(k)
+    if (h !== undefined) h(e, target, ctx)
+    else if (s.unsupported.has(k)) fail(e.pos, `${e.key} is not supported by effect-nats-server`)
+    else if (!e.referenced) fail(e.pos, `unknown field "${e.key}"`)
+  }
+}
+
+const userSection = section<{ user?: string; password?: string }>(
+  [
+    [["user", "username"], (e, t) => { t.user = str(e) }],
+    [["pass", "password"], (e, t) => { t.password = str(e) }]
+  ],
+  ["permissions", "nkey", "allowed_connection_types", "account"]
+)
+
+const parseUsers = (e: ConfigEntry, ctx: Ctx): Array<UserInput> => {
+  const v = e.value
+  if (v._tag !== "Array") return fail(v.pos, `${e.key} must be an array of { user, password } maps, got ${describe(v)}`)
+  const seen = new Set<string>()
+  return v.items.map((item) => {
+    if (item._tag !== "Map") {
+      return fail(item.pos, `${e.key} entries must be maps like { user: name, password: secret }, got ${describe(item)}`)
+    }
+    const u: { user?: string; password?: string } = {}
+    walk(item, userSection, u, ctx)
+    if (u.user === undefined) return fail(item.pos, `${e.key} entry has no user`)
+    if (u.password === undefined) return fail(item.pos, `${e.key} entry for user "${u.user}" has no password`)
+    if (seen.has(u.user)) fail(item.pos, `duplicate user "${u.user}" in ${e.key}`)
+    seen.add(u.user)
+    return { user: u.user, password: u.password }
+  })
+}
+
+interface AuthState {
+  readonly out: AuthInput
+  singleUserPos?: Position
+  tokenPos?: Position
+  usersPos?: Position
+}
+
+const authSection = section<AuthState>(
+  [
+    [["user", "username"], (e, t) => { t.out.user = str(e); t.singleUserPos = e.pos }],
+    [["pass", "password"], (e, t) => { t.out.password = str(e); t.singleUserPos ??= e.pos }],
+    [["token"], (e, t) => { t.out.token = str(e); t.tokenPos = e.pos }],
+    [["timeout"], (e, t) => { t.out.timeout = timeoutSeconds(e) }],
+    [["users"], (e, t, ctx) => { t.out.users = parseUsers(e, ctx); t.usersPos = e.pos }]
+  ],
+  ["permissions", "default_permissions", "nkeys", "auth_callout", "accounts"]
+)
+
+const parseAuthorization = (e: ConfigEntry, ctx: Ctx): AuthInput => {
+  const state: AuthState = { out: {} }
+  walk(map(e), authSection, state, ctx)
+  if (state.usersPos !== undefined && state.singleUserPos !== undefined) {
+    fail(state.usersPos, "can not have a single user/password and a users array")
+  }
+  if (state.usersPos !== undefined && state.tokenPos !== undefined) {
+    fail(state.usersPos, "can not have a token and a users array")
+  }
+  return state.out
+}
+
+const clusterAuthSection = section<{ user?: string; password?: string; timeout?: number }>(
+  [
+    [["user", "username"], (e, t) => { t.user = str(e) }],
+    [["pass", "password"], (e, t) => { t.password = str(e) }],
+    [["timeout"], (e, t) => { t.timeout = timeoutSeconds(e) }],
+    [["token"], (e) => fail(e.pos, "cluster authorization does not support tokens")],
+    [["users"], (e) => fail(e.pos, "cluster authorization does not allow multiple users")]
+  ],
+  ["permissions", "default_permissions", "nkeys", "auth_callout", "accounts"]
+)
+
+const parseClusterAuthorization = (e: ConfigEntry, ctx: Ctx): ClusterAuthInput | undefined => {
+  const m = map(e)
+  const t: { user?: string; password?: string; timeout?: number } = {}
+  walk(m, clusterAuthSection, t, ctx)
+  if (m.entries.length === 0) return undefined
+  if (t.user === undefined || t.password === undefined) {
+    return fail(m.pos, "cluster authorization needs both a user and a password")
+  }
+  return t.timeout === undefined
+    ? { user: t.user, password: t.password }
+    : { user: t.user, password: t.password, timeout: t.timeout }
+}
+
+const parseRoutes = (e: ConfigEntry): Array<string> => {
+  const v = e.value
+  const items = v._tag === "Array" ? v.items : [v]
+  return items.map((item) => {
+    if (item._tag !== "String") return fail(item.pos, `${e.key} must be route URLs, got ${describe(item)}`)
+    const url = item.value.trim()
+    let ok = false
+    try {
+      const u = new URL(url)
+      ok = u.hostname !== ""
+    } catch {
+      ok = false
+    }
+    if (!ok) fail(item.pos, `${e.key}: invalid route URL "${item.value}" (expected e.g. nats-route://host:6222)`)
+    return url
+  })
+}
+
+const clusterSection = section<ClusterInput>(
+  [
+    [["name"], (e, t) => { t.name = noSpaces(e, "cluster name") }],
+    [["listen"], (e, t) => {
+      const hp = hostPort(e)
+      if (hp.host !== undefined) t.host = hp.host
+      t.port = hp.port
+    }],
+    [["host", "net"], (e, t) => { t.host = str(e) }],
+    [["port"], (e, t) => { t.port = port(e) }],
+    [["authorization"], (e, t, ctx) => {
+      const a = parseClusterAuthorization(e, ctx)
+      if (a !== undefined) t.authorization = a
+      else delete t.authorization
+    }],
+    [["routes"], (e, t) => { t.routes = parseRoutes(e) }],
+    [["advertise", "cluster_advertise"], (e, t) => { t.advertise = str(e) }],
+    [["no_advertise"], (e, t) => { t.noAdvertise = bool(e) }],
+    [["connect_retries"], (e, t) => { t.connectRetries = nonNegativeInt(e) }]
+  ],
+  ["tls", "permissions", "pool_size", "compression", "accounts", "pinned_certs"]
+)
+
+interface TopState {
+  readonly out: Input
+  readonly pos: Map<string, Position>
+}
+
+const at = (t: TopState, field: string, e: ConfigEntry): void => {
+  t.pos.set(field, e.pos)
+}
+
+const topSection = section<TopState>(
+  [
+    [["listen"], (e, t) => {
+      const hp = hostPort(e)
+      if (hp.host !== undefined) t.out.host = hp.host
+      t.out.port = hp.port
+    }],
+    [["host", "net"], (e, t) => { t.out.host = str(e) }],
+    [["port"], (e, t) => { t.out.port = port(e) }],
+    [["server_name"], (e, t) => { t.out.serverName = noSpaces(e, "server_name") }],
+    [["client_advertise"], (e, t) => { t.out.clientAdvertise = str(e) }],
+    [["debug"], (e, t) => { t.out.debug = bool(e) }],
+    [["trace"], (e, t) => { t.out.trace = bool(e) }],
+    [["logtime"], (e, t) => { t.out.logtime = bool(e) }],
+    [["logfile", "log_file"], (e, t) => { t.out.logFile = str(e) }],
+    [["pidfile", "pid_file"], (e, t) => { t.out.pidFile = str(e) }],
+    [["ports_file_dir"], (e, t) => { t.out.portsFileDir = str(e) }],
+    [["http"], (e, t) => {
+      const hp = hostPort(e)
+      if (hp.host !== undefined) t.out.httpHost = hp.host
+      t.out.httpPort = hp.port
+    }],
+    [["http_port", "monitor_port"], (e, t) => { t.out.httpPort = port(e) }],
+    [["max_connections", "max_conn"], (e, t) => { t.out.maxConnections = nonNegativeInt(e) }],
+    [["max_control_line"], (e, t) => { t.out.maxControlLine = nonNegativeInt(e) }],
+    [["max_payload"], (e, t) => { t.out.maxPayload = nonNegativeInt(e); at(t, "maxPayload", e) }],
+    [["max_pending"], (e, t) => { t.out.maxPending = nonNegativeInt(e); at(t, "maxPending", e) }],
+    [["max_subscriptions", "max_subs"], (e, t) => { t.out.maxSubscriptions = nonNegativeInt(e) }],
+    [["ping_interval"], (e, t, ctx) => { t.out.pingInterval = duration(e, ctx, true) }],
+    [["ping_max"], (e, t) => { t.out.pingMax = nonNegativeInt(e) }],
+    [["write_deadline"], (e, t, ctx) => { t.out.writeDeadline = duration(e, ctx, true) }],
+    [["lame_duck_duration"], (e, t, ctx) => {
+      const ms = duration(e, ctx, false)
+      if (ms < 30_000) fail(e.value.pos, `invalid lame_duck_duration of ${formatDuration(ms)}, minimum is 30 seconds`)
+      t.out.lameDuckDuration = ms
+      at(t, "lameDuckDuration", e)
+    }],
+    [["lame_duck_grace_period"], (e, t, ctx) => {
+      t.out.lameDuckGracePeriod = duration(e, ctx, true)
+      at(t, "lameDuckGracePeriod", e)
+    }],
+    [["no_header_support"], (e, t) => { t.out.noHeaderSupport = bool(e) }],
+    [["authorization"], (e, t, ctx) => { t.out.authorization = parseAuthorization(e, ctx) }],
+    [["cluster"], (e, t, ctx) => {
+      const c: ClusterInput = {}
+      walk(map(e), clusterSection, c, ctx)
+      t.out.cluster = c
+    }]
+  ],
+  [
+    "trace_verbose", "logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num", "syslog",
+    "remote_syslog", "prof_port", "https", "https_port", "http_base_path", "max_sub_tokens",
+    "max_traced_msg_len", "max_closed_clients", "disable_sublist_cache", "no_sublist_cache",
+    "connect_error_reports", "reconnect_error_reports", "tls", "ocsp", "ocsp_cache", "allow_non_tls",
+    "no_auth_user", "accounts", "system_account", "system", "no_system_account", "no_system", "no_sys_acc",
+    "mappings", "maps", "operator", "operators", "root", "roots", "root_operator", "root_operators",
+    "resolver", "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload",
+    "resolver_pinned_accounts", "trusted", "trusted_keys", "gateway", "leafnodes", "leaf", "websocket",
+    "ws", "mqtt", "jetstream", "store_dir", "server_tags", "default_js_domain", "nkey"
+  ]
+)
+
+const decode = Schema.decodeUnknownResult(ServerOptions)
+
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024
+const DEFAULT_MAX_PENDING = 64 * 1024 * 1024
+const DEFAULT_LAME_DUCK = 120_000
+const DEFAULT_GRACE = 10_000
+
+const toOptions = (tree: ConfigMap): ConfigFileResult => {
+  const ctx: Ctx = { warnings: [] }
+  const state: TopState = { out: {}, pos: new Map() }
+  walk(tree, topSection, state, ctx)
+  const o = state.out
+  const maxPayload = o.maxPayload ?? DEFAULT_MAX_PAYLOAD
+  const maxPending = o.maxPending ?? DEFAULT_MAX_PENDING
+  if (maxPayload > maxPending) {
+    fail(
+      state.pos.get("maxPayload") ?? state.pos.get("maxPending") ?? tree.pos,
+      `max_payload (${maxPayload}) cannot be higher than max_pending (${maxPending})`
+    )
+  }
+  const lameDuck = o.lameDuckDuration ?? DEFAULT_LAME_DUCK
+  const grace = o.lameDuckGracePeriod ?? DEFAULT_GRACE
+  if (grace >= lameDuck) {
+    fail(
+      state.pos.get("lameDuckGracePeriod") ?? state.pos.get("lameDuckDuration") ?? tree.pos,
+      `lame_duck_grace_period (${formatDuration(grace)}) must be less than lame_duck_duration (${formatDuration(lameDuck)})`
+    )
+  }
+  const decoded = decode(o)
+  if (Result.isFailure(decoded)) fail(tree.pos, `invalid configuration: ${decoded.failure.message}`)
+  return { options: o, warnings: ctx.warnings }
+}
+
+const catchConfig = <A>(f: () => A): Result.Result<A, ConfigError> => {
+  try {
+    return Result.succeed(f())
+  } catch (e) {
+    if (e instanceof ConfigError) return Result.fail(e)
+    throw e
+  }
+}
+
+/**
+ * Maps a parsed config tree to {@link ServerOptionsInput}, validated against the
+ * {@link ServerOptions} schema (the returned options are the undecoded input, so command-line
+ * flags can still be laid over them). Pure.
+ */
+export const configToOptions = (tree: ConfigMap): Result.Result<ConfigFileResult, ConfigError> =>
+  catchConfig(() => toOptions(tree))
+
+/** Parses config text and maps it to options. Pure (includes and env come from `options`). */
+export const configFromString = (
+  text: string,
+  options: ParseOptions = {}
+): Result.Result<ConfigFileResult, ConfigError> =>
+  Result.flatMap(parseConfig(text, options), configToOptions)
+
+/**
+ * Reads, parses, maps and validates a config file (and its includes) from disk. `env` defaults to
+ * `process.env`.
+ */
+export const loadConfigFile = (
+  path: string,
+  options: { readonly env?: Readonly<Record<string, string | undefined>> } = {}
+): Effect.Effect<ConfigFileResult, ConfigError> =>
+  parseFile(path, options).pipe(Effect.flatMap((tree) => Effect.fromResult(configToOptions(tree))))
+
+// ---------------------------------------------------------------------------------------------
+// Printer
+// ---------------------------------------------------------------------------------------------
+
+/** A double-quoted config string; only escapes every NATS-style parser knows. */
+export const quote = (s: string): string => {
+  let out = "\""
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!
+    const code = s.charCodeAt(i)
+    if (c === "\"") out += "\\\""
+    else if (c === "\\") out += "\\\\"
+    else if (c === "\n") out += "\\n"
+    else if (c === "\t") out += "\\t"
+    else if (c === "\r") out += "\\r"
+    else if (code < 0x20 || code === 0x7f || (code >= 0xd800 && code <= 0xdfff && !isPairedSurrogate(s, i))) {
+      out += "\\u" + code.toString(16).padStart(4, "0")
+    } else out += c
+  }
+  return out + "\""
+}
+
+const isPairedSurrogate = (s: string, i: number): boolean => {
+  const code = s.charCodeAt(i)
+  if (code >= 0xd800 && code <= 0xdbff) {
+    const next = s.charCodeAt(i + 1)
+    return next >= 0xdc00 && next <= 0xdfff
+  }
+  const prev = s.charCodeAt(i - 1)
+  return prev >= 0xd800 && prev <= 0xdbff
+}
+
+/** A number without exponent notation. */
+const plainNumber = (n: number): string => {
+  const s = String(n)
+  if (!/e/i.test(s)) return s
+  return Number.isInteger(n) ? BigInt(n).toString() : n.toFixed(20).replace(/\.?0+$/, "")
+}
+
+const seconds = (ms: number): string => plainNumber(ms / 1000)
+
+const hostPortString = (host: string, port: number): string =>
+  host.includes(":") || host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
+
+/**
+ * Writes options as a nats-server config file that {@link configFromString} reads back to the same
+ * options. Durations are written as Go duration strings, timeouts as seconds. An `httpHost` without
+ * an `httpPort` can not be expressed in the NATS syntax and is written as a comment only.
+ */
+export const printConfig = (o: ServerOptionsInput): string => {
+  const lines: Array<string> = []
+  const line = (indent: number, text: string) => lines.push("  ".repeat(indent) + text)
+  const kv = (indent: number, key: string, value: string | number | boolean | undefined) => {
+    if (value === undefined) return
+    const text = typeof value === "string" ? quote(value) : typeof value === "number" ? plainNumber(value) : String(value)
+    line(indent, `${key}: ${text}`)
+  }
+  const dur = (key: string, ms: number | undefined) => {
+    if (ms !== undefined) line(0, `${key}: ${quote(formatDuration(ms))}`)
+  }
+
+  kv(0, "server_name", o.serverName)
+  kv(0, "host", o.host)
+  kv(0, "port", o.port)
+  kv(0, "client_advertise", o.clientAdvertise)
+  kv(0, "max_payload", o.maxPayload)
+  kv(0, "max_pending", o.maxPending)
+  kv(0, "max_control_line", o.maxControlLine)
+  kv(0, "max_connections", o.maxConnections)
+  kv(0, "max_subscriptions", o.maxSubscriptions)
+  dur("ping_interval", o.pingInterval)
+  kv(0, "ping_max", o.pingMax)
+  dur("write_deadline", o.writeDeadline)
+  dur("lame_duck_duration", o.lameDuckDuration)
+  dur("lame_duck_grace_period", o.lameDuckGracePeriod)
+  kv(0, "no_header_support", o.noHeaderSupport)
+  kv(0, "debug", o.debug)
+  kv(0, "trace", o.trace)
+  kv(0, "logtime", o.logtime)
+  kv(0, "logfile", o.logFile)
+  kv(0, "pidfile", o.pidFile)
+  kv(0, "ports_file_dir", o.portsFileDir)
+  if (o.httpPort !== undefined) {
+    if (o.httpHost !== undefined && o.httpHost !== "") kv(0, "http", hostPortString(o.httpHost, o.httpPort))
+    else kv(0, "http_port", o.httpPort)
+  } else if (o.httpHost !== undefined) {
+    line(0, `# http host ${quote(o.httpHost)} is not written: the config syntax needs a port with it`)
+  }
+
+  const a = o.authorization
+  if (a !== undefined) {
+    line(0, "authorization {")
+    kv(1, "user", a.user)
+    kv(1, "password", a.password)
+    kv(1, "token", a.token)
+    if (a.timeout !== undefined) line(1, `timeout: ${seconds(a.timeout)}`)
+    if (a.users !== undefined) {
+      if (a.users.length === 0) line(1, "users: []")
+      else {
+        line(1, "users: [")
+        for (const u of a.users) line(2, `{ user: ${quote(u.user)}, password: ${quote(u.password)} }`)
+        line(1, "]")
+      }
+    }
+    line(0, "}")
+  }
+
+  const c = o.cluster
+  if (c !== undefined) {
+    line(0, "cluster {")
+    kv(1, "name", c.name)
+    kv(1, "host", c.host)
+    kv(1, "port", c.port)
+    kv(1, "advertise", c.advertise)
+    kv(1, "no_advertise", c.noAdvertise)
+    kv(1, "connect_retries", c.connectRetries)
+    if (c.routes !== undefined) {
+      if (c.routes.length === 0) line(1, "routes: []")
+      else {
+        line(1, "routes: [")
+        for (const r of c.routes) line(2, quote(r))
+        line(1, "]")
+      }
+    }
+    const ca = c.authorization
+    if (ca !== undefined) {
+      line(1, "authorization {")
+      kv(2, "user", ca.user)
+      kv(2, "password", ca.password)
+      if (ca.timeout !== undefined) line(2, `timeout: ${seconds(ca.timeout)}`)
+      line(1, "}")
+    }
+    line(0, "}")
+  }
+  return lines.join("\n") + "\n"
+}
