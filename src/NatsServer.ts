@@ -9,19 +9,23 @@ import * as Layer from "effect/Layer"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 import { Log } from "./log/Log.js"
 import { Broker } from "./server/Broker.js"
+import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
 const ready = Layer.effectDiscard(Effect.gen(function*() {
   const broker = yield* Broker
   broker.log.info("Server is ready")
-  yield* Effect.addFinalizer(() => Effect.sync(() => broker.log.info("Server Exiting..")))
+  yield* Effect.addFinalizer(() => Effect.sync(() => broker.log.info("Initiating Shutdown...")))
 }))
 
 /** The broker's layers over an existing `Log`. */
 export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknown, Log> => {
-  // `ready` is built after the listeners it announces.
-  return ready.pipe(Layer.provide(ClientListener.layer), Layer.provideMerge(Broker.layer(options)))
+  // `ready` is built after the listeners it announces; the cluster after the client listener, so
+  // that the route INFO it sends carries our client URL.
+  const cluster = options.cluster === undefined ? Layer.empty : ClusterLayer.layer.pipe(Layer.provide(ClientListener.layer))
+  const listeners = Layer.merge(ClientListener.layer, cluster)
+  return ready.pipe(Layer.provide(listeners), Layer.provideMerge(Broker.layer(options)))
 }
 
 /**

@@ -203,15 +203,13 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
     this.inMsgs++
     this.inBytes += op.payload.length
     if (this.server.log.traceEnabled) this.tracePub(op)
-    if (this.pedantic && !isValidLiteralSubject(op.subject)) {
-      // nats-server drops the message but still answers +OK when verbose.
-      this.sendErr(ErrText.invalidPublishSubject)
-      this.ok()
-      return
-    }
+    // nats-server 2.9 (live): pedantic only *reports* a publish subject that is not a valid literal;
+    // the message is still routed (`-ERR 'Invalid Publish Subject'`, `+OK`, then the MSGs).
+    if (this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
+    // The verbose +OK goes out before any delivery (to this client's own subs or a 503).
+    if (this.verbose) this.ok()
     const delivered = this.server.router.publishLocal(this, op.subject, op.reply, op.headerSize, op.payload)
     if (delivered === 0 && this.noResponders && op.reply !== undefined) this.noRespondersReply(op.reply)
-    if (this.verbose) this.ok()
   }
 
   private tracePub(op: Op.Pub): void {

@@ -93,7 +93,11 @@ const session = (
     const log = server.log
     const o = server.options
 
-    const reader = yield* Socket.toStream(socket).pipe(
+    // Open the socket's read side in the session's scope, before anything can end the session: the
+    // Node socket is only set up (and later destroyed) by its reader, and writes wait until it is.
+    // A session refused at once (max_connections) would otherwise never write or close its socket.
+    const pull = yield* Socket.readerBytes(socket)
+    const reader = yield* Stream.fromPull(Effect.succeed(pull)).pipe(
       Parser.stream("client", { maxControlLine: o.maxControlLine, maxPayload: o.maxPayload }),
       Stream.runForEach((parsed) => Effect.sync(() => conn.apply(parsed))),
       Effect.matchCause({

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type { ClusterState } from "../cluster/Cluster.js"
 import type { ServerOptions } from "../config/ServerOptions.js"
 import type { LogShape } from "../log/Log.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
@@ -50,6 +51,8 @@ export class ServerState {
   /** Cluster name once clustering is on. */
   clusterName: string | undefined = undefined
   lameDuck = false
+  /** The cluster, when this server has a route listener. */
+  cluster: ClusterState | undefined = undefined
   /** Connections accepted since start (clients and routes). */
   totalConnections = 0
   private lastId = 0

@@ -1,0 +1,368 @@
+/**
+ * The cluster: route registry, membership, gossip and the handling of route INFO/CONNECT.
+ *
+ * Route links call in here when a peer identifies itself. Registration, duplicate resolution and
+ * gossip are synchronous (no yield between "is there a route to X?" and "this is the route to
+ * X"); membership changes go through the `Ref` and are then pushed to clients as async INFO.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
+import type { ClusterOptions } from "../config/ServerOptions.js"
+import * as Encoder from "../protocol/Encoder.js"
+import type { ServerState } from "../server/ServerState.js"
+import { NATS_COMPAT_VERSION } from "../server/ServerState.js"
+import { makeDynamicName, makeNonce } from "../server/ServerId.js"
+import { parseConnect } from "../server/ConnectOptions.js"
+import { preferNew } from "./Duplicates.js"
+import * as Membership from "./Membership.js"
+import { parsePeerInfo, type PeerInfo } from "./RouteInfo.js"
+import type { RouteConnection } from "./RouteConnection.js"
+import { hostPort, normalizeHost, parseRouteUrl } from "./RouteUrl.js"
+
+/** Something that can dial a gossiped server (the dialer, provided by the cluster layer). */
+export interface ImplicitDialer {
+  dial(url: string, serverId: string): Effect.Effect<void>
+}
+
+export class ClusterState {
+  /** The registered route per remote server id. */
+  readonly routes = new Map<string, RouteConnection>()
+  /** Every route connection, identified or not. */
+  readonly links = new Set<RouteConnection>()
+  readonly membership: Ref.Ref<Membership.MembershipState>
+  name: string
+  dynamic: boolean
+  /** Bound route listener address. */
+  listen: { host: string; port: number } | undefined = undefined
+  /** URLs found to point at ourselves: never dialed again. */
+  readonly selfUrls = new Set<string>()
+  /** What configured URLs turned out to be (server id), to skip redials while connected. */
+  readonly urlIds = new Map<string, string>()
+  dialer: ImplicitDialer | undefined = undefined
+
+  constructor(
+    readonly server: ServerState,
+    readonly options: ClusterOptions
+  ) {
+    this.membership = Ref.makeUnsafe(Membership.empty)
+    this.dynamic = options.name === undefined
+    this.name = options.name ?? makeDynamicName()
+    server.clusterName = this.name
+    server.cluster = this
+    server.router.onInterestChange = (change) => {
+      for (const route of this.routes.values()) route.sendInterest(change)
+    }
+  }
+
+  get log() {
+    return this.server.log
+  }
+
+  /** host:port of every configured route, to tell gossip about them from unknown servers. */
+  configuredRoutes(): Set<string> {
+    const out = new Set<string>()
+    for (const r of this.options.routes) {
+      const u = parseRouteUrl(r)
+      if (u !== undefined) out.add(hostPort(normalizeHost(u.host), u.port))
+    }
+    return out
+  }
+
+  /** host:port peers should dial for us (cluster.advertise, else the listen address). */
+  advertisedRoute(): { host: string; port: number } {
+    if (this.options.advertise !== undefined) {
+      const u = parseRouteUrl(this.options.advertise)
+      if (u !== undefined) return { host: u.host, port: u.port }
+    }
+    const l = this.listen ?? { host: this.options.host, port: this.options.port }
+    return { host: l.host === "0.0.0.0" || l.host === "::" ? "127.0.0.1" : l.host, port: l.port }
+  }
+
+  /** Our route INFO, in nats-server 2.9's field order; a fresh nonce per connection. */
+  routeInfo(): Record<string, unknown> {
+    const s = this.server
+    const { host, port } = this.advertisedRoute()
+    const info: Record<string, unknown> = {
+      server_id: s.serverId,
+      server_name: s.serverName,
+      version: NATS_COMPAT_VERSION,
+      proto: 2,
+      host,
+      port,
+      headers: true
+    }
+    if (this.options.authorization !== undefined) info["auth_required"] = true
+    info["max_payload"] = s.options.maxPayload
+    if (this.options.advertise !== undefined) info["ip"] = `nats-route://${hostPort(host, port)}/`
+    info["nonce"] = makeNonce()
+    info["cluster"] = this.name
+    if (this.dynamic) info["cluster_dynamic"] = true
+    if (!this.options.noAdvertise) {
+      const urls = s.ownClientUrls()
+      if (urls.length > 0) info["connect_urls"] = urls
+    }
+    if (s.lameDuck) info["ldm"] = true
+    return info
+  }
+
+  /** The CONNECT a dialer sends first (its `name` is our server id). */
+  routeConnect(url: string): Uint8Array {
+    const u = parseRouteUrl(url)
+    const fields: Record<string, unknown> = { echo: true, verbose: false, pedantic: false }
+    const user = u?.user ?? this.options.authorization?.user
+    const pass = u?.password ?? this.options.authorization?.password
+    if (user !== undefined) fields["user"] = user
+    if (pass !== undefined) fields["pass"] = pass
+    fields["tls_required"] = false
+    fields["headers"] = true
+    fields["name"] = this.server.serverId
+    fields["cluster"] = this.name
+    if (this.dynamic) fields["cluster_dynamic"] = true
+    return Encoder.connect(fields)
+  }
+
+  /** Publish the peers' client URLs (unless no_advertise) after a membership change. */
+  private refreshClientUrls(state: Membership.MembershipState): void {
+    if (this.options.noAdvertise) return
+    this.server.setPeerClientUrls(Membership.peerClientUrls(state))
+  }
+
+  private updateMembership(f: (s: Membership.MembershipState) => Membership.MembershipState) {
+    return Ref.updateAndGet(this.membership, f).pipe(Effect.map((state) => this.refreshClientUrls(state)))
+  }
+
+  // --- CONNECT ---------------------------------------------------------------------------------
+
+  /** A peer's route CONNECT (accepting side). */
+  handleConnect(conn: RouteConnection, json: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const parsed = parseConnect(json)
+      if (Result.isFailure(parsed)) {
+        this.log.error(`${conn.prefix}${parsed.failure}`)
+        conn.close("Protocol Violation")
+        return Effect.void
+      }
+      const c = parsed.success
+      let raw: Record<string, unknown> = {}
+      try {
+        raw = JSON.parse(json) as Record<string, unknown>
+      } catch {
+        // already validated above
+      }
+      if (raw["lang"] !== undefined) {
+        this.log.error(`${conn.prefix}attempted to connect to route port`)
+        conn.close("Protocol Violation", "attempted to connect to route port")
+        return Effect.void
+      }
+      if (c.gateway !== undefined) {
+        const text = `Rejecting connection from gateway "${c.gateway}" on the Route port`
+        this.log.error(`${conn.prefix}${text}`)
+        conn.close("Protocol Violation", text)
+        return Effect.void
+      }
+      const auth = this.options.authorization
+      if (auth !== undefined && (c.user !== auth.user || c.pass !== auth.password)) {
+        this.log.error(`${conn.prefix}authentication error`)
+        conn.close("Authentication Failure", "Authorization Violation")
+        return Effect.void
+      }
+      conn.connectReceived = true
+      conn.connectName = c.name
+      const peerCluster = c.cluster
+      if (peerCluster !== undefined && peerCluster !== this.name) {
+        const peerDynamic = c.cluster_dynamic === true
+        if (this.dynamic && (!peerDynamic || this.name < peerCluster)) {
+          this.adoptName(peerCluster)
+        } else if (!this.dynamic && !peerDynamic) {
+          const text = `Rejecting connection, cluster name "${peerCluster}" does not match "${this.name}"`
+          this.log.error(`${conn.prefix}${text}`)
+          conn.close("Cluster Name Conflict", text)
+        }
+      }
+      return Effect.void
+    })
+  }
+
+  private adoptName(name: string): void {
+    this.name = name
+    this.dynamic = false
+    this.server.clusterName = name
+    this.log.info(`Cluster name updated to ${name}`)
+  }
+
+  // --- INFO ------------------------------------------------------------------------------------
+
+  handleInfo(conn: RouteConnection, json: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const parsed = parsePeerInfo(json)
+      if (Result.isFailure(parsed)) {
+        this.log.error(`${conn.prefix}${parsed.failure}`)
+        conn.close("Protocol Violation")
+        return Effect.void
+      }
+      const { info, raw } = parsed.success
+      if (conn.peer === undefined) return this.firstInfo(conn, info, raw)
+      if (info.server_id !== conn.peer.server_id) return this.gossiped(info)
+      return this.peerUpdate(conn, info, raw)
+    })
+  }
+
+  /** The peer identified itself: check it, then register the route or drop it as a duplicate. */
+  private firstInfo(conn: RouteConnection, info: PeerInfo, raw: Record<string, unknown>): Effect.Effect<void> {
+    const s = this.server
+    if (info.server_id === s.serverId) {
+      this.log.debug(`Detected route to self, ignoring "${conn.solicitedUrl ?? `${conn.ip}:${conn.port}`}"`)
+      if (conn.solicitedUrl !== undefined) this.selfUrls.add(conn.solicitedUrl)
+      conn.close("Duplicate Route")
+      return Effect.void
+    }
+    if (this.options.authorization !== undefined && !conn.connectReceived && conn.solicitedUrl === undefined) {
+      this.log.error(`${conn.prefix}authentication error`)
+      conn.close("Authentication Failure", "Authorization Violation")
+      return Effect.void
+    }
+    const peerCluster = info.cluster
+    if (peerCluster !== undefined && peerCluster !== this.name) {
+      const peerDynamic = info.cluster_dynamic === true
+      if (this.dynamic && (!peerDynamic || this.name < peerCluster)) {
+        this.adoptName(peerCluster)
+      } else {
+        this.log.error(`${conn.prefix}cluster name from remote server conflicts`)
+        conn.close("Cluster Name Conflict")
+        return Effect.void
+      }
+    }
+    if (conn.solicitedUrl === undefined && info.server_name !== undefined && info.server_name === s.serverName) {
+      this.log.error(`${conn.prefix}Remote server has a duplicate name: "${info.server_name}"`)
+      conn.close("Duplicate Server Name")
+      return Effect.void
+    }
+    conn.peer = info
+    conn.peerRaw = raw
+    if (conn.solicitedUrl !== undefined) this.urlIds.set(conn.solicitedUrl, info.server_id)
+
+    const existing = this.routes.get(info.server_id)
+    if (existing !== undefined && existing !== conn) {
+      const replace = preferNew(s.serverId, info.server_id, existing.solicitedUrl !== undefined, conn.solicitedUrl !== undefined)
+      const dropped = replace ? existing : conn
+      const kept = replace ? conn : existing
+      this.log.debug(`${dropped.prefix}Detected duplicate remote route "${info.server_id}"`)
+      // The survivor inherits the dropped one's URL so that it is redialed if it is lost.
+      if (dropped.solicitedUrl !== undefined && kept.solicitedUrl === undefined) {
+        kept.solicitedUrl = dropped.solicitedUrl
+        kept.explicit = dropped.explicit
+      }
+      if (!replace) {
+        conn.close("Duplicate Route")
+        return Effect.void
+      }
+      this.unregister(existing)
+      existing.close("Duplicate Route")
+    }
+    return this.register(conn, info, raw)
+  }
+
+  private register(conn: RouteConnection, info: PeerInfo, raw: Record<string, unknown>): Effect.Effect<void> {
+    conn.registered = true
+    this.routes.set(info.server_id, conn)
+    this.log.debug(`${conn.prefix}Registering remote route "${info.server_id}"`)
+    conn.sendAllInterest()
+    conn.flush()
+    this.log.debug(`${conn.prefix}Sent local subscriptions to route`)
+    // Tell the others about the newcomer so that they connect to it: gossip makes the full mesh.
+    if (this.routes.size > 1) {
+      const forwarded = Encoder.infoCompact(this.gossipInfo(conn, raw))
+      for (const other of this.routes.values()) {
+        if (other === conn) continue
+        other.send(forwarded)
+        other.flush()
+      }
+    }
+    const { host, port } = this.peerRouteAddress(conn, info)
+    return this.updateMembership((state) =>
+      Membership.join(state, {
+        serverId: info.server_id,
+        serverName: info.server_name ?? info.server_id,
+        routeUrl: hostPort(host, port),
+        clientUrls: info.connect_urls ?? [],
+        ldm: info.ldm === true,
+        rid: conn.rid
+      })
+    )
+  }
+
+  /** Where others should dial this peer: its advertised `ip`, else its TCP address + INFO port. */
+  private peerRouteAddress(conn: RouteConnection, info: PeerInfo): { host: string; port: number } {
+    if (info.ip !== undefined) {
+      const u = parseRouteUrl(info.ip)
+      if (u !== undefined) return { host: u.host, port: u.port }
+    }
+    return { host: conn.ip, port: info.port ?? conn.port }
+  }
+
+  /** The peer's INFO as forwarded to other routes: no nonce, `ip` set to a dialable URL. */
+  private gossipInfo(conn: RouteConnection, raw: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...raw }
+    delete out["nonce"]
+    if (out["ip"] === undefined && conn.peer !== undefined) {
+      const { host, port } = this.peerRouteAddress(conn, conn.peer)
+      out["ip"] = `nats-route://${hostPort(host, port)}/`
+    }
+    return out
+  }
+
+  /** A peer told us about another server: dial it unless we know it already. */
+  private gossiped(info: PeerInfo): Effect.Effect<void> {
+    const id = info.server_id
+    if (id === this.server.serverId || this.routes.has(id)) return Effect.void
+    let url: string | undefined = info.ip
+    if (url === undefined && info.host !== undefined && info.port !== undefined) url = `nats-route://${hostPort(info.host, info.port)}/`
+    if (url === undefined) return Effect.void
+    const u = parseRouteUrl(url)
+    if (u === undefined) return Effect.void
+    if (this.configuredRoutes().has(hostPort(normalizeHost(u.host), u.port))) return Effect.void
+    return this.dialer === undefined ? Effect.void : this.dialer.dial(url, id)
+  }
+
+  /** A later INFO from the peer itself: lame duck, or new client URLs. */
+  private peerUpdate(conn: RouteConnection, info: PeerInfo, raw: Record<string, unknown>): Effect.Effect<void> {
+    conn.peer = info
+    conn.peerRaw = raw
+    if (!conn.registered) return Effect.void
+    return this.updateMembership((state) =>
+      Membership.update(state, info.server_id, {
+        ldm: info.ldm === true,
+        ...(info.connect_urls !== undefined ? { clientUrls: info.connect_urls } : {})
+      })
+    )
+  }
+
+  // --- close -----------------------------------------------------------------------------------
+
+  private unregister(conn: RouteConnection): void {
+    const id = conn.peer?.server_id
+    if (id !== undefined && this.routes.get(id) === conn) this.routes.delete(id)
+    conn.registered = false
+    const n = conn.removeAllInterest()
+    if (n > 0) this.log.debug(`${conn.prefix}Removing ${n} subscriptions for account "$G"`)
+  }
+
+  /** A route connection ended, whatever ended it. */
+  routeClosed(conn: RouteConnection): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.links.delete(conn)
+      const wasRegistered = conn.registered
+      this.unregister(conn)
+      this.log.info(`${conn.prefix}Router connection closed: ${conn.closeReason ?? "Client Closed"}`)
+      const id = conn.peer?.server_id
+      if (!wasRegistered || id === undefined) return Effect.void
+      return this.updateMembership((state) => Membership.leave(state, id, conn.rid))
+    })
+  }
+}
+
+export class Cluster extends Context.Service<Cluster, ClusterState>()("effect-nats-server/Cluster") {}

@@ -1,0 +1,147 @@
+/**
+ * The cluster as a Layer: the route listener, one dialer fiber per configured (explicit) route
+ * that retries forever, and dialer fibers for gossiped (implicit) routes kept in a `FiberMap`
+ * keyed by server id, so a server is never dialed twice at once. All of them live in the layer's
+ * scope and stop with it.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Socket from "effect/socket/Socket"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
+import * as Net from "node:net"
+import { Broker } from "../server/Broker.js"
+import { Cluster, ClusterState } from "./Cluster.js"
+import { runRouteSession } from "./RouteSession.js"
+import { hostPort, parseRouteUrl } from "./RouteUrl.js"
+
+/** nats-server logs a failed dial at ERR on attempt 1 and then every this many attempts. */
+const CONNECT_ERROR_REPORTS = 3600
+/** nats-server's DEFAULT_ROUTE_CONNECT. */
+const RETRY_MS = 1000
+
+class DialError {
+  readonly _tag = "DialError"
+  constructor(readonly message: string) {}
+}
+
+/** Open a TCP connection and wrap it as an Effect `Socket` once it is connected. */
+const dialTcp = (host: string, port: number) =>
+  Effect.callback<Net.Socket, DialError>((resume) => {
+    const s = Net.connect({ host, port })
+    const onError = (e: Error) => {
+      s.destroy()
+      resume(Effect.fail(new DialError(`dial tcp ${hostPort(host, port)}: ${(e as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "connect: connection refused" : e.message}`)))
+    }
+    s.once("error", onError)
+    s.once("connect", () => {
+      s.off("error", onError)
+      s.setNoDelay(true)
+      s.pause()
+      resume(Effect.succeed(s))
+    })
+    return Effect.sync(() => s.destroy())
+  }).pipe(
+    Effect.flatMap((raw) =>
+      NodeSocket.fromDuplex(Effect.acquireRelease(Effect.succeed(raw), (s) => Effect.sync(() => s.destroySoon())))
+    )
+  )
+
+const jitter = (ms: number) => Duration.millis(ms + Math.random() * 100)
+
+export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
+  Cluster,
+  Effect.gen(function*() {
+    const server = yield* Broker
+    const options = server.options.cluster!
+    const cluster = new ClusterState(server, options)
+    const log = server.log
+
+    if (options.name === undefined) log.warn("Cluster name was dynamically generated, consider setting one")
+    log.info(`Cluster name is ${cluster.name}`)
+    const listener = yield* NodeSocketServer.make({ host: options.host, port: options.port < 0 ? 0 : options.port })
+    const bound = "port" in listener.address ? listener.address.port : options.port
+    cluster.listen = { host: options.host, port: bound }
+    log.info(`Listening for route connections on ${hostPort(options.host, bound)}`)
+    yield* listener.run((socket) => runRouteSession(socket, cluster, undefined)).pipe(Effect.forkScoped)
+    yield* Effect.addFinalizer(() => Effect.sync(() => log.debug("Route accept loop exiting..")))
+
+    /** Dial one URL; undefined when the connection could not be made. */
+    const dialOnce = (url: string, explicit: boolean, attempt: number) =>
+      Effect.gen(function*() {
+        const u = parseRouteUrl(url)!
+        log.debug(`Trying to connect to route on ${hostPort(u.host, u.port)} (${hostPort(u.host, u.port)})`)
+        const socket = yield* Effect.result(dialTcp(u.host, u.port))
+        if (socket._tag === "Failure") {
+          const line = `Error trying to connect to route (attempt ${attempt}): ${socket.failure.message}`
+          if (attempt === 1 || attempt % CONNECT_ERROR_REPORTS === 0) log.error(line)
+          else log.debug(line)
+          return undefined
+        }
+        return yield* runRouteSession(socket.success as Socket.Socket, cluster, { url, explicit }, { ip: u.host, port: u.port })
+      })
+
+    /** A configured route: dialed at startup and redialed forever, ~1s apart. */
+    const explicitRoute = (url: string) =>
+      Effect.gen(function*() {
+        if (parseRouteUrl(url) === undefined) {
+          log.error(`Error parsing route URL "${url}"`)
+          return
+        }
+        let attempt = 0
+        while (!cluster.selfUrls.has(url)) {
+          const known = cluster.urlIds.get(url)
+          if (known !== undefined && cluster.routes.has(known)) {
+            // Connected to that server through another link (e.g. it dialed us): check again later.
+            yield* Effect.sleep(jitter(RETRY_MS))
+            continue
+          }
+          attempt++
+          const conn = yield* dialOnce(url, true, attempt)
+          if (conn !== undefined) {
+            attempt = 0
+            yield* Effect.sleep(jitter(RETRY_MS))
+            if (cluster.selfUrls.has(url)) return
+            const id = cluster.urlIds.get(url)
+            if (id !== undefined && cluster.routes.has(id)) {
+              log.debug(`Not attempting reconnect for solicited route, already connected to "${id}"`)
+            } else {
+              log.debug(`Attempting reconnect for solicited route "${url}"`)
+            }
+            continue
+          }
+          yield* Effect.sleep(jitter(RETRY_MS))
+        }
+      })
+
+    /** A gossiped route: 1 + connect_retries attempts, a fresh budget after each drop. */
+    const implicitRoute = (url: string, serverId: string) =>
+      Effect.gen(function*() {
+        const budget = 1 + options.connectRetries
+        let left = budget
+        let attempt = 0
+        while (left > 0 && !cluster.routes.has(serverId) && serverId !== server.serverId) {
+          left--
+          attempt++
+          const conn = yield* dialOnce(url, false, attempt)
+          if (conn !== undefined) {
+            left = budget
+            attempt = 0
+          }
+          yield* Effect.sleep(jitter(RETRY_MS))
+          if (conn !== undefined && !cluster.routes.has(serverId)) log.debug(`Attempting reconnect for solicited route "${url}"`)
+        }
+      })
+
+    const implicit = yield* FiberMap.make<string>()
+    cluster.dialer = {
+      dial: (url, serverId) => FiberMap.run(implicit, serverId, implicitRoute(url, serverId), { onlyIfMissing: true }).pipe(Effect.asVoid)
+    }
+    for (const url of options.routes) yield* explicitRoute(url).pipe(Effect.forkScoped)
+    return cluster
+  })
+)

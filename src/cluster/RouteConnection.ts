@@ -1,0 +1,242 @@
+/**
+ * One route link's protocol state and the synchronous handling of its message and interest ops.
+ *
+ * Like `ClientConnection`, it is plain code over parsed batches: RS+/RS- update the remote
+ * interest this route holds in the subject index, RMSG/HMSG go to local subscribers only (the
+ * one-hop rule). INFO and CONNECT change cluster membership, which is Effect's business, so
+ * `apply` stops at them and lets the route session handle them in order.
+ *
+ * @since 0.1.0
+ */
+import * as Encoder from "../protocol/Encoder.js"
+import type * as Op from "../protocol/Op.js"
+import { OutBuffer } from "../protocol/OutBuffer.js"
+import type { Parsed } from "../protocol/Parser.js"
+import type { CloseReason } from "../protocol/ProtocolError.js"
+import type { Flushable, InterestChange } from "../server/Router.js"
+import type { Connection, ServerState } from "../server/ServerState.js"
+import { RemoteInterest, type RouteTarget } from "../server/Subscription.js"
+import type { PeerInfo } from "./RouteInfo.js"
+
+/** The account every client of ours lives in. */
+export const GLOBAL_ACCOUNT = "$G"
+
+export interface RouteIO {
+  wakeWriter(): void
+  closed(): void
+}
+
+export class RouteConnection implements Connection, RouteTarget, Flushable {
+  readonly kind = "Router" as const
+  readonly start = new Date()
+  readonly out = new OutBuffer()
+  dirty = false
+  mark = 0
+  readonly queueScratch: Array<string> = []
+  /** Remote interest this route announced, keyed by `account subject[ queue]` as RS- names it. */
+  readonly interest = new Map<string, RemoteInterest>()
+  /** Interest in accounts we do not serve ($SYS…): counted for /routez, never matched. */
+  foreignInterest = 0
+
+  /** Set once the peer's INFO was accepted and this route is the one for that server. */
+  registered = false
+  peer: PeerInfo | undefined = undefined
+  /** The peer's raw INFO, re-sent when gossiping. */
+  peerRaw: Record<string, unknown> | undefined = undefined
+  /** What the peer said in CONNECT (its id and cluster name), before its INFO arrived. */
+  connectName: string | undefined = undefined
+  connectReceived = false
+
+  pingsOut = 0
+  lastActivity = new Date()
+  rtt: number | undefined = undefined
+  pingSentAt = 0
+  inMsgs = 0
+  inBytes = 0
+  outMsgs = 0
+  outBytes = 0
+  inFlight = 0
+  closeReason: CloseReason | undefined = undefined
+
+  constructor(
+    readonly cid: number,
+    readonly server: ServerState,
+    readonly ip: string,
+    readonly port: number,
+    /** Whether we dialed this route, and the URL we dialed. */
+    public solicitedUrl: string | undefined,
+    /** Whether that URL is a configured (explicit) route. */
+    public explicit: boolean,
+    private readonly io: RouteIO
+  ) {}
+
+  get rid(): number {
+    return this.cid
+  }
+
+  get closing(): boolean {
+    return this.closeReason !== undefined
+  }
+
+  get remoteId(): string | undefined {
+    return this.peer?.server_id ?? this.connectName
+  }
+
+  /** `ip:port - rid:N - ` as nats-server prefixes route log lines. */
+  get prefix(): string {
+    return `${this.ip}:${this.port} - rid:${this.cid} - `
+  }
+
+  /** Number of interest entries held for this route (for /routez and /varz). */
+  get subscriptionCount(): number {
+    return this.interest.size + this.foreignInterest
+  }
+
+  // --- output ----------------------------------------------------------------------------------
+
+  send(bytes: Uint8Array): void {
+    if (this.closing) return
+    this.out.appendBytes(bytes)
+    this.server.router.markDirty(this)
+  }
+
+  flush(): void {
+    this.dirty = false
+    if (this.out.size > 0) this.io.wakeWriter()
+  }
+
+  /** RouteTarget: one RMSG/HMSG for a message a local client published (hot path). */
+  sendMsg(subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void {
+    if (this.closeReason !== undefined) return
+    this.out.appendRouteMsg(GLOBAL_ACCOUNT, subject, reply, queues, headerSize, payload)
+    this.outMsgs++
+    this.outBytes += payload.length
+    if (!this.dirty) this.server.router.markDirty(this)
+  }
+
+  sendPing(): void {
+    this.pingsOut++
+    this.pingSentAt = performance.now()
+    this.send(Encoder.PING_BYTES)
+    this.flush()
+  }
+
+  /** Announce one change of local interest (RS+ with the weight for queues, RS- at zero). */
+  sendInterest(change: InterestChange): void {
+    this.send(Buffer.from(interestLine(change), "utf8"))
+  }
+
+  /** The full local interest, right after registration, in one write. */
+  sendAllInterest(): void {
+    let text = ""
+    for (const change of this.server.router.localInterest.values()) text += interestLine(change)
+    if (text.length > 0) this.send(Buffer.from(text, "utf8"))
+  }
+
+  close(reason: CloseReason, errText?: string): void {
+    if (this.closing) return
+    if (errText !== undefined) this.send(Encoder.err(errText))
+    this.closeReason = reason
+    this.flush()
+    this.io.closed()
+  }
+
+  // --- input -----------------------------------------------------------------------------------
+
+  /**
+   * Apply ops from `from` on, synchronously, until one that needs the session (INFO, CONNECT,
+   * -ERR): returns its index, or `ops.length` when the batch is done. Flushes what it touched.
+   */
+  apply(parsed: Parsed, from: number): number {
+    const ops = parsed.ops
+    if (from === 0 && ops.length > 0) this.lastActivity = new Date()
+    let i = from
+    for (; i < ops.length && !this.closing; i++) {
+      const op = ops[i]!
+      switch (op._tag) {
+        case "RouteMsg":
+          this.routedMsg(op)
+          break
+        case "RouteSub":
+          this.routeSub(op)
+          break
+        case "RouteUnsub":
+          this.routeUnsub(op)
+          break
+        case "Ping":
+          this.send(Encoder.PONG_BYTES)
+          break
+        case "Pong":
+          this.pingsOut = 0
+          if (this.pingSentAt > 0) this.rtt = performance.now() - this.pingSentAt
+          break
+        case "Info":
+        case "Connect":
+        case "Err":
+          this.server.router.flush()
+          return i
+        default:
+          // +OK, LS+/LS-/A+/A- and client ops on a route carry nothing we act on.
+          break
+      }
+    }
+    this.server.router.flush()
+    return i
+  }
+
+  private routedMsg(op: Op.RouteMsg): void {
+    this.inMsgs++
+    this.inBytes += op.payload.length
+    if (op.account !== GLOBAL_ACCOUNT) return
+    this.server.router.publishFromRoute(op.subject, op.reply, op.queues, op.headerSize, op.payload)
+  }
+
+  private routeSub(op: Op.RouteSub): void {
+    const key = op.queue === undefined ? `${op.account} ${op.subject}` : `${op.account} ${op.subject} ${op.queue}`
+    const known = this.interest.get(key)
+    if (known !== undefined) {
+      // A repeated RS+ updates a queue's weight; for a plain subject it is ignored.
+      known.weight = op.weight
+      return
+    }
+    if (op.account !== GLOBAL_ACCOUNT) {
+      this.foreignInterest++
+      return
+    }
+    const interest = new RemoteInterest(this, op.subject, op.queue, op.weight)
+    try {
+      this.server.router.addRemote(interest)
+    } catch {
+      // An invalid subject from a peer is ignored rather than dropping the route.
+      return
+    }
+    this.interest.set(key, interest)
+  }
+
+  private routeUnsub(op: Op.RouteUnsub): void {
+    const key = op.queue === undefined ? `${op.account} ${op.subject}` : `${op.account} ${op.subject} ${op.queue}`
+    const known = this.interest.get(key)
+    if (known === undefined) {
+      if (op.account !== GLOBAL_ACCOUNT && this.foreignInterest > 0) this.foreignInterest--
+      return
+    }
+    this.interest.delete(key)
+    this.server.router.removeRemote(known)
+  }
+
+  /** Drop everything this route told us (it is gone). Returns how many entries were removed. */
+  removeAllInterest(): number {
+    const n = this.interest.size
+    for (const interest of this.interest.values()) this.server.router.removeRemote(interest)
+    this.interest.clear()
+    this.foreignInterest = 0
+    return n
+  }
+}
+
+const interestLine = (c: InterestChange): string => {
+  if (c.queue === undefined) return c.count > 0 ? `RS+ ${GLOBAL_ACCOUNT} ${c.subject}\r\n` : `RS- ${GLOBAL_ACCOUNT} ${c.subject}\r\n`
+  return c.count > 0
+    ? `RS+ ${GLOBAL_ACCOUNT} ${c.subject} ${c.queue} ${c.count}\r\n`
+    : `RS- ${GLOBAL_ACCOUNT} ${c.subject} ${c.queue}\r\n`
+}

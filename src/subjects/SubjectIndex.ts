@@ -1,0 +1,382 @@
+/**
+ * The subscription index: which subscriptions does a published (literal) subject reach?
+ *
+ * A token trie (per node: a map of literal tokens, one `*` child, one `>` child; subscriptions sit
+ * on the node where their subject ends) in front of a bounded result cache keyed by subject.
+ *
+ * - `match` on a cache hit is one `Map.get` and allocates nothing; a miss walks the trie once and
+ *   builds the result arrays once, then caches them. Results are shared: callers must not mutate.
+ * - Insert/remove invalidate the cache precisely: only the cached subjects the changed
+ *   subscription's subject matches (one key for a literal subject). Request/reply churns
+ *   `_INBOX.…` subscriptions all the time, and that must not flush everybody's hot subjects.
+ * - Subscriptions are stored in `Set`s (plain ones per node, queue ones per node and queue name)
+ *   so removal is O(subject tokens); nodes left empty are pruned.
+ *
+ * Plain synchronous code on purpose: it is the inner loop of message routing.
+ *
+ * @since 0.1.0
+ */
+import { isValidSubject, matchesPattern } from "./Subject.js"
+
+/**
+ * What the index needs to know about a subscription. Both fields must stay the same while the
+ * entry is in the index (removal finds it by them).
+ *
+ * @since 0.1.0
+ */
+export interface IndexEntry {
+  readonly subject: string
+  /** Queue group name, or `undefined` for a plain subscription. */
+  readonly queue: string | undefined
+}
+
+/**
+ * The subscriptions a subject reaches. Shared with the cache: never mutate it.
+ *
+ * @since 0.1.0
+ */
+export interface MatchResult<S> {
+  /** Every matching non-queue subscription (each gets a copy). */
+  readonly plain: ReadonlyArray<S>
+  /** Matching queue subscriptions, one inner array per distinct queue name (one copy per group). */
+  readonly queues: ReadonlyArray<ReadonlyArray<S>>
+}
+
+/**
+ * Counters for `/subsz`. A result's fanout is `plain.length + queues.length` (the deliveries it
+ * causes); `maxFanout` and `avgFanout` are taken over the results currently cached, as nats-server
+ * does.
+ *
+ * @since 0.1.0
+ */
+export interface SubjectIndexStats {
+  readonly inserts: number
+  readonly removes: number
+  readonly matches: number
+  readonly cacheHits: number
+  readonly cacheSize: number
+  readonly maxFanout: number
+  readonly avgFanout: number
+}
+
+/** @since 0.1.0 */
+export interface SubjectIndexOptions {
+  /** Maximum cached subjects (default 1024); 0 disables the cache. */
+  readonly cacheSize?: number
+}
+
+const DOT = 46
+
+const EMPTY_ARRAY: ReadonlyArray<never> = Object.freeze([])
+const EMPTY_RESULT: MatchResult<never> = Object.freeze({ plain: EMPTY_ARRAY, queues: EMPTY_ARRAY })
+
+/** One trie node. Every field starts `undefined` and goes back to it when emptied (saves memory
+ * for the many single-subscription `_INBOX` leaves and makes the emptiness test cheap). */
+class TrieNode<S> {
+  literal: Map<string, TrieNode<S>> | undefined = undefined
+  pwc: TrieNode<S> | undefined = undefined
+  fwc: TrieNode<S> | undefined = undefined
+  plain: Set<S> | undefined = undefined
+  queues: Map<string, Set<S>> | undefined = undefined
+}
+
+const isEmptyNode = <S>(n: TrieNode<S>): boolean =>
+  n.literal === undefined &&
+  n.pwc === undefined &&
+  n.fwc === undefined &&
+  n.plain === undefined &&
+  n.queues === undefined
+
+/**
+ * A subscription index over entries of type `S`, compared by identity.
+ *
+ * @since 0.1.0
+ */
+export class SubjectIndex<S extends IndexEntry> {
+  private readonly root = new TrieNode<S>()
+  private readonly all = new Set<S>()
+  private readonly cache = new Map<string, MatchResult<S>>()
+  private readonly cacheCapacity: number
+  private nInserts = 0
+  private nRemoves = 0
+  private nMatches = 0
+  private nCacheHits = 0
+  // Accumulators of the match in progress (fields rather than arguments keep the walk cheap;
+  // match is synchronous and not re-entrant).
+  private accPlain: Array<S> | undefined = undefined
+  private accQueues: Array<Array<S>> | undefined = undefined
+  // Queue names of `accQueues` (same positions), searched linearly while there are few of them,
+  // through `accNameIndex` beyond that. Cheaper than a Map per miss in the usual 0-2 group case.
+  private readonly accNames: Array<string> = []
+  private accNameIndex: Map<string, number> | undefined = undefined
+
+  constructor(options?: SubjectIndexOptions) {
+    const size = Math.floor(options?.cacheSize ?? 1024)
+    this.cacheCapacity = Number.isFinite(size) && size > 0 ? size : 0
+  }
+
+  /** Number of subscriptions in the index. */
+  get size(): number {
+    return this.all.size
+  }
+
+  /** Every subscription, in insertion order. */
+  entries(): IterableIterator<S> {
+    return this.all.values()
+  }
+
+  /**
+   * Adds `sub`. Throws on a subject that is not `isValidSubject` or on an object already in the
+   * index: both are caller bugs (the session validates SUB and ignores duplicate sids).
+   */
+  insert(sub: S): void {
+    if (this.all.has(sub)) throw new Error(`SubjectIndex: subscription on "${sub.subject}" inserted twice`)
+    const subject = sub.subject
+    if (!isValidSubject(subject)) throw new RangeError(`SubjectIndex: invalid subject "${subject}"`)
+    const tokens = subject.split(".")
+    let node = this.root
+    let wildcard = false
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!
+      let next: TrieNode<S> | undefined
+      if (t === "*") {
+        wildcard = true
+        next = node.pwc ??= new TrieNode<S>()
+      } else if (t === ">") {
+        wildcard = true
+        next = node.fwc ??= new TrieNode<S>()
+      } else {
+        const lits = node.literal ??= new Map<string, TrieNode<S>>()
+        next = lits.get(t)
+        if (next === undefined) {
+          next = new TrieNode<S>()
+          lits.set(t, next)
+        }
+      }
+      node = next
+    }
+    const queue = sub.queue
+    if (queue === undefined) {
+      ;(node.plain ??= new Set<S>()).add(sub)
+    } else {
+      const groups = node.queues ??= new Map<string, Set<S>>()
+      let group = groups.get(queue)
+      if (group === undefined) {
+        group = new Set<S>()
+        groups.set(queue, group)
+      }
+      group.add(sub)
+    }
+    this.all.add(sub)
+    this.nInserts++
+    this.invalidate(subject, wildcard)
+  }
+
+  /** Removes `sub` (by identity); false when it was not in the index. */
+  remove(sub: S): boolean {
+    if (!this.all.delete(sub)) return false
+    const subject = sub.subject
+    const tokens = subject.split(".")
+    this.removeAt(this.root, tokens, 0, sub)
+    this.nRemoves++
+    let wildcard = false
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]
+      if (t === "*" || t === ">") {
+        wildcard = true
+        break
+      }
+    }
+    this.invalidate(subject, wildcard)
+    return true
+  }
+
+  /**
+   * The subscriptions a literal subject reaches. Every token of `subject` is taken literally; a
+   * subject with an empty token reaches nothing. The result may be cached and shared.
+   */
+  match(subject: string): MatchResult<S> {
+    this.nMatches++
+    const cached = this.cache.get(subject)
+    if (cached !== undefined) {
+      this.nCacheHits++
+      return cached
+    }
+    const result = this.collect(subject)
+    const cap = this.cacheCapacity
+    if (cap > 0) {
+      if (this.cache.size >= cap) this.evict(cap)
+      this.cache.set(subject, result)
+    }
+    return result
+  }
+
+  /** Counters and cache figures for `/subsz` (O(cache size): not for the hot path). */
+  stats(): SubjectIndexStats {
+    let total = 0
+    let max = 0
+    for (const r of this.cache.values()) {
+      const fanout = r.plain.length + r.queues.length
+      total += fanout
+      if (fanout > max) max = fanout
+    }
+    const cacheSize = this.cache.size
+    return {
+      inserts: this.nInserts,
+      removes: this.nRemoves,
+      matches: this.nMatches,
+      cacheHits: this.nCacheHits,
+      cacheSize,
+      maxFanout: max,
+      avgFanout: cacheSize === 0 ? 0 : total / cacheSize
+    }
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  /** Drops the cached results `subject` (the changed subscription's) can appear in. */
+  private invalidate(subject: string, wildcard: boolean): void {
+    const cache = this.cache
+    if (cache.size === 0) return
+    if (!wildcard) {
+      // A literal subscription subject matches exactly one publish subject: itself.
+      cache.delete(subject)
+      return
+    }
+    // Deleting the current key while iterating a Map is well defined in JS.
+    for (const key of cache.keys()) {
+      if (matchesPattern(subject, key)) cache.delete(key)
+    }
+  }
+
+  /** Makes room by dropping the oldest eighth of the cache: amortized O(1) per miss, no bookkeeping. */
+  private evict(cap: number): void {
+    let n = Math.max(1, cap >>> 3)
+    for (const key of this.cache.keys()) {
+      this.cache.delete(key)
+      if (--n === 0) break
+    }
+  }
+
+  /** Removes `sub` below `node` following `tokens[i..]`; true when `node` is left empty. */
+  private removeAt(node: TrieNode<S>, tokens: ReadonlyArray<string>, i: number, sub: S): boolean {
+    if (i === tokens.length) {
+      const queue = sub.queue
+      if (queue === undefined) {
+        const plain = node.plain
+        if (plain !== undefined && plain.delete(sub) && plain.size === 0) node.plain = undefined
+      } else {
+        const groups = node.queues
+        const group = groups?.get(queue)
+        if (groups !== undefined && group !== undefined && group.delete(sub) && group.size === 0) {
+          groups.delete(queue)
+          if (groups.size === 0) node.queues = undefined
+        }
+      }
+      return isEmptyNode(node)
+    }
+    const t = tokens[i]!
+    if (t === "*") {
+      const child = node.pwc
+      if (child !== undefined && this.removeAt(child, tokens, i + 1, sub)) node.pwc = undefined
+    } else if (t === ">") {
+      const child = node.fwc
+      if (child !== undefined && this.removeAt(child, tokens, i + 1, sub)) node.fwc = undefined
+    } else {
+      const lits = node.literal
+      const child = lits?.get(t)
+      if (lits !== undefined && child !== undefined && this.removeAt(child, tokens, i + 1, sub)) {
+        lits.delete(t)
+        if (lits.size === 0) node.literal = undefined
+      }
+    }
+    return isEmptyNode(node)
+  }
+
+  /** Cache miss: walks the trie once and builds the result arrays. */
+  private collect(subject: string): MatchResult<S> {
+    const n = subject.length
+    // An empty token (``, `.a`, `a.`, `a..b`) reaches nothing.
+    if (n === 0 || subject.charCodeAt(0) === DOT || subject.charCodeAt(n - 1) === DOT || subject.includes("..")) {
+      return EMPTY_RESULT
+    }
+    this.walk(this.root, subject, 0)
+    const plain = this.accPlain
+    const queues = this.accQueues
+    this.accPlain = undefined
+    this.accQueues = undefined
+    this.accNames.length = 0
+    this.accNameIndex = undefined
+    if (plain === undefined && queues === undefined) return EMPTY_RESULT
+    return { plain: plain ?? EMPTY_ARRAY, queues: queues ?? EMPTY_ARRAY }
+  }
+
+  /**
+   * Visits every node matching the tokens of `subject` from index `start` on, below `node`
+   * (`start > length` once all tokens are consumed). Works on indices rather than `split` so a miss
+   * allocates only the substrings it looks up. Each node is reached by at most one path, so no
+   * subscription is collected twice. Loops down the literal branch, recurses for `*`.
+   */
+  private walk(node: TrieNode<S>, subject: string, start: number): void {
+    const n = subject.length
+    for (;;) {
+      if (start > n) {
+        this.take(node)
+        return
+      }
+      let end = subject.indexOf(".", start)
+      if (end < 0) end = n
+      // `>` needs at least one more token, which there is since start <= n.
+      if (node.fwc !== undefined) this.take(node.fwc)
+      if (node.pwc !== undefined) this.walk(node.pwc, subject, end + 1)
+      const literal = node.literal
+      if (literal === undefined) return
+      const next = literal.get(subject.substring(start, end))
+      if (next === undefined) return
+      node = next
+      start = end + 1
+    }
+  }
+
+  /** Adds a node's subscriptions to the match in progress, grouping queue subs by name. */
+  private take(node: TrieNode<S>): void {
+    const plain = node.plain
+    if (plain !== undefined) {
+      const acc = this.accPlain ??= []
+      for (const s of plain) acc.push(s)
+    }
+    const groups = node.queues
+    if (groups !== undefined) {
+      for (const [name, members] of groups) {
+        const out = this.groupFor(name)
+        for (const s of members) out.push(s)
+      }
+    }
+  }
+
+  /** The output group of queue `name` in the match in progress, created on first use. */
+  private groupFor(name: string): Array<S> {
+    const groups = this.accQueues ??= []
+    const names = this.accNames
+    const n = names.length
+    const byName = this.accNameIndex
+    if (byName !== undefined) {
+      const j = byName.get(name)
+      if (j !== undefined) return groups[j]!
+    } else {
+      for (let j = 0; j < n; j++) if (names[j] === name) return groups[j]!
+    }
+    const group: Array<S> = []
+    groups.push(group)
+    names.push(name)
+    if (byName !== undefined) {
+      byName.set(name, n)
+    } else if (n === 8) {
+      // Many distinct groups on one subject: stop searching linearly.
+      const index = new Map<string, number>()
+      for (let j = 0; j <= n; j++) index.set(names[j]!, j)
+      this.accNameIndex = index
+    }
+    return group
+  }
+}
