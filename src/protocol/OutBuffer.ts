@@ -50,7 +50,26 @@ export class OutBuffer {
     this.pos += (this.buf as unknown as FastWrites).utf8Write(s, this.pos)
   }
 
+  /**
+   * Short ASCII strings (subjects, sids) are copied with a plain loop: cheaper than a call into
+   * the native UTF-8 encoder. Anything else takes the encoder.
+   */
   private str(s: string): void {
+    const n = s.length
+    if (n <= 64) {
+      const b = this.buf
+      const at = this.pos
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) break
+        b[at + i] = c
+      }
+      if (i === n) {
+        this.pos = at + n
+        return
+      }
+    }
     this.pos += (this.buf as unknown as FastWrites).utf8Write(s, this.pos)
   }
 

@@ -31,24 +31,24 @@ export interface ParserLimits {
 
 /** A control line was parsed; its payload is still arriving. */
 interface AwaitingPayload {
+  /** The op, complete but for its payload. */
   readonly head: PayloadHead
+  readonly size: number
   /** Bytes of the payload (plus trailing CRLF) received so far, in order. */
   readonly parts: ReadonlyArray<Uint8Array>
   readonly have: number
 }
 
-type PayloadHead =
-  | { readonly _tag: "Pub"; readonly subject: string; readonly reply: string | undefined; readonly headerSize: number; readonly size: number }
-  | { readonly _tag: "Msg"; readonly subject: string; readonly sid: string; readonly reply: string | undefined; readonly headerSize: number; readonly size: number }
-  | {
-    readonly _tag: "RouteMsg"
-    readonly account: string
-    readonly subject: string
-    readonly reply: string | undefined
-    readonly queues: ReadonlyArray<string> | undefined
-    readonly headerSize: number
-    readonly size: number
-  }
+/**
+ * A message op whose payload is not attached yet. The parser creates the op once, with an empty
+ * payload, and attaches the payload when it is whole in the chunk (a fresh object, so this is
+ * not observable); its size travels in `headSize` to avoid a second object per message.
+ */
+type PayloadHead = Op.Pub | Op.Msg | Op.RouteMsg
+
+const NO_PAYLOAD = new Uint8Array(0)
+/** Payload size of the head `lineToOp` returned last. */
+let headSize = 0
 
 export interface ParserState {
   readonly kind: PeerKind
@@ -246,14 +246,16 @@ const couldBeOp = (kind: PeerKind, buf: Uint8Array, s: number, e: number): boole
 // ---------------------------------------------------------------------------------------------
 // Control lines → ops or payload heads.
 
-type LineResult = Op.Op | PayloadHead | ProtocolError
+type LineResult = Op.Op | ProtocolError
 
 const lineToOp = (state: ParserState, buf: Buffer, s: number, e: number): LineResult => {
   const kind = state.kind
   const found = opAt(kind, buf, s, e)
   if (found === undefined) return PE.unknownOp(kindName(kind), buf, s)
   const [op, argsAt] = found
-  if (e - argsAt > state.limits.maxControlLine) return PE.maxControlLine(state.limits.maxControlLine, e - argsAt)
+  // nats-server measures the arguments from their first non-blank byte (the CR is not counted).
+  const max = state.limits.maxControlLine
+  if (e - argsAt > max && e - skipBlanks(buf, argsAt, e) > max) return PE.maxControlLine(max, e - skipBlanks(buf, argsAt, e))
   switch (op) {
     case "PING":
       return PING
@@ -349,7 +351,8 @@ const pubHead = (state: ParserState, buf: Buffer, s: number, e: number, headers:
     if (headerSize < 0 || headerSize > total) return PE.badArgs("HeaderPub", buf.toString("utf8", s, e))
   }
   if (state.kind === "client" && total > state.limits.maxPayload) return PE.maxPayload(total, state.limits.maxPayload)
-  return { _tag: "Pub", subject: text(buf, 0), reply: n === min + 1 ? text(buf, 1) : undefined, headerSize, size: total }
+  headSize = total
+  return { _tag: "Pub", subject: text(buf, 0), reply: n === min + 1 ? text(buf, 1) : undefined, headerSize, payload: NO_PAYLOAD }
 }
 
 /** `MSG subj sid [reply] size` / `HMSG subj sid [reply] hsize tsize` (server → client). */
@@ -360,13 +363,14 @@ const msgHead = (buf: Buffer, s: number, e: number, headers: boolean): LineResul
   const total = size(buf, n - 1)
   const headerSize = headers ? size(buf, n - 2) : -1
   if (total < 0 || (headers && (headerSize < 0 || headerSize > total))) return PE.badArgs("Msg", buf.toString("utf8", s, e))
+  headSize = total
   return {
     _tag: "Msg",
     subject: text(buf, 0),
     sid: text(buf, 1),
     reply: n === min + 1 ? text(buf, 2) : undefined,
     headerSize,
-    size: total
+    payload: NO_PAYLOAD
   }
 }
 
@@ -400,29 +404,14 @@ const routeMsgHead = (buf: Buffer, s: number, e: number, headers: boolean): Line
     for (; q < n - sizes; q++) queues.push(text(buf, q))
     if (queues.length === 0) return bad()
   }
-  return { _tag: "RouteMsg", account: text(buf, 0), subject: text(buf, 1), reply, queues, headerSize, size: total }
+  headSize = total
+  return { _tag: "RouteMsg", account: text(buf, 0), subject: text(buf, 1), reply, queues, headerSize, payload: NO_PAYLOAD }
 }
 
-const finish = (head: PayloadHead, payload: Uint8Array): Op.Op => {
-  switch (head._tag) {
-    case "Pub":
-      return { _tag: "Pub", subject: head.subject, reply: head.reply, headerSize: head.headerSize, payload }
-    case "Msg":
-      return { _tag: "Msg", subject: head.subject, sid: head.sid, reply: head.reply, headerSize: head.headerSize, payload }
-    case "RouteMsg":
-      return {
-        _tag: "RouteMsg",
-        account: head.account,
-        subject: head.subject,
-        reply: head.reply,
-        queues: head.queues,
-        headerSize: head.headerSize,
-        payload
-      }
-  }
-}
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-const isHead = (r: LineResult): r is PayloadHead => "size" in r
+const isHead = (r: LineResult): r is PayloadHead =>
+  !(r instanceof PE.ProtocolError) && (r._tag === "Pub" || r._tag === "Msg" || r._tag === "RouteMsg")
 
 const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Buffer => {
   const out = Buffer.allocUnsafe(total)
@@ -455,15 +444,16 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
   // 1. Finish a payload left over from the previous chunk.
   if (state.awaiting !== undefined) {
     const aw = state.awaiting
-    const want = aw.head.size + 2 - aw.have
+    const want = aw.size + 2 - aw.have
     if (end < want) {
-      return [{ ...state, awaiting: { head: aw.head, parts: [...aw.parts, buf], have: aw.have + end } }, { ops, error: undefined }]
+      return [{ ...state, awaiting: { head: aw.head, size: aw.size, parts: [...aw.parts, buf], have: aw.have + end } }, { ops, error: undefined }]
     }
-    const whole = concat([...aw.parts, buf.subarray(0, want)], aw.head.size + 2)
-    if (whole[aw.head.size] !== CR || whole[aw.head.size + 1] !== LF) {
-      return fail(PE.unknownOp(kindName(state.kind), whole, aw.head.size))
+    const whole = concat([...aw.parts, buf.subarray(0, want)], aw.size + 2)
+    if (whole[aw.size] !== CR || whole[aw.size + 1] !== LF) {
+      return fail(PE.unknownOp(kindName(state.kind), whole, aw.size))
     }
-    ops.push(finish(aw.head, whole.subarray(0, aw.head.size)))
+    // A copy: the head belongs to the state, which must stay unchanged.
+    ops.push({ ...aw.head, payload: whole.subarray(0, aw.size) })
     i = want
   }
 
@@ -483,9 +473,10 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
     if (!isHead(head)) {
       ops.push(head)
     } else {
-      const r = takePayload(state, head, rest, 0, ops)
+      const size = headSize
+      const r = takePayload(state, head, size, rest, 0, ops)
       if (r !== undefined) return r
-      i = head.size + 2
+      i = size + 2
       buf = asBuffer(rest)
       return loop(state, buf, i, ops, fail)
     }
@@ -510,12 +501,13 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
       i = lf + 1
       continue
     }
-    const r = takePayload(state, head, buf, lf + 1, ops)
+    const size = headSize
+    const r = takePayload(state, head, size, buf, lf + 1, ops)
     if (r !== undefined) {
       if (r[1].error !== undefined) return fail(r[1].error)
       return r
     }
-    i = lf + 1 + head.size + 2
+    i = lf + 1 + size + 2
   }
   return [state.line === undefined && state.awaiting === undefined ? state : { ...state, line: undefined, awaiting: undefined }, {
     ops,
@@ -537,22 +529,24 @@ const parseLine = (state: ParserState, buf: Buffer, s: number, lf: number): Line
 const takePayload = (
   state: ParserState,
   head: PayloadHead,
+  size: number,
   buf: Uint8Array,
   from: number,
   ops: Array<Op.Op>
 ): [ParserState, Parsed] | undefined => {
-  const need = head.size + 2
+  const need = size + 2
   const avail = buf.length - from
   if (avail >= need) {
-    const crAt = from + head.size
+    const crAt = from + size
     if (buf[crAt] !== CR || buf[crAt + 1] !== LF) {
       return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, crAt) }]
     }
-    ops.push(finish(head, buf.subarray(from, crAt)))
+    ;(head as Mutable<PayloadHead>).payload = buf.subarray(from, crAt)
+    ops.push(head)
     return undefined
   }
   const parts = avail > 0 ? [buf.subarray(from)] : []
-  return [{ ...state, line: undefined, awaiting: { head, parts, have: avail } }, { ops, error: undefined }]
+  return [{ ...state, line: undefined, awaiting: { head, size, parts, have: avail } }, { ops, error: undefined }]
 }
 
 /** Keep an unfinished line for the next chunk, failing early when it cannot become valid. */
@@ -561,9 +555,25 @@ const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op
   // Ignore a trailing CR when judging what the line could become.
   const judgeEnd = e > s && buf[e - 1] === CR ? e - 1 : e
   if (judgeEnd > s && !couldBeOp(state.kind, buf, s, judgeEnd)) return fail(PE.unknownOp(kindName(state.kind), buf, s))
-  // The op name is at most 7 bytes plus a blank; everything after it counts against the limit.
-  if (e - s > state.limits.maxControlLine + 8) return fail(PE.maxControlLine(state.limits.maxControlLine, e - s))
-  const line = Uint8Array.prototype.slice.call(buf, s, e)
+  const found = judgeEnd > s ? opAt(state.kind, buf, s, judgeEnd) : undefined
+  let line: Uint8Array
+  if (found === undefined) {
+    // Still inside the op name: at most 7 bytes (+ CR).
+    line = Uint8Array.prototype.slice.call(buf, s, e)
+  } else if (NO_ARGS.includes(found[0])) {
+    // PING/PONG/+OK ignore the rest of their line; like nats-server, skip it without buffering it.
+    line = Uint8Array.prototype.slice.call(buf, s, s + found[0].length)
+  } else {
+    // As nats-server, refuse an unfinished argument as soon as it is longer than max_control_line
+    // (measured from its first non-blank byte, without a trailing CR), and carry only the op
+    // name, one blank and the argument, so a carried line stays bounded.
+    const max = state.limits.maxControlLine
+    const argsFrom = skipBlanks(buf, found[1], judgeEnd)
+    if (judgeEnd - argsFrom > max) return fail(PE.maxControlLine(max, judgeEnd - argsFrom))
+    line = argsFrom === found[1] || found[1] === s + found[0].length
+      ? Uint8Array.prototype.slice.call(buf, s, e)
+      : concat([buf.subarray(s, found[1]), buf.subarray(argsFrom, e)], found[1] - s + e - argsFrom)
+  }
   return [{ ...state, line, awaiting: undefined }, { ops, error: undefined }]
 }
 
