@@ -11,6 +11,7 @@ import { Log } from "./log/Log.js"
 import { Broker } from "./server/Broker.js"
 import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
+import * as ProcessFiles from "./server/ProcessFiles.js"
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
 const ready = Layer.effectDiscard(Effect.gen(function*() {
@@ -25,7 +26,8 @@ export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknow
   // that the route INFO it sends carries our client URL.
   const cluster = options.cluster === undefined ? Layer.empty : ClusterLayer.layer.pipe(Layer.provide(ClientListener.layer))
   const listeners = Layer.merge(ClientListener.layer, cluster)
-  return ready.pipe(Layer.provide(listeners), Layer.provideMerge(Broker.layer(options)))
+  const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
+  return ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))
 }
 
 /**

@@ -97,7 +97,10 @@ const session = (
     // Node socket is only set up (and later destroyed) by its reader, and writes wait until it is.
     // A session refused at once (max_connections) would otherwise never write or close its socket.
     const pull = yield* Socket.readerBytes(socket)
-    const reader = yield* Stream.fromPull(Effect.succeed(pull)).pipe(
+    const reader = yield* Stream.fromPull(Effect.succeed(Effect.map(pull, (chunks) => {
+      if (conn.firstByte < 0) conn.firstByte = chunks[0][0] ?? -1
+      return chunks
+    }))).pipe(
       Parser.stream("client", { maxControlLine: o.maxControlLine, maxPayload: o.maxPayload }),
       Stream.runForEach((parsed) => Effect.sync(() => conn.apply(parsed))),
       Effect.matchCause({
@@ -115,7 +118,10 @@ const session = (
     }).pipe(Effect.forkScoped)
 
     log.debug(`${conn.prefix}Client connection created`)
-    if (server.lameDuck || server.clients.size >= o.maxConnections) {
+    if (server.lameDuck) {
+      // Lame duck: new clients are turned away so that they pick another member.
+      conn.close("Server Shutdown")
+    } else if (server.clients.size >= o.maxConnections) {
       // nats-server still greets the client before refusing it.
       conn.sendInfo()
       log.error(`${conn.prefix}${ErrText.maxConnections}`)

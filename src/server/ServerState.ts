@@ -46,6 +46,8 @@ export class ServerState {
   readonly closed: Array<Connection> = []
   /** Bound client listener address, set once listening. */
   listen: { host: string; port: number } | undefined = undefined
+  /** Bound HTTP monitor address, set once the monitor listens. */
+  monitorAddress: { host: string; port: number } | undefined = undefined
   /** Client URLs of the other cluster members (host:port), kept by the cluster's membership. */
   peerClientUrls: ReadonlyArray<string> = []
   /** Cluster name once clustering is on. */

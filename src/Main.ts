@@ -1,0 +1,156 @@
+/**
+ * The server process: options from the config file and the command line, the broker's Layers in
+ * one scope, the pid and ports files, and nats-server's signals —
+ *
+ * | signal  | effect                                         | exit code |
+ * |---------|------------------------------------------------|-----------|
+ * | SIGINT  | shut down                                      | 0         |
+ * | SIGTERM | shut down (ignored during lame duck)           | 1         |
+ * | SIGHUP  | reload the config file                         |           |
+ * | SIGUSR1 | reopen the log file                            |           |
+ * | SIGUSR2 | lame-duck mode, then shut down                 | 0         |
+ *
+ * Shutting down closes the scope, so every client, route and listener is closed by its own
+ * finalizer before the process exits.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
+import { loadConfigFile } from "./config/ConfigFile.js"
+import { mergeOptions, validateFlags } from "./config/Flags.js"
+import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
+import { formatLine, nowMicros } from "./log/Log.js"
+import * as NatsServer from "./NatsServer.js"
+import { Broker } from "./server/Broker.js"
+import { lameDuck } from "./server/LameDuck.js"
+import { planReload } from "./server/Reload.js"
+import type { ServerState } from "./server/ServerState.js"
+
+export interface StartInput {
+  readonly configFile: string | undefined
+  /** What the command line set; it wins over the file. */
+  readonly flags: ServerOptionsInput
+}
+
+/** Read the config file (if any), lay the flags over it, validate and decode. */
+export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerOptions; warnings: Array<string> }, string> =>
+  Effect.gen(function*() {
+    let fromFile: ServerOptionsInput = {}
+    let warnings: Array<string> = []
+    if (input.configFile !== undefined) {
+      const loaded = yield* loadConfigFile(input.configFile).pipe(Effect.mapError((e) => e.message))
+      fromFile = loaded.options
+      warnings = loaded.warnings
+    }
+    const merged = validateFlags(mergeOptions(fromFile, input.flags))
+    if (Result.isFailure(merged)) return yield* Effect.fail(merged.failure.message)
+    const options = yield* Effect.try({ try: () => decodeServerOptions(merged.success), catch: (e) => String((e as Error).message) })
+    if (options.maxPayload > options.maxPending) {
+      return yield* Effect.fail(`max_payload (${options.maxPayload}) cannot be higher than max_pending (${options.maxPending})`)
+    }
+    return { options, warnings }
+  })
+
+type Signal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGUSR1" | "SIGUSR2"
+const SIGNAL_NAMES: Record<Signal, string> = {
+  SIGINT: "interrupt",
+  SIGTERM: "terminated",
+  SIGHUP: "hangup",
+  SIGUSR1: "user defined signal 1",
+  SIGUSR2: "user defined signal 2"
+}
+
+/** Run the server until a signal ends it; resolves with the process exit code. */
+export const serve = (input: StartInput, options: ServerOptions): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    // Signals are trapped before anything starts, so none is lost while starting.
+    const signals = yield* Queue.unbounded<Signal>()
+    const handlers = (Object.keys(SIGNAL_NAMES) as Array<Signal>).map((sig) => {
+      const handler = () => Queue.offerUnsafe(signals, sig)
+      process.on(sig, handler)
+      return [sig, handler] as const
+    })
+    const scope = yield* Scope.make()
+    const built = yield* Effect.exit(Layer.buildWithScope(NatsServer.layer(options), scope))
+    if (Exit.isFailure(built)) {
+      process.stderr.write(formatLine(process.pid, nowMicros(), "FTL", startupError(built.cause), { logtime: options.logtime }) + "\n")
+      yield* Scope.close(scope, Exit.void)
+      return 1
+    }
+    const server = Context.get(built.value, Broker)
+    const log = server.log
+
+    let inLameDuck = false
+    let code: number | undefined
+    while (code === undefined) {
+      const sig = yield* Queue.take(signals)
+      log.debug(`Trapped "${SIGNAL_NAMES[sig]}" signal`)
+      switch (sig) {
+        case "SIGINT":
+          code = 0
+          break
+        case "SIGTERM":
+          if (!inLameDuck) code = 1
+          break
+        case "SIGUSR1":
+          log.reopen()
+          break
+        case "SIGHUP":
+          yield* reload(input, server)
+          break
+        case "SIGUSR2":
+          if (inLameDuck) break
+          inLameDuck = true
+          // Lame duck ends in a shutdown, signalled through the same queue.
+          yield* lameDuck(server).pipe(
+            Effect.andThen(Effect.sync(() => Queue.offerUnsafe(signals, "SIGINT"))),
+            Effect.forkIn(scope)
+          )
+          break
+      }
+    }
+    for (const [sig, handler] of handlers) process.off(sig, handler)
+    yield* Scope.close(scope, Exit.void)
+    return code
+  })
+
+const startupError = (cause: Cause.Cause<unknown>): string => {
+  const err = Cause.squash(cause) as { message?: string; cause?: { message?: string; cause?: unknown } } | undefined
+  const inner = (err as { reason?: { cause?: { message?: string } } })?.reason?.cause?.message
+  return `Error starting server: ${inner ?? err?.message ?? String(err)}`
+}
+
+/** SIGHUP: read the file again and apply what may change; keep running either way. */
+const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const log = server.log
+    const loaded = yield* Effect.result(loadOptions(input))
+    if (Result.isFailure(loaded)) {
+      log.error(`Failed to reload server configuration: ${loaded.failure}`)
+      return
+    }
+    const next = loaded.success.options
+    const plan = planReload(server.options, next)
+    if (Result.isFailure(plan)) {
+      log.error(`Failed to reload server configuration: ${plan.failure}`)
+      return
+    }
+    server.options = next
+    log.setLevels({ debug: next.debug, trace: next.trace, logtime: next.logtime })
+    const file = log.setFile(next.logFile)
+    if (Result.isFailure(file)) log.error(file.failure.message)
+    if (server.cluster !== undefined && next.cluster?.name !== undefined && next.cluster.name !== server.cluster.name) {
+      server.cluster.name = next.cluster.name
+      server.cluster.dynamic = false
+      server.clusterName = next.cluster.name
+    }
+    for (const change of plan.success.changes) log.info(`Reloaded: ${change}`)
+    log.info("Reloaded server configuration")
+  })

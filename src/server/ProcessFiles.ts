@@ -1,0 +1,45 @@
+/**
+ * The pid file (`-P`, `pid_file`) and the ports file (`--ports_file_dir`, `ports_file_dir`):
+ * `<dir>/effect-nats-server_<pid>.ports` with the URLs of every listener, the JSON that client
+ * test harnesses read. Written once the listeners are bound; the ports file is removed at
+ * shutdown (the pid file stays, as with nats-server).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Broker } from "./Broker.js"
+import { SERVER_NAME, type ServerState } from "./ServerState.js"
+
+/** What the ports file lists for `server`. */
+export const portsOf = (server: ServerState): Record<string, Array<string>> => {
+  const ports: Record<string, Array<string>> = { nats: server.ownClientUrls().map((u) => `nats://${u}`) }
+  if (server.monitorAddress !== undefined) ports["monitoring"] = [`http://${server.monitorAddress.host}:${server.monitorAddress.port}`]
+  const cluster = server.cluster
+  if (cluster?.listen !== undefined) {
+    const { host, port } = cluster.advertisedRoute()
+    ports["cluster"] = [`nats://${host}:${port}`]
+  }
+  return ports
+}
+
+export const layer: Layer.Layer<never, never, Broker> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const server = yield* Broker
+    const { pidFile, portsFileDir } = server.options
+    if (pidFile !== undefined) {
+      yield* Effect.sync(() => fs.writeFileSync(pidFile, String(process.pid))).pipe(
+        Effect.catchDefect((e) => Effect.sync(() => server.log.error(`Could not write pidfile: ${String(e)}`)))
+      )
+    }
+    if (portsFileDir !== undefined) {
+      const file = path.join(portsFileDir, `${SERVER_NAME}_${process.pid}.ports`)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => fs.writeFileSync(file, JSON.stringify(portsOf(server)))),
+        () => Effect.sync(() => fs.rmSync(file, { force: true }))
+      ).pipe(Effect.catchDefect((e) => Effect.sync(() => server.log.error(`Error writing ports file (${file}): ${String(e)}`))))
+    }
+  })
+)
