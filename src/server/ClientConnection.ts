@@ -48,6 +48,8 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
   version: string | undefined = undefined
   user: string | undefined = undefined
   connected = false
+  /** The first byte the client sent (-1 before any): with auth, it must begin a CONNECT. */
+  firstByte = -1
 
   // Keepalive and async INFO.
   pingsOut = 0
@@ -188,8 +190,13 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
     }
     if (parsed.error !== undefined && !this.closing) {
       const e = parsed.error
-      this.server.log.error(`${this.prefix}${e.detail}`)
-      this.close(e.reason, e.errText)
+      if (!this.connected && this.server.authRequired() && (this.firstByte | 0x20) !== 0x63) {
+        // nats-server refuses a first op that does not start with C/c before parsing it.
+        this.authViolation()
+      } else {
+        this.server.log.error(`${this.prefix}${e.detail}`)
+        this.close(e.reason, e.errText)
+      }
     }
     this.server.router.flush()
   }
@@ -208,7 +215,9 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
     if (this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
     // The verbose +OK goes out before any delivery (to this client's own subs or a 503).
     if (this.verbose) this.ok()
-    const delivered = this.server.router.publishLocal(this, op.subject, op.reply, op.headerSize, op.payload)
+    // An HPUB with an empty header block (`HPUB foo 0 5`) is routed as a plain message (nats-server: MSG).
+    const headerSize = op.headerSize > 0 ? op.headerSize : -1
+    const delivered = this.server.router.publishLocal(this, op.subject, op.reply, headerSize, op.payload)
     if (delivered === 0 && this.noResponders && op.reply !== undefined) this.noRespondersReply(op.reply)
   }
 
@@ -272,6 +281,16 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
       return this.close("Protocol Violation")
     }
     const c: ConnectOptions = parsed.success
+    if (!Number.isInteger(c.protocol)) {
+      // Go cannot unmarshal a fraction into clientOpts.protocol (an int): a silent close.
+      this.server.log.error(`${this.prefix}json: cannot unmarshal number ${c.protocol} into Go struct field clientOpts.protocol of type int`)
+      return this.close("Protocol Violation")
+    }
+    // nats-server authenticates before it looks at protocol and no_responders.
+    if (this.server.authRequired() && !this.authorize(c)) {
+      this.server.log.error(`${this.prefix}authentication error${c.user !== undefined ? ` - User "${c.user}"` : ""}`)
+      return this.close("Authentication Failure", ErrText.authViolation)
+    }
     if (c.protocol !== 0 && c.protocol !== 1) {
       this.server.log.error(`${this.prefix}${ErrText.invalidProtocol}`)
       return this.close("Protocol Violation", ErrText.invalidProtocol)
@@ -279,10 +298,6 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
     if (c.no_responders && !c.headers) {
       this.server.log.error(`${this.prefix}${ErrText.noRespondersRequiresHeaders}`)
       return this.close("Protocol Violation", ErrText.noRespondersRequiresHeaders)
-    }
-    if (this.server.authRequired() && !this.authorize(c)) {
-      this.server.log.error(`${this.prefix}authentication error${c.user !== undefined ? ` - User "${c.user}"` : ""}`)
-      return this.close("Authentication Failure", ErrText.authViolation)
     }
     this.verbose = c.verbose
     this.pedantic = c.pedantic
