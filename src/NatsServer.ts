@@ -11,6 +11,7 @@ import { Log } from "./log/Log.js"
 import { Broker } from "./server/Broker.js"
 import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
+import * as Monitor from "./monitor/Monitor.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
@@ -25,7 +26,8 @@ export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknow
   // `ready` is built after the listeners it announces; the cluster after the client listener, so
   // that the route INFO it sends carries our client URL.
   const cluster = options.cluster === undefined ? Layer.empty : ClusterLayer.layer.pipe(Layer.provide(ClientListener.layer))
-  const listeners = Layer.merge(ClientListener.layer, cluster)
+  const monitor = options.httpPort === undefined ? Layer.empty : Monitor.layer
+  const listeners = Layer.mergeAll(ClientListener.layer, cluster, monitor)
   const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
   return ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))
 }

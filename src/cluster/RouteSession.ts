@@ -37,7 +37,6 @@ export const runRouteSession = (socket: Socket.Socket, cluster: ClusterState, di
       wakeWriter: () => wake.openUnsafe(),
       closed: () => Deferred.doneUnsafe(closed, Effect.void)
     })
-    server.totalConnections++
     cluster.links.add(conn)
     return session(socket, cluster, conn, closed, wake).pipe(
       Effect.scoped,

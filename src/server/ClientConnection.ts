@@ -309,6 +309,8 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
     this.lang = c.lang
     this.version = c.version
     this.connected = true
+    // Until a PING measures it, the time from accept to CONNECT is the RTT estimate (as nats-server).
+    if (this.rtt === undefined) this.rtt = Date.now() - this.start.getTime()
     this.ok()
   }
 
@@ -376,10 +378,12 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
     this.ok()
   }
 
-  /** Remove every subscription (the connection is gone). */
+  /**
+   * Withdraw every subscription from the router (the connection is gone). The map is kept as a
+   * record of what the closed connection had, for /connz?state=closed.
+   */
   removeAllSubscriptions(): void {
     for (const sub of this.subs.values()) this.server.router.removeLocal(sub)
-    this.subs.clear()
   }
 }
 

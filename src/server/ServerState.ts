@@ -55,7 +55,7 @@ export class ServerState {
   lameDuck = false
   /** The cluster, when this server has a route listener. */
   cluster: ClusterState | undefined = undefined
-  /** Connections accepted since start (clients and routes). */
+  /** Client connections accepted since start. */
   totalConnections = 0
   private lastId = 0
 

@@ -1,0 +1,114 @@
+/**
+ * `/varz`: server identity, options and runtime counters in nats-server 2.9's `Varz` field order.
+ *
+ * @since 0.1.0
+ */
+import * as os from "node:os"
+import { hostPort, parseRouteUrl } from "../cluster/RouteUrl.js"
+import { NATS_COMPAT_VERSION, type ServerState } from "../server/ServerState.js"
+import { goTime, goUptime } from "./format.js"
+
+/** What `/varz` needs from the monitor itself. */
+export interface VarzRuntime {
+  readonly httpHost: string
+  readonly httpPort: number
+  /** Requests served per endpoint path (including the current one). */
+  readonly reqStats: ReadonlyMap<string, number>
+  /** Process CPU in percent over the last sampling window (one decimal). */
+  readonly cpu: number
+}
+
+/** nats-server's AUTH_TIMEOUT and TLS_TIMEOUT defaults, in seconds. */
+const DEFAULT_AUTH_TIMEOUT = 2
+const DEFAULT_TLS_TIMEOUT = 2
+
+const NANOS_PER_MS = 1_000_000
+
+/** Logical CPUs, as Go's `runtime.NumCPU()`. */
+const cores = (): number => (typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length)
+
+/** The `cluster` block: empty (`{}`) on a standalone server, as Go writes a zero struct. */
+const clusterBlock = (state: ServerState): Record<string, unknown> => {
+  const options = state.options.cluster
+  if (options === undefined) return {}
+  const cluster = state.cluster
+  const urls: Array<string> = []
+  for (const raw of options.routes) {
+    const u = parseRouteUrl(raw)
+    if (u !== undefined) urls.push(hostPort(u.host, u.port))
+  }
+  return {
+    name: cluster?.name ?? options.name,
+    addr: cluster?.listen?.host ?? options.host,
+    cluster_port: cluster?.listen?.port ?? options.port,
+    auth_timeout: options.authorization !== undefined ? options.authorization.timeout / 1000 : DEFAULT_AUTH_TIMEOUT,
+    urls: urls.length > 0 ? urls : undefined,
+    tls_timeout: DEFAULT_TLS_TIMEOUT
+  }
+}
+
+/** Request counts keyed by path, sorted as Go marshals a map. */
+const sortedStats = (stats: ReadonlyMap<string, number>): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const key of [...stats.keys()].sort()) out[key] = stats.get(key)!
+  return out
+}
+
+/** The `/varz` document. */
+export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Date.now()): Record<string, unknown> => {
+  const o = state.options
+  const router = state.router
+  const routes = state.cluster?.routes.size ?? 0
+  return {
+    server_id: state.serverId,
+    server_name: state.serverName,
+    version: NATS_COMPAT_VERSION,
+    proto: 1,
+    go: `node ${process.version}`,
+    host: state.listen?.host ?? o.host,
+    port: state.listen?.port ?? o.port,
+    auth_required: state.authRequired() ? true : undefined,
+    connect_urls: state.connectUrls(),
+    max_connections: o.maxConnections,
+    max_subscriptions: o.maxSubscriptions > 0 ? o.maxSubscriptions : undefined,
+    ping_interval: Math.round(o.pingInterval * NANOS_PER_MS),
+    ping_max: o.pingMax,
+    http_host: runtime.httpHost,
+    http_port: runtime.httpPort,
+    http_base_path: "",
+    https_port: 0,
+    auth_timeout: o.authorization !== undefined ? o.authorization.timeout / 1000 : DEFAULT_AUTH_TIMEOUT,
+    max_control_line: o.maxControlLine,
+    max_payload: o.maxPayload,
+    max_pending: o.maxPending,
+    cluster: clusterBlock(state),
+    gateway: {},
+    leaf: {},
+    mqtt: {},
+    websocket: {},
+    jetstream: {},
+    tls_timeout: DEFAULT_TLS_TIMEOUT,
+    write_deadline: Math.round(o.writeDeadline * NANOS_PER_MS),
+    start: goTime(state.start),
+    now: goTime(now),
+    uptime: goUptime(now - state.start.getTime()),
+    mem: process.memoryUsage.rss(),
+    cores: cores(),
+    // One JavaScript thread runs the broker (Go: GOMAXPROCS).
+    gomaxprocs: 1,
+    cpu: runtime.cpu,
+    connections: state.clients.size,
+    total_connections: state.totalConnections,
+    routes,
+    remotes: routes,
+    leafnodes: 0,
+    in_msgs: router.stats.inMsgs,
+    out_msgs: router.stats.outMsgs,
+    in_bytes: router.stats.inBytes,
+    out_bytes: router.stats.outBytes,
+    slow_consumers: router.stats.slowConsumers,
+    subscriptions: router.index.size,
+    http_req_stats: sortedStats(runtime.reqStats),
+    config_load_time: goTime(state.start)
+  }
+}
