@@ -73,6 +73,12 @@ const session = (
           }
           i = conn.apply(parsed, i + 1)
         }
+        // nats-server keeps parsing the read it closed on: an -ERR right behind the INFO that made
+        // it close (e.g. a cluster name rejection) is still logged.
+        for (; i < parsed.ops.length; i++) {
+          const op = parsed.ops[i]!
+          if (op._tag === "Err") log.error(`${conn.prefix}Route Error ${op.message}`)
+        }
         if (parsed.error !== undefined && !conn.closing) {
           log.error(`${conn.prefix}${parsed.error.detail}`)
           conn.close(parsed.error.reason, parsed.error.errText)

@@ -79,9 +79,12 @@ export class ServerState {
     return [`${host.includes(":") ? `[${host}]` : host}:${this.listen.port}`]
   }
 
-  /** `connect_urls` for client INFO: own first, then peers'; absent when standalone. */
+  /**
+   * `connect_urls` for client INFO: own URLs first, then the peers'. Absent when standalone or
+   * with `cluster.no_advertise`; in lame-duck mode only the others are listed.
+   */
   connectUrls(): Array<string> | undefined {
-    if (this.peerClientUrls.length === 0) return undefined
+    if (this.cluster === undefined || this.cluster.options.noAdvertise) return undefined
     if (this.lameDuck) return [...this.peerClientUrls]
     return [...this.ownClientUrls(), ...this.peerClientUrls]
   }
