@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest"
 import * as Encoder from "../../src/protocol/Encoder.js"
 import type * as Op from "../../src/protocol/Op.js"
 import * as Parser from "../../src/protocol/Parser.js"
+import { Arbitraries } from "../../src/testing/index.js"
 import { ErrText } from "../../src/protocol/ProtocolError.js"
 
 const limits: Parser.ParserLimits = { maxControlLine: 4096, maxPayload: 1024 * 1024 }
@@ -43,82 +44,9 @@ const splitAt = (data: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Arra
 
 const concat = (parts: ReadonlyArray<Uint8Array>) => new Uint8Array(Buffer.concat(parts))
 
-// --- generators -----------------------------------------------------------------------------
+// --- generators: the public testing kit's -----------------------------------------------------
 
-const token = fc.stringMatching(/^[a-zA-Z0-9_\-$]{1,8}$/)
-const subject = fc.array(token, { minLength: 1, maxLength: 4 }).map((t) => t.join("."))
-const subPattern = fc
-  .tuple(fc.array(fc.oneof(token, fc.constant("*")), { minLength: 1, maxLength: 4 }), fc.boolean())
-  .map(([t, full]) => (full ? [...t, ">"] : t).join("."))
-const payload = fc.uint8Array({ maxLength: 64 })
-const headers = fc
-  .array(fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,6}$/), fc.stringMatching(/^[ -~]{0,10}$/)), { maxLength: 3 })
-  .map((kv) => bytes(`NATS/1.0\r\n${kv.map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n`))
-
-const clientOp: fc.Arbitrary<Op.Op> = fc.oneof(
-  fc.record({ _tag: fc.constant("Connect" as const), json: fc.constant('{"verbose":false,"pedantic":false}') }),
-  fc.record({ _tag: fc.constant("Ping" as const) }),
-  fc.record({ _tag: fc.constant("Pong" as const) }),
-  fc.record({
-    _tag: fc.constant("Pub" as const),
-    subject,
-    reply: fc.option(subject, { nil: undefined }),
-    headerSize: fc.constant(-1),
-    payload
-  }),
-  fc.tuple(subject, fc.option(subject, { nil: undefined }), headers, payload).map(([s, r, h, p]): Op.Op => ({
-    _tag: "Pub",
-    subject: s,
-    reply: r,
-    headerSize: h.length,
-    payload: concat([h, p])
-  })),
-  fc.record({ _tag: fc.constant("Sub" as const), subject: subPattern, queue: fc.option(token, { nil: undefined }), sid: token }),
-  fc.record({ _tag: fc.constant("Unsub" as const), sid: token, max: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }) })
-)
-
-const routeOp: fc.Arbitrary<Op.Op> = fc.oneof(
-  fc.record({ _tag: fc.constant("Ping" as const) }),
-  fc.record({ _tag: fc.constant("Info" as const), json: fc.constant('{"server_id":"N1"}') }),
-  fc.record({
-    _tag: fc.constant("RouteSub" as const),
-    account: fc.constant("$G"),
-    subject: subPattern,
-    queue: fc.constant(undefined),
-    weight: fc.constant(1)
-  }),
-  fc.record({
-    _tag: fc.constant("RouteSub" as const),
-    account: fc.constant("$G"),
-    subject: subPattern,
-    queue: token,
-    weight: fc.integer({ min: 1, max: 100 })
-  }),
-  fc.record({ _tag: fc.constant("RouteUnsub" as const), account: token, subject: subPattern, queue: fc.option(token, { nil: undefined }) }),
-  fc.record({
-    _tag: fc.constant("RouteMsg" as const),
-    account: fc.constant("$G"),
-    subject,
-    reply: fc.option(subject, { nil: undefined }),
-    queues: fc.option(fc.array(token, { minLength: 1, maxLength: 3 }), { nil: undefined }),
-    headerSize: fc.constant(-1),
-    payload
-  })
-)
-
-const serverOp: fc.Arbitrary<Op.Op> = fc.oneof(
-  fc.record({ _tag: fc.constant("Ping" as const) }),
-  fc.record({ _tag: fc.constant("Ok" as const) }),
-  fc.record({ _tag: fc.constant("Err" as const), message: fc.constant("'Stale Connection'") }),
-  fc.record({
-    _tag: fc.constant("Msg" as const),
-    subject,
-    sid: token,
-    reply: fc.option(subject, { nil: undefined }),
-    headerSize: fc.constant(-1),
-    payload
-  })
-)
+const { clientOp, routeOp, serverOp } = Arbitraries
 
 // --- tests ----------------------------------------------------------------------------------
 
