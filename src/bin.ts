@@ -6,6 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import * as Cli from "./client/Cli.js"
 import { parseFlags, usage } from "./config/Flags.js"
 import { sendSignal } from "./config/Signal.js"
 import { loadOptions, serve } from "./Main.js"
@@ -33,7 +34,8 @@ const main = async (): Promise<void> => {
     if (Result.isFailure(sent)) return fail(sent.failure)
     return
   }
-  if (typeof command === "object") return fail(`command not supported yet: ${JSON.stringify(command)}`)
+  // `pub` / `sub`: a client, not a server (see client/Cli.ts).
+  if (typeof command === "object") return Cli.main(command)
   const input = { configFile, flags }
   const loaded = await Effect.runPromise(Effect.result(loadOptions(input)))
   if (Result.isFailure(loaded)) return fail(loaded.failure)

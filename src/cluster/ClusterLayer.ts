@@ -11,9 +11,8 @@ import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import * as Net from "node:net"
+import { dialTcp } from "../net/Dial.js"
 import { Broker } from "../server/Broker.js"
 import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
@@ -23,33 +22,6 @@ import { hostPort, parseRouteUrl } from "./RouteUrl.js"
 const CONNECT_ERROR_REPORTS = 3600
 /** nats-server's DEFAULT_ROUTE_CONNECT. */
 const RETRY_MS = 1000
-
-class DialError {
-  readonly _tag = "DialError"
-  constructor(readonly message: string) {}
-}
-
-/** Open a TCP connection and wrap it as an Effect `Socket` once it is connected. */
-const dialTcp = (host: string, port: number) =>
-  Effect.callback<Net.Socket, DialError>((resume) => {
-    const s = Net.connect({ host, port })
-    const onError = (e: Error) => {
-      s.destroy()
-      resume(Effect.fail(new DialError(`dial tcp ${hostPort(host, port)}: ${(e as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "connect: connection refused" : e.message}`)))
-    }
-    s.once("error", onError)
-    s.once("connect", () => {
-      s.off("error", onError)
-      s.setNoDelay(true)
-      s.pause()
-      resume(Effect.succeed(s))
-    })
-    return Effect.sync(() => s.destroy())
-  }).pipe(
-    Effect.flatMap((raw) =>
-      NodeSocket.fromDuplex(Effect.acquireRelease(Effect.succeed(raw), (s) => Effect.sync(() => s.destroySoon())))
-    )
-  )
 
 const jitter = (ms: number) => Duration.millis(ms + Math.random() * 100)
 

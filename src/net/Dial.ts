@@ -1,0 +1,48 @@
+/**
+ * Outbound TCP connections, shared by route dialers (`cluster/ClusterLayer`) and the NATS client
+ * (`client/NatsClient`).
+ *
+ * `dialTcp` resolves only once the connection is established (so a refused or unreachable address
+ * fails fast with a `DialError` carrying Go-style text, as nats-server logs it) and then wraps the
+ * connected Node socket as an Effect `Socket`. Interrupting the dial destroys the half-open socket.
+ *
+ * Ownership: the returned `Socket` closes the Node socket when the scope of its *reader* closes,
+ * so acquire the reader (`Socket.readerBytes`) right after dialing.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Socket from "effect/socket/Socket"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Net from "node:net"
+
+/** A TCP connection could not be opened; `message` reads like Go's `dial tcp host:port: …`. */
+export class DialError extends Data.TaggedError("DialError")<{ readonly message: string }> {}
+
+const hostPort = (host: string, port: number): string => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
+
+const describe = (e: Error): string =>
+  (e as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "connect: connection refused" : e.message
+
+/** Open a TCP connection and wrap it as an Effect `Socket` once it is connected. */
+export const dialTcp = (host: string, port: number): Effect.Effect<Socket.Socket, DialError> =>
+  Effect.callback<Net.Socket, DialError>((resume) => {
+    const s = Net.connect({ host, port })
+    const onError = (e: Error) => {
+      s.destroy()
+      resume(Effect.fail(new DialError({ message: `dial tcp ${hostPort(host, port)}: ${describe(e)}` })))
+    }
+    s.once("error", onError)
+    s.once("connect", () => {
+      s.off("error", onError)
+      s.setNoDelay(true)
+      s.pause()
+      resume(Effect.succeed(s))
+    })
+    return Effect.sync(() => s.destroy())
+  }).pipe(
+    Effect.flatMap((raw) =>
+      NodeSocket.fromDuplex(Effect.acquireRelease(Effect.succeed(raw), (s) => Effect.sync(() => s.destroySoon())))
+    )
+  )
