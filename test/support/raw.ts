@@ -96,10 +96,23 @@ export class RawClient {
     return this.buf.toString("latin1")
   }
 
+  /** Like `expect`, answering and skipping server PINGs (keepalive) that come first. */
+  async expectPastPings(expected: string, ms?: number): Promise<void> {
+    for (;;) {
+      await this.until(() => this.buf.length >= 6 || this.closed, JSON.stringify(expected), ms)
+      if (!expected.startsWith("PING\r\n") && this.buf.subarray(0, 6).toString("latin1") === "PING\r\n") {
+        this.buf = this.buf.subarray(6)
+        this.send("PONG\r\n")
+        continue
+      }
+      return this.expect(expected, ms)
+    }
+  }
+
   /** Prove the connection is still open and in sync: PING must be answered with PONG. */
   async expectOpen(ms?: number): Promise<void> {
     this.send("PING\r\n")
-    await this.expect("PONG\r\n", ms)
+    await this.expectPastPings("PONG\r\n", ms)
   }
 
   pending(): string {
