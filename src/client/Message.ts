@@ -1,0 +1,96 @@
+/**
+ * Messages as applications receive them (`NatsMessage`: subject, reply, headers, status, data) and
+ * the server INFO a client sees.
+ *
+ * @since 0.1.0
+ */
+import type * as Op from "../protocol/Op.js"
+import { decodeHeaders, type Headers } from "../protocol/Headers.js"
+import { ProtocolError } from "./Errors.js"
+
+/**
+ * A message delivered to a subscription (or a reply to a request). `data` is the payload without
+ * headers; it is a view into the bytes read from the socket (copy it to keep it long).
+ */
+export interface NatsMessage {
+  readonly subject: string
+  /** The subscription id it was delivered to. */
+  readonly sid: string
+  readonly reply?: string | undefined
+  /** Present for messages published with headers (HMSG). */
+  readonly headers?: Headers | undefined
+  /** The status code of the header block (`NATS/1.0 503` → 503). */
+  readonly status?: number | undefined
+  /** The status description, when the header block has one. */
+  readonly description?: string | undefined
+  readonly data: Uint8Array
+  /** The payload as UTF-8 text. */
+  text(): string
+  /** The payload parsed as JSON (throws on invalid JSON, like `JSON.parse`). */
+  json<A = unknown>(): A
+}
+
+export class Message implements NatsMessage {
+  constructor(
+    readonly subject: string,
+    readonly sid: string,
+    readonly reply: string | undefined,
+    readonly headers: Headers | undefined,
+    readonly status: number | undefined,
+    readonly description: string | undefined,
+    readonly data: Uint8Array
+  ) {}
+
+  text(): string {
+    return Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength).toString("utf8")
+  }
+
+  json<A = unknown>(): A {
+    return JSON.parse(this.text()) as A
+  }
+}
+
+export const toMessage = (op: Op.Msg): Message => {
+  if (op.headerSize < 0) return new Message(op.subject, op.sid, op.reply, undefined, undefined, undefined, op.payload)
+  const h = decodeHeaders(op.payload.subarray(0, op.headerSize))
+  return new Message(op.subject, op.sid, op.reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize))
+}
+
+/** The server's `INFO`, as sent (unknown fields are kept). */
+export interface ServerInfo {
+  readonly server_id: string
+  readonly server_name?: string
+  readonly version: string
+  readonly proto?: number
+  readonly go?: string
+  readonly host?: string
+  readonly port?: number
+  readonly headers?: boolean
+  readonly max_payload: number
+  readonly auth_required?: boolean
+  readonly tls_required?: boolean
+  readonly client_id?: number
+  readonly client_ip?: string
+  readonly nonce?: string
+  readonly cluster?: string
+  readonly connect_urls?: ReadonlyArray<string>
+  readonly ldm?: boolean
+  readonly [field: string]: unknown
+}
+
+export const decodeInfo = (json: string): ServerInfo | ProtocolError => {
+  let raw: unknown
+  try {
+    raw = JSON.parse(json)
+  } catch (e) {
+    return new ProtocolError({ message: `invalid INFO JSON: ${(e as Error).message}` })
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return new ProtocolError({ message: "invalid INFO: not a JSON object" })
+  }
+  const info = raw as Record<string, unknown>
+  if (typeof info["server_id"] !== "string" || typeof info["max_payload"] !== "number") {
+    return new ProtocolError({ message: "invalid INFO: server_id or max_payload missing" })
+  }
+  return info as ServerInfo
+}
