@@ -26,7 +26,12 @@ export class Broker extends Context.Service<Broker, ServerState>()("effect-nats-
         log.info(`  Name:     ${state.serverName}`)
         log.info(`  ID:       ${state.serverId}`)
         // Acquired first, released last: this line closes the log as in nats-server.
-        yield* Effect.addFinalizer(() => Effect.sync(() => log.info("Server Exiting..")))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            state.closeInProcess()
+            log.info("Server Exiting..")
+          })
+        )
         return state
       })
     )

@@ -11,6 +11,11 @@ import type { ClusterState } from "../cluster/Cluster.js"
 import type { ServerOptions } from "../config/ServerOptions.js"
 import type { LogShape } from "../log/Log.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
+import type { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
+import type { NatsMessage } from "../client/Message.js"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import { InProcess, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
 import { Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
 
@@ -64,6 +69,32 @@ export class ServerState {
     readonly log: LogShape
   ) {
     this.serverName = options.serverName ?? this.serverId
+  }
+
+  // --- the in-process API -----------------------------------------------------------------------
+  private local: InProcess | undefined = undefined
+  private get api(): InProcess {
+    return (this.local ??= new InProcess(this))
+  }
+
+  /** Publish from inside the process: local subscribers, remote clients and routes get it. */
+  publish(subject: string, payload: Uint8Array | string, options?: PublishOptions): Effect.Effect<void, InvalidArgument> {
+    return this.api.publish(subject, payload, options)
+  }
+
+  /** Subscribe from inside the process; the interest lasts as long as the stream runs. */
+  subscribe(subject: string, options?: SubscribeOptions): Stream.Stream<NatsMessage, InvalidArgument | SlowConsumer> {
+    return this.api.subscribe(subject, options)
+  }
+
+  /** Request/reply from inside the process, with no-responders and a timeout. */
+  request(subject: string, payload: Uint8Array | string, options?: RequestOptions): Effect.Effect<NatsMessage, InvalidArgument | NoResponders | RequestTimeout> {
+    return this.api.request(subject, payload, options)
+  }
+
+  /** End every in-process subscription stream (shutdown). */
+  closeInProcess(): void {
+    this.local?.shutdown()
   }
 
   /** Client, route and in-process connection ids share one counter, as in nats-server. */

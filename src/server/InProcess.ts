@@ -1,0 +1,213 @@
+/**
+ * The broker from inside the process that runs it: `publish`, `subscribe` (a `Stream`) and
+ * `request`, without a TCP hop. In-process subscribers and publishers are full citizens: their
+ * interest is announced to routes like any client's, remote clients receive what they publish, and
+ * they receive what remote clients publish.
+ *
+ * **Overflow policy.** A subscription buffers up to `bufferSize` messages (default 8192) that the
+ * stream's consumer has not taken. The broker never waits for a consumer (that would stall every
+ * publisher): when a message arrives for a full buffer, the subscription is removed and its stream
+ * fails with `SlowConsumer` once the consumer has taken what was already buffered. Nothing is
+ * dropped silently.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+import { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
+import { Message, type NatsMessage } from "../client/Message.js"
+import { nuid } from "../client/NatsClient.js"
+import { decodeHeaders, encodeHeaders, type Headers, validateHeaders } from "../protocol/Headers.js"
+import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
+import type { Publisher } from "./Router.js"
+import type { ServerState } from "./ServerState.js"
+import { LocalSubscription, type Subscriber } from "./Subscription.js"
+
+export interface PublishOptions {
+  readonly reply?: string | undefined
+  readonly headers?: Headers | undefined
+}
+
+export interface SubscribeOptions {
+  readonly queue?: string | undefined
+  /** Messages buffered for the consumer before the subscription fails (default 8192). */
+  readonly bufferSize?: number | undefined
+}
+
+export interface RequestOptions {
+  /** Default 2 seconds. */
+  readonly timeout?: Duration.Input | undefined
+  readonly headers?: Headers | undefined
+}
+
+const toBytes = (payload: Uint8Array | string): Uint8Array => (typeof payload === "string" ? Buffer.from(payload, "utf8") : payload)
+
+/** A message as a subscriber keeps it: the payload is copied out of the publisher's read buffer. */
+const toMessage = (subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array): NatsMessage => {
+  const bytes = Uint8Array.prototype.slice.call(payload) as Uint8Array
+  if (headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, bytes)
+  const h = decodeHeaders(bytes.subarray(0, headerSize))
+  return new Message(subject, sid, reply, h.headers, h.status, h.description, bytes.subarray(headerSize))
+}
+
+/** Delivers into a bounded queue that a Stream reads. */
+class StreamSubscriber implements Subscriber {
+  readonly echo = true
+  constructor(
+    readonly cid: number,
+    private readonly server: ServerState,
+    private readonly queue: Queue.Queue<NatsMessage, SlowConsumer | Cause.Done>,
+    private readonly capacity: number
+  ) {}
+
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
+    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload))) return
+    this.server.router.stats.slowConsumers++
+    this.server.router.removeLocal(sub)
+    Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: sub.subject, sid: sub.sid, pendingLimit: this.capacity })))
+  }
+
+  forget(): void {
+    Queue.endUnsafe(this.queue)
+  }
+}
+
+/** Completes a request with the first reply. */
+class ReplySubscriber implements Subscriber {
+  readonly echo = true
+  constructor(
+    readonly cid: number,
+    private readonly reply: Deferred.Deferred<NatsMessage>
+  ) {}
+
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
+    Deferred.doneUnsafe(this.reply, Effect.succeed(toMessage(subject, sub.sid, reply, headerSize, payload)))
+  }
+
+  forget(): void {}
+}
+
+const checkPublish = (server: ServerState, subject: string, payload: Uint8Array, options: PublishOptions | undefined) => {
+  if (!isValidLiteralSubject(subject)) return new InvalidArgument({ message: `invalid publish subject "${subject}"` })
+  if (options?.reply !== undefined && !isValidLiteralSubject(options.reply)) {
+    return new InvalidArgument({ message: `invalid reply subject "${options.reply}"` })
+  }
+  if (options?.headers !== undefined) {
+    const bad = validateHeaders(options.headers)
+    if (bad !== undefined) return new InvalidArgument({ message: bad })
+  }
+  if (payload.length > server.options.maxPayload) {
+    return new InvalidArgument({ message: `payload of ${payload.length} bytes exceeds max_payload ${server.options.maxPayload}` })
+  }
+  return undefined
+}
+
+/** The in-process API of one broker. */
+export class InProcess {
+  private readonly publisher: Publisher
+  /** Open subscription streams, ended when the broker shuts down. */
+  private readonly open = new Set<Queue.Queue<NatsMessage, SlowConsumer | Cause.Done>>()
+
+  constructor(private readonly server: ServerState) {
+    this.publisher = { cid: server.nextId(), echo: true }
+  }
+
+  /** Publish one message; returns once every local subscriber has it in its buffer. */
+  publish(subject: string, payload: Uint8Array | string, options?: PublishOptions): Effect.Effect<void, InvalidArgument> {
+    return Effect.suspend(() => {
+      const delivered = this.route(subject, toBytes(payload), options)
+      return typeof delivered === "number" ? Effect.void : Effect.fail(delivered)
+    })
+  }
+
+  /** Route a message; the number of deliveries (local + routes), or why it was refused. */
+  private route(subject: string, body: Uint8Array, options: PublishOptions | undefined): number | InvalidArgument {
+    const bad = checkPublish(this.server, subject, body, options)
+    if (bad !== undefined) return bad
+    let payload = body
+    let headerSize = -1
+    if (options?.headers !== undefined) {
+      const block = encodeHeaders(options.headers)
+      headerSize = block.length
+      payload = Buffer.concat([block, body])
+    }
+    const router = this.server.router
+    const delivered = router.publishLocal(this.publisher, subject, options?.reply, headerSize, payload)
+    router.flush()
+    return delivered
+  }
+
+  /**
+   * Messages on `subject` (wildcards allowed) for as long as the stream runs; the interest is
+   * withdrawn when it ends. With `queue`, one member of the group across the cluster gets each.
+   */
+  subscribe(subject: string, options?: SubscribeOptions): Stream.Stream<NatsMessage, InvalidArgument | SlowConsumer> {
+    const server = this.server
+    const open = this.open
+    return Stream.unwrap(Effect.gen(function*() {
+      if (!isValidSubject(subject)) return yield* Effect.fail(new InvalidArgument({ message: `invalid subject "${subject}"` }))
+      if (options?.queue !== undefined && !isValidQueueName(options.queue)) {
+        return yield* Effect.fail(new InvalidArgument({ message: `invalid queue name "${options.queue}"` }))
+      }
+      const capacity = Math.max(1, options?.bufferSize ?? 8192)
+      const queue = yield* Queue.bounded<NatsMessage, SlowConsumer | Cause.Done>(capacity)
+      const cid = server.nextId()
+      const sub = new LocalSubscription(new StreamSubscriber(cid, server, queue, capacity), subject, options?.queue, String(cid))
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          server.router.addLocal(sub)
+          open.add(queue)
+        }),
+        () =>
+          Effect.sync(() => {
+            open.delete(queue)
+            server.router.removeLocal(sub)
+          })
+      )
+      return Stream.fromQueue(queue)
+    }))
+  }
+
+  /** The broker is shutting down: every subscription stream ends (after what it buffered). */
+  shutdown(): void {
+    for (const queue of this.open) Queue.endUnsafe(queue)
+    this.open.clear()
+  }
+
+  /**
+   * Send a request and wait for the first reply. Fails with `NoResponders` at once when nothing in
+   * the cluster is interested, and with `RequestTimeout` when no reply comes in time.
+   */
+  request(
+    subject: string,
+    payload: Uint8Array | string,
+    options?: RequestOptions
+  ): Effect.Effect<NatsMessage, InvalidArgument | NoResponders | RequestTimeout> {
+    const timeout = Duration.fromInputUnsafe(options?.timeout ?? 2000)
+    const server = this.server
+    const self = this
+    return Effect.gen(function*() {
+      const inbox = `_INBOX.${nuid()}`
+      const reply = Deferred.makeUnsafe<NatsMessage>()
+      const sub = new LocalSubscription(new ReplySubscriber(server.nextId(), reply), inbox, undefined, "1")
+      sub.max = 1
+      yield* Effect.acquireRelease(
+        Effect.sync(() => server.router.addLocal(sub)),
+        () => Effect.sync(() => server.router.removeLocal(sub))
+      )
+      const delivered = self.route(subject, toBytes(payload), { reply: inbox, headers: options?.headers })
+      if (typeof delivered !== "number") return yield* Effect.fail(delivered)
+      if (delivered === 0) return yield* Effect.fail(new NoResponders({ subject }))
+      return yield* Deferred.await(reply).pipe(
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () => Effect.fail(new RequestTimeout({ subject, timeout }))
+        })
+      )
+    }).pipe(Effect.scoped)
+  }
+}
