@@ -7,18 +7,11 @@
  *
  * @since 0.1.0
  */
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Latch from "effect/Latch"
 import type * as Socket from "effect/socket/Socket"
-import * as SocketModule from "effect/socket/Socket"
-import * as Stream from "effect/Stream"
 import * as Encoder from "../protocol/Encoder.js"
-import * as Parser from "../protocol/Parser.js"
-import { ErrText } from "../protocol/ProtocolError.js"
-import { remoteAddress, writerLoop } from "../server/ClientSession.js"
+import type * as Parser from "../protocol/Parser.js"
+import { keepalive, makeSignals, remoteAddress, runSession } from "../server/Session.js"
 import type { ClusterState } from "./Cluster.js"
 import { RouteConnection } from "./RouteConnection.js"
 
@@ -31,36 +24,14 @@ export interface Dialed {
 export const runRouteSession = (socket: Socket.Socket, cluster: ClusterState, dialed: Dialed | undefined, address?: { ip: string; port: number }) =>
   Effect.flatMap(address === undefined ? remoteAddress : Effect.succeed(address), ({ ip, port }) => {
     const server = cluster.server
-    const closed = Deferred.makeUnsafe<void>()
-    const wake = Latch.makeUnsafe(false)
-    const conn = new RouteConnection(server.nextId(), server, ip, port, dialed?.url, dialed?.explicit ?? false, {
-      wakeWriter: () => wake.openUnsafe(),
-      closed: () => Deferred.doneUnsafe(closed, Effect.void)
-    })
-    cluster.links.add(conn)
-    return session(socket, cluster, conn, closed, wake).pipe(
-      Effect.scoped,
-      Effect.ensuring(Effect.suspend(() => {
-        conn.close("Server Shutdown")
-        return cluster.routeClosed(conn)
-      })),
-      Effect.as(conn)
-    )
-  })
-
-const session = (
-  socket: Socket.Socket,
-  cluster: ClusterState,
-  conn: RouteConnection,
-  closed: Deferred.Deferred<void>,
-  wake: Latch.Latch
-) =>
-  Effect.gen(function*() {
-    const server = cluster.server
     const log = server.log
     const o = server.options
+    const signals = makeSignals()
+    const conn = new RouteConnection(server.nextId(), server, ip, port, dialed?.url, dialed?.explicit ?? false, signals.io)
+    cluster.links.add(conn)
 
-    const handleBatch = (parsed: Parser.Parsed) =>
+    /** One parsed batch: message and interest ops synchronously, INFO/CONNECT/-ERR through the cluster, in order. */
+    const handle = (parsed: Parser.Parsed) =>
       Effect.gen(function*() {
         let i = conn.apply(parsed, 0)
         while (i < parsed.ops.length && !conn.closing) {
@@ -85,54 +56,43 @@ const session = (
         }
       })
 
-    const reader = yield* SocketModule.toStream(socket).pipe(
+    /** Our INFO goes out at once, after CONNECT when we dialed; never wait for the peer's. */
+    const start = Effect.gen(function*() {
+      if (conn.solicitedUrl !== undefined) {
+        log.debug(`${conn.prefix}Route connect msg sent`)
+        conn.send(cluster.routeConnect(conn.solicitedUrl))
+      }
+      conn.send(Encoder.info(cluster.routeInfo()))
+      conn.flush()
+      log.info(`${conn.prefix}Route connection created`)
+      // First PING after ~1s, then every ping_interval.
+      yield* keepalive(conn, {
+        first: Math.min(o.pingInterval, 1000),
+        interval: () => server.options.pingInterval,
+        pingMax: () => server.options.pingMax,
+        due: () => true,
+        onFirst: () => log.debug(`${conn.prefix}Router Ping Timer`),
+        onStale: () => log.debug(`${conn.prefix}Stale Route Connection - Closing`)
+      }).pipe(Effect.forkScoped)
+    })
+
+    return runSession(socket, conn, signals, {
       // Routes have no payload limit; control lines are bounded as for clients.
-      Parser.stream("route", { maxControlLine: o.maxControlLine, maxPayload: Infinity }),
-      Stream.runForEach(handleBatch),
-      Effect.matchCause({ onSuccess: () => conn.close("Client Closed"), onFailure: () => conn.close("Client Closed") }),
-      Effect.forkScoped
+      kind: "route",
+      limits: { maxControlLine: o.maxControlLine, maxPayload: Infinity },
+      handle,
+      writeDeadline: o.writeDeadline,
+      onWriteStall: () => {
+        log.info(`${conn.prefix}Slow Consumer Detected: WriteDeadline of ${o.writeDeadline / 1000}s exceeded`)
+        conn.close("Slow Consumer (Write Deadline)")
+      },
+      start
+    }).pipe(
+      Effect.scoped,
+      Effect.ensuring(Effect.suspend(() => {
+        conn.close("Server Shutdown")
+        return cluster.routeClosed(conn)
+      })),
+      Effect.as(conn)
     )
-    const writer = yield* socket.writer
-    const writing = yield* writerLoop(conn.out, writer, wake, conn, o.writeDeadline, () => {
-      log.info(`${conn.prefix}Slow Consumer Detected: WriteDeadline of ${o.writeDeadline / 1000}s exceeded`)
-      conn.close("Slow Consumer (Write Deadline)")
-    }).pipe(Effect.forkScoped)
-
-    // Our INFO goes out at once, after CONNECT when we dialed; never wait for the peer's.
-    if (conn.solicitedUrl !== undefined) {
-      log.debug(`${conn.prefix}Route connect msg sent`)
-      conn.send(cluster.routeConnect(conn.solicitedUrl))
-    }
-    conn.send(Encoder.info(cluster.routeInfo()))
-    conn.flush()
-    log.info(`${conn.prefix}Route connection created`)
-    yield* keepalive(conn, server.options.pingInterval, server.options.pingMax, log).pipe(Effect.forkScoped)
-
-    yield* Deferred.await(closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))
-    yield* Fiber.interrupt(reader)
-    conn.flush()
-    yield* Effect.gen(function*() {
-      while (conn.out.size > 0) {
-        wake.openUnsafe()
-        yield* Effect.yieldNow
-      }
-    }).pipe(Effect.timeoutOption(Duration.millis(1000)))
-    yield* Fiber.interrupt(writing)
-  })
-
-/** First PING after ~1s (min(ping_interval, 1s) + jitter), then every ping_interval. */
-const keepalive = (conn: RouteConnection, interval: number, pingMax: number, log: { debug(m: string): void }) =>
-  Effect.gen(function*() {
-    const first = Math.min(interval, 1000)
-    yield* Effect.sleep(Duration.millis(first + Math.random() * first * 0.2))
-    log.debug(`${conn.prefix}Router Ping Timer`)
-    while (!conn.closing) {
-      if (conn.pingsOut + 1 > pingMax) {
-        log.debug(`${conn.prefix}Stale Route Connection - Closing`)
-        conn.close("Stale Connection", ErrText.staleConnection)
-        return
-      }
-      conn.sendPing()
-      yield* Effect.sleep(Duration.millis(interval))
-    }
   })
