@@ -488,13 +488,107 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
 
 type Fail = (error: ProtocolError) => [ParserState, Parsed]
 
+// ---------------------------------------------------------------------------------------------
+// The fast path for the most common line, a client's `PUB subject [reply] size`: one pass over
+// the bytes, no intermediate objects. Anything unusual (too many tokens, a bad size, a limit hit)
+// returns undefined and takes the general path, which produces the exact error.
+
+/** The last PUB subject, reused when the next one has the same bytes — the common case. Saves the
+ * decode, and the subject index's cache then looks up a string whose hash is already known. */
+const lastSubjectBytes = new Uint8Array(128)
+let lastSubjectLen = -1
+let lastSubject = ""
+
+const subjectText = (buf: Buffer, s: number, e: number, high: number): string => {
+  const n = e - s
+  if (n === lastSubjectLen) {
+    let k = 0
+    while (k < n && buf[s + k] === lastSubjectBytes[k]) k++
+    if (k === n) return lastSubject
+  }
+  const text = high === 0 ? (buf as unknown as FastSlices).latin1Slice(s, e) : (buf as unknown as FastSlices).utf8Slice(s, e)
+  if (n <= lastSubjectBytes.length) {
+    for (let k = 0; k < n; k++) lastSubjectBytes[k] = buf[s + k]!
+    lastSubjectLen = n
+    lastSubject = text
+  }
+  return text
+}
+
+const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): PayloadHead | undefined => {
+  if ((buf[s]! | 0x20) !== 112 || (buf[s + 1]! | 0x20) !== 117 || (buf[s + 2]! | 0x20) !== 98) return undefined
+  const b3 = buf[s + 3]
+  if (b3 !== SPACE && b3 !== TAB) return undefined
+  const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf
+  let i = s + 4
+  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
+  const argsAt = i
+  if (e - argsAt > state.limits.maxControlLine) return undefined
+  // Up to three tokens: subject, [reply,] size.
+  const t0 = i
+  let high0 = 0
+  while (i < e) {
+    const b = buf[i]!
+    if (b === SPACE || b === TAB) break
+    if (b === CR) return undefined
+    high0 |= b
+    i++
+  }
+  const t0e = i
+  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
+  const t1 = i
+  let high1 = 0
+  while (i < e) {
+    const b = buf[i]!
+    if (b === SPACE || b === TAB) break
+    if (b === CR) return undefined
+    high1 |= b
+    i++
+  }
+  const t1e = i
+  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
+  let t2 = i
+  while (i < e) {
+    const b = buf[i]!
+    if (b === SPACE || b === TAB || b === CR) break
+    i++
+  }
+  const t2e = i
+  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
+  if (i !== e || t1 === t1e) return undefined
+  let sizeAt = t1
+  let sizeEnd = t1e
+  const hasReply = t2 !== t2e
+  if (hasReply) {
+    sizeAt = t2
+    sizeEnd = t2e
+  } else {
+    t2 = t2e
+  }
+  if (sizeEnd - sizeAt > 15) return undefined
+  let size = 0
+  for (let k = sizeAt; k < sizeEnd; k++) {
+    const d = buf[k]! - 48
+    if (d < 0 || d > 9) return undefined
+    size = size * 10 + d
+  }
+  if (state.kind === "client" && size > state.limits.maxPayload) return undefined
+  headSize = size
+  const subject = subjectText(buf, t0, t0e, high0 & 0x80)
+  const reply = hasReply
+    ? (high1 & 0x80) === 0 ? (buf as unknown as FastSlices).latin1Slice(t1, t1e) : (buf as unknown as FastSlices).utf8Slice(t1, t1e)
+    : undefined
+  return { _tag: "Pub", subject, reply, headerSize: -1, payload: NO_PAYLOAD }
+}
+
 /** The main loop over complete lines and payloads in `buf` from `i`. */
 const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
   const end = buf.length
+  const client = state.kind === "client"
   while (i < end) {
     const lf = buf.indexOf(LF, i)
     if (lf < 0) return carryLine(state, buf, i, ops, fail)
-    const head = parseLine(state, buf, i, lf)
+    const head = (client && lf - i > 6 ? fastPub(state, buf, i, lf) : undefined) ?? parseLine(state, buf, i, lf)
     if (head instanceof PE.ProtocolError) return fail(head)
     if (!isHead(head)) {
       ops.push(head)
