@@ -171,7 +171,8 @@ export class Router {
       stats.outBytes += payload.length
       delivered++
     }
-    targets.length = 0
+    // Only when there were targets: setting an array's length is a call into the runtime.
+    if (targets.length > 0) targets.length = 0
     return delivered
   }
 
