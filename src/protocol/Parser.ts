@@ -581,14 +581,37 @@ const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): Payloa
   return { _tag: "Pub", subject, reply, headerSize: -1, payload: NO_PAYLOAD }
 }
 
+/** The route's counterpart: `RMSG account subject [reply] size` without queue groups. */
+const fastRouteMsg = (state: ParserState, buf: Buffer, s: number, lf: number): PayloadHead | undefined => {
+  if ((buf[s]! | 0x20) !== 114 || (buf[s + 1]! | 0x20) !== 109 || (buf[s + 2]! | 0x20) !== 115 || (buf[s + 3]! | 0x20) !== 103) {
+    return undefined
+  }
+  const b4 = buf[s + 4]
+  if (b4 !== SPACE && b4 !== TAB) return undefined
+  const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf
+  if (e - (s + 5) > state.limits.maxControlLine) return undefined
+  const n = tokenize(buf, s + 5, e)
+  if (n !== 3 && n !== 4) return undefined
+  // A lone `+` or `|` would be a queue marker without queues: the general path reports it.
+  if (n === 4 && tokEnd[2]! - tokStart[2]! === 1 && (buf[tokStart[2]!] === 43 || buf[tokStart[2]!] === 124)) return undefined
+  const total = size(buf, n - 1)
+  if (total < 0) return undefined
+  headSize = total
+  const a = tokStart[0]!
+  const account = tokEnd[0]! - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : text(buf, 0)
+  const subject = subjectText(buf, tokStart[1]!, tokEnd[1]!, tokHigh[1]!)
+  const reply = n === 4 ? text(buf, 2) : undefined
+  return { _tag: "RouteMsg", account, subject, reply, queues: undefined, headerSize: -1, payload: NO_PAYLOAD }
+}
+
 /** The main loop over complete lines and payloads in `buf` from `i`. */
 const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
   const end = buf.length
-  const client = state.kind === "client"
+  const fast = state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
   while (i < end) {
     const lf = buf.indexOf(LF, i)
     if (lf < 0) return carryLine(state, buf, i, ops, fail)
-    const head = (client && lf - i > 6 ? fastPub(state, buf, i, lf) : undefined) ?? parseLine(state, buf, i, lf)
+    const head = (fast !== undefined && lf - i > 6 ? fast(state, buf, i, lf) : undefined) ?? parseLine(state, buf, i, lf)
     if (head instanceof PE.ProtocolError) return fail(head)
     if (!isHead(head)) {
       ops.push(head)
