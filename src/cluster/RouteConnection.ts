@@ -8,6 +8,9 @@
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import { OutBuffer } from "../protocol/OutBuffer.js"
@@ -17,6 +20,10 @@ import type { Flushable, InterestChange } from "../server/Router.js"
 import type { Connection, ServerState } from "../server/ServerState.js"
 import { RemoteInterest, type RouteTarget } from "../server/Subscription.js"
 import type { PeerInfo } from "./RouteInfo.js"
+
+/** Above this backlog a route stalls the publishers feeding it; below the low mark it releases them. */
+const BACKLOG_HIGH = 8 * 1024 * 1024
+const BACKLOG_LOW = 1024 * 1024
 
 /** The account every client of ours lives in. */
 export const GLOBAL_ACCOUNT = "$G"
@@ -103,6 +110,29 @@ export class RouteConnection implements Connection, RouteTarget, Flushable {
   flush(): void {
     this.dirty = false
     if (this.out.size > 0) this.io.wakeWriter()
+    if (this.backlog > BACKLOG_HIGH && this.server.router.stalled === undefined) this.server.router.stalled = this
+  }
+
+  /** Bytes waiting for the peer: buffered here plus handed to the socket and not yet accepted. */
+  get backlog(): number {
+    return this.out.size + this.inFlight
+  }
+
+  private drained: Deferred.Deferred<void> | undefined = undefined
+
+  /** Backlogged: wait (at most a second, as nats-server's stall) until the backlog is low again. */
+  awaitDrain(): Effect.Effect<void> {
+    if (this.backlog <= BACKLOG_LOW || this.closing) return Effect.void
+    this.drained ??= Deferred.makeUnsafe<void>()
+    return Deferred.await(this.drained).pipe(Effect.timeoutOption(Duration.seconds(1)), Effect.asVoid)
+  }
+
+  /** The writer handed a chunk to the socket: release stalled publishers once drained. */
+  written(): void {
+    if (this.drained !== undefined && (this.backlog <= BACKLOG_LOW || this.closing)) {
+      Deferred.doneUnsafe(this.drained, Effect.void)
+      this.drained = undefined
+    }
   }
 
   /** RouteTarget: one RMSG/HMSG for a message a local client published (hot path). */
@@ -138,6 +168,7 @@ export class RouteConnection implements Connection, RouteTarget, Flushable {
     if (errText !== undefined) this.send(Encoder.err(errText))
     this.closeReason = reason
     this.flush()
+    this.written()
     this.io.closed()
   }
 

@@ -82,6 +82,7 @@ export const runRouteSession = (socket: Socket.Socket, cluster: ClusterState, di
       limits: { maxControlLine: o.maxControlLine, maxPayload: Infinity },
       handle,
       writeDeadline: o.writeDeadline,
+      onWritten: () => conn.written(),
       onWriteStall: () => {
         log.info(`${conn.prefix}Slow Consumer Detected: WriteDeadline of ${o.writeDeadline / 1000}s exceeded`)
         conn.close("Slow Consumer (Write Deadline)")

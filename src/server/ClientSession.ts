@@ -64,7 +64,15 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState) =>
       onRead: (chunks) => {
         if (conn.firstByte < 0) conn.firstByte = chunks[0]?.[0] ?? -1
       },
-      handle: (parsed) => Effect.sync(() => conn.apply(parsed)),
+      handle: (parsed) =>
+        Effect.suspend(() => {
+          conn.apply(parsed)
+          // A route this batch fed is backlogged: read nothing more until it drains.
+          const stalled = server.router.stalled
+          if (stalled === undefined) return Effect.void
+          server.router.stalled = undefined
+          return stalled.awaitDrain()
+        }),
       writeDeadline: o.writeDeadline,
       onWriteStall: () => {
         server.router.stats.slowConsumers++

@@ -120,7 +120,12 @@ export class InProcess {
   publish(subject: string, payload: Uint8Array | string, options?: PublishOptions): Effect.Effect<void, InvalidArgument> {
     return Effect.suspend(() => {
       const delivered = this.route(subject, toBytes(payload), options)
-      return typeof delivered === "number" ? Effect.void : Effect.fail(delivered)
+      if (typeof delivered !== "number") return Effect.fail(delivered)
+      // Like a client, an in-process publisher waits while a route it feeds is backlogged.
+      const stalled = this.server.router.stalled
+      if (stalled === undefined) return Effect.void
+      this.server.router.stalled = undefined
+      return stalled.awaitDrain()
     })
   }
 

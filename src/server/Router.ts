@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import type * as Effect from "effect/Effect"
 import { SubjectIndex } from "../subjects/SubjectIndex.js"
 import type { Interest, RouteTarget } from "./Subscription.js"
 import { LocalSubscription, RemoteInterest } from "./Subscription.js"
@@ -18,6 +19,12 @@ import { LocalSubscription, RemoteInterest } from "./Subscription.js"
 export interface Flushable {
   dirty: boolean
   flush(): void
+}
+
+/** A connection whose output backlog is large enough that publishers should wait for it. */
+export interface Backlogged {
+  /** Completes once the backlog went down (or after a bounded wait). */
+  awaitDrain(): Effect.Effect<void>
 }
 
 /** Who sent a message; `echo: false` publishers do not receive their own messages. */
@@ -53,6 +60,12 @@ export class Router {
   /** Called when local interest for a key appears, changes weight (queues) or disappears. */
   onInterestChange: ((change: InterestChange) => void) | undefined = undefined
 
+  /**
+   * Set by a flush that left a route with a large backlog: the publisher whose batch caused it
+   * waits for it to drain before reading more (nats-server's "fast producer stall"), so that a
+   * slower peer bounds memory instead of the sender buffering without limit.
+   */
+  stalled: Backlogged | undefined = undefined
   private readonly dirty: Array<Flushable> = []
   private stamp = 0
   private readonly routeTargets: Array<RouteTarget> = []

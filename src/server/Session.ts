@@ -79,7 +79,8 @@ export const writerLoop = (
   wake: Latch.Latch,
   accounting: { inFlight: number },
   writeDeadline: number,
-  onStall: () => void
+  onStall: () => void,
+  onWritten?: () => void
 ) =>
   Effect.gen(function*() {
     while (true) {
@@ -91,6 +92,7 @@ export const writerLoop = (
         const wrote = yield* writer.write(chunk).pipe(Effect.timeoutOption(Duration.millis(writeDeadline)))
         accounting.inFlight -= chunk.length
         if (Option.isNone(wrote)) return onStall()
+        onWritten?.()
         chunk = out.take()
       }
     }
@@ -106,6 +108,8 @@ export interface SessionSpec {
   readonly writeDeadline: number
   /** The socket did not take a write within write_deadline. */
   readonly onWriteStall: () => void
+  /** The socket accepted a write. */
+  readonly onWritten?: (() => void) | undefined
   /** Runs once the fibers are up: the greeting, timers (fork them into the scope). */
   readonly start: Effect.Effect<void, never, Scope.Scope>
 }
@@ -129,7 +133,7 @@ export const runSession = (socket: Socket.Socket, conn: SessionConnection, signa
       Effect.forkScoped
     )
     const writer = yield* socket.writer
-    const writing = yield* writerLoop(conn.out, writer, signals.wake, conn, spec.writeDeadline, spec.onWriteStall).pipe(Effect.forkScoped)
+    const writing = yield* writerLoop(conn.out, writer, signals.wake, conn, spec.writeDeadline, spec.onWriteStall, spec.onWritten).pipe(Effect.forkScoped)
     yield* spec.start
 
     yield* Deferred.await(signals.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))

@@ -1,0 +1,40 @@
+/**
+ * Producer stall: a route whose backlog passes the high mark makes the publisher wait until the
+ * writer brought it under the low mark (bounded memory when a peer is slower than its senders).
+ */
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { describe, expect, it } from "vitest"
+import { RouteConnection } from "../../src/cluster/RouteConnection.js"
+import { decodeServerOptions } from "../../src/config/ServerOptions.js"
+import { makeTestLog } from "../../src/log/Log.js"
+import { ServerState } from "../../src/server/ServerState.js"
+
+describe("route backlog", () => {
+  it("stalls the publisher above 8 MiB and releases it once the writer drained below 1 MiB", async () => {
+    const server = new ServerState(decodeServerOptions({}), makeTestLog().log)
+    let wakes = 0
+    const route = new RouteConnection(1, server, "127.0.0.1", 1, undefined, false, { wakeWriter: () => wakes++, closed: () => {} })
+    const payload = new Uint8Array(64 * 1024)
+    // 9 MiB of routed messages without the writer taking any of it.
+    for (let i = 0; i < 144; i++) route.sendMsg("big", undefined, undefined, -1, payload)
+    server.router.flush()
+    expect(wakes).toBeGreaterThan(0)
+    expect(server.router.stalled).toBe(route)
+    const waiting = Effect.runFork(route.awaitDrain())
+    expect(waiting.pollUnsafe()).toBeUndefined()
+    // The writer takes part of it: still above the low mark, still waiting.
+    route.out.take()
+    route.inFlight = 2 * 1024 * 1024
+    route.written()
+    expect(waiting.pollUnsafe()).toBeUndefined()
+    route.inFlight = 0
+    route.written()
+    await Effect.runPromise(Fiber.join(waiting))
+    // Below the high mark nothing stalls.
+    server.router.stalled = undefined
+    route.sendMsg("small", undefined, undefined, -1, payload)
+    server.router.flush()
+    expect(server.router.stalled).toBeUndefined()
+  })
+})
