@@ -48,10 +48,10 @@ export const SUITE: ReadonlyArray<Scenario> = [
   tp({ name: "pubsub_1KB", topology: "single", size: 1024, msgs: 500_000, subs: 1, description: "1 publisher -> 1 subscriber, 1 KiB" }),
   tp({ name: "fanout_1x4_16B", topology: "single", size: 16, msgs: 500_000, subs: 4, description: "1 publisher -> 4 subscribers, each gets every message" }),
   tp({ name: "queue_1x4_16B", topology: "single", size: 16, msgs: 1_000_000, subs: 4, queue: true, description: "1 publisher -> queue group of 4, exactly once across the group" }),
-  { kind: "reqrep", name: "reqrep_16B", topology: "single", size: 16, msgs: 10_000, warmup: 200, description: "sequential request/reply round trip" },
+  { kind: "reqrep", name: "reqrep_16B", topology: "single", size: 16, msgs: 10_000, warmup: 5_000, description: "sequential request/reply round trip (steady state: a JIT-compiled server needs a few thousand requests to warm up)" },
   tp({ name: "cluster_16B", topology: "cluster", size: 16, msgs: 1_000_000, subs: 1, description: "publisher on B -> route -> subscriber on A, 16 B" }),
   tp({ name: "cluster_1KB", topology: "cluster", size: 1024, msgs: 200_000, subs: 1, description: "publisher on B -> route -> subscriber on A, 1 KiB" }),
-  { kind: "reqrep", name: "cluster_reqrep", topology: "cluster", size: 16, msgs: 5_000, warmup: 100, description: "requester on B, responder on A, across the route" }
+  { kind: "reqrep", name: "cluster_reqrep", topology: "cluster", size: 16, msgs: 5_000, warmup: 3_000, description: "requester on B, responder on A, across the route" }
 ]
 
 /** Applies `--scale` to message counts (at least 100 messages per row). */
