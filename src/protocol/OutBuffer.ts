@@ -2,10 +2,11 @@
  * A connection's outbound bytes: messages are appended synchronously on the hot path and handed to
  * the socket once per batch.
  *
- * It is a bump allocator over large chunks. `take()` returns a view of everything appended since the
+ * It is a bump allocator over large chunks. `take()` returns a view of what was appended since the
  * last take and later appends go *after* it, so a view handed to the socket is never overwritten
- * while Node may still hold it — no copy and no per-flush allocation. A new chunk is allocated only
- * when the current one is full.
+ * while Node may still hold it — no copy and no per-flush allocation. When the current chunk is
+ * full, its untaken part is queued as it is and a new chunk starts: bytes are never moved, even
+ * when a slow socket lets megabytes pile up.
  *
  * @since 0.1.0
  */
@@ -21,21 +22,26 @@ export class OutBuffer {
   private buf: Buffer = Buffer.allocUnsafe(CHUNK)
   private start = 0
   private pos = 0
+  /** Filled chunks' untaken views, oldest first (from `head`). */
+  private full: Array<Uint8Array> = []
+  private head = 0
+  private fullBytes = 0
 
   /** Bytes appended and not yet taken. */
   get size(): number {
-    return this.pos - this.start
+    return this.fullBytes + this.pos - this.start
   }
 
-  /** Make room for `n` more bytes, moving the untaken tail to a fresh chunk if needed. */
+  /** Make room for `n` more bytes: when the chunk is full, queue its untaken part and start anew. */
   private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return
-    const pending = this.pos - this.start
-    const next = Buffer.allocUnsafe(Math.max(CHUNK, (pending + n) * 2))
-    this.buf.copy(next, 0, this.start, this.pos)
-    this.buf = next
+    if (this.pos > this.start) {
+      this.full.push(this.buf.subarray(this.start, this.pos))
+      this.fullBytes += this.pos - this.start
+    }
+    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n))
     this.start = 0
-    this.pos = pending
+    this.pos = 0
   }
 
   appendBytes(bytes: Uint8Array): void {
@@ -180,8 +186,17 @@ export class OutBuffer {
     this.payloadAndCrlf(payload)
   }
 
-  /** Everything appended since the last take, or undefined when there is nothing. */
+  /** The oldest untaken bytes (a queued chunk, else the current one), or undefined when empty. */
   take(): Uint8Array | undefined {
+    if (this.head < this.full.length) {
+      const view = this.full[this.head++]!
+      this.fullBytes -= view.length
+      if (this.head === this.full.length) {
+        this.full = []
+        this.head = 0
+      }
+      return view
+    }
     if (this.pos === this.start) return undefined
     const view = this.buf.subarray(this.start, this.pos)
     this.start = this.pos
@@ -196,6 +211,9 @@ export class OutBuffer {
 
   /** Drop everything not yet taken (used when a connection is closed). */
   clear(): void {
+    this.full = []
+    this.head = 0
+    this.fullBytes = 0
     this.start = this.pos
   }
 }

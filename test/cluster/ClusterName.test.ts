@@ -7,7 +7,7 @@ import { connect } from "@nats-io/transport-node"
 import * as Effect from "effect/Effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { lameDuck } from "../../src/server/LameDuck.js"
-import { startServer, type TestServer } from "../support/servers.js"
+import { freePort, startServer, type TestServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
 
 const started: Array<TestServer> = []
@@ -59,6 +59,39 @@ describe("cluster names", () => {
     await waitUntil("routed", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1, 10_000)
     expect(B.broker.cluster!.name).toBe("fixed")
     expect(B.lines().some((l) => l.includes("Cluster name updated to fixed"))).toBe(true)
+  })
+})
+
+describe("routes to self and no_advertise", () => {
+  it("a server whose route list includes itself detects it and stops dialing that URL", async () => {
+    // Configs often list every member, self included.
+    const cport = await freePort()
+    const ownUrl = `nats://127.0.0.1:${cport}`
+    const lone = await startServer({ serverName: "lone", debug: true, cluster: { name: "self", host: "127.0.0.1", port: cport, routes: [ownUrl] } })
+    started.push(lone)
+    await waitUntil("detected itself", () => lone.lines().some((l) => l.includes(`Detected route to self, ignoring "${ownUrl}"`)))
+    expect(lone.broker.cluster!.selfUrls.has(ownUrl)).toBe(true)
+    // The explicit dialer's loop runs while its URL is not known to be self: it has stopped.
+    expect(lone.broker.cluster!.routes.size).toBe(0)
+  })
+
+  it("cluster.no_advertise keeps connect_urls away from clients", async () => {
+    const A = await start("quiet", undefined, {})
+    const B = await startServer({
+      serverName: "B-quiet",
+      cluster: { name: "quiet", host: "127.0.0.1", port: -1, noAdvertise: true, routes: [`nats://127.0.0.1:${A.broker.cluster!.listen!.port}`] }
+    })
+    started.push(B)
+    await waitUntil("routed", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1)
+    const onB = await connect({ servers: B.url })
+    await onB.flush()
+    expect(onB.info?.connect_urls).toBeUndefined()
+    // B does not advertise itself either: A's clients only see A.
+    const onA = await connect({ servers: A.url })
+    await onA.flush()
+    expect(onA.info?.connect_urls).toEqual([`127.0.0.1:${A.port}`])
+    await onA.close()
+    await onB.close()
   })
 })
 
