@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { dialTcp } from "../net/Dial.js"
+import { flowing } from "../net/NetSocket.js"
 import { Broker } from "../server/Broker.js"
 import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
@@ -39,7 +40,7 @@ export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
     const bound = "port" in listener.address ? listener.address.port : options.port
     cluster.listen = { host: options.host, port: bound }
     log.info(`Listening for route connections on ${hostPort(options.host, bound)}`)
-    yield* listener.run((socket) => runRouteSession(socket, cluster, undefined)).pipe(Effect.forkScoped)
+    yield* listener.run((socket) => Effect.flatMap(flowing(socket), (s) => runRouteSession(s, cluster, undefined))).pipe(Effect.forkScoped)
     yield* Effect.addFinalizer(() => Effect.sync(() => log.debug("Route accept loop exiting..")))
 
     /** Dial one URL; undefined when the connection could not be made. */

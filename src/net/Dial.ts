@@ -14,7 +14,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import { fromNetSocket } from "./NetSocket.js"
 import * as Net from "node:net"
 
 /** A TCP connection could not be opened; `message` reads like Go's `dial tcp host:port: …`. */
@@ -41,8 +41,4 @@ export const dialTcp = (host: string, port: number): Effect.Effect<Socket.Socket
       resume(Effect.succeed(s))
     })
     return Effect.sync(() => s.destroy())
-  }).pipe(
-    Effect.flatMap((raw) =>
-      NodeSocket.fromDuplex(Effect.acquireRelease(Effect.succeed(raw), (s) => Effect.sync(() => s.destroySoon())))
-    )
-  )
+  }).pipe(Effect.map(fromNetSocket))

@@ -8,6 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
+import { flowing } from "../net/NetSocket.js"
 import { Broker } from "./Broker.js"
 import { runClientSession } from "./ClientSession.js"
 
@@ -19,7 +20,7 @@ export const layer: Layer.Layer<never, unknown, Broker> = Layer.effectDiscard(
     const bound = "port" in listener.address ? listener.address.port : port
     server.listen = { host, port: bound }
     server.log.info(`Listening for client connections on ${host.includes(":") ? `[${host}]` : host}:${bound}`)
-    yield* listener.run((socket) => runClientSession(socket, server)).pipe(Effect.forkScoped)
+    yield* listener.run((socket) => Effect.flatMap(flowing(socket), (s) => runClientSession(s, server))).pipe(Effect.forkScoped)
     yield* Effect.addFinalizer(() => Effect.sync(() => server.log.debug("Client accept loop exiting..")))
   })
 )

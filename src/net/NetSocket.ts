@@ -1,0 +1,136 @@
+/**
+ * An `effect/socket` `Socket` over a Node `net.Socket`, reading in flowing mode.
+ *
+ * `@effect/platform-node`'s adapter reads with `stream.read()`, which on Node < 26 concatenates
+ * everything buffered into one new Buffer: one more copy (and allocation) of every inbound byte.
+ * Here each chunk Node read from the kernel is handed over as it is. Backpressure stays end to
+ * end: past a few buffered chunks the socket is paused until the next pull takes them.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Socket from "effect/socket/Socket"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import type * as Net from "node:net"
+
+/** Chunks buffered before the socket is paused (Node reads up to 64 KiB per chunk). */
+const MAX_BUFFERED = 16
+
+const closed = (code = 1000) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
+
+export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
+  conn.setNoDelay(true)
+  let chunks: Array<Uint8Array> = []
+  let ended: Socket.SocketError | undefined
+  let waiting: ((effect: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], Socket.SocketError>) => void) | undefined
+
+  const wake = () => {
+    const resume = waiting
+    if (resume === undefined) return
+    if (chunks.length > 0) {
+      waiting = undefined
+      const out = chunks as unknown as readonly [Uint8Array, ...Array<Uint8Array>]
+      chunks = []
+      if (conn.isPaused() && !conn.destroyed) conn.resume()
+      resume(Effect.succeed(out))
+    } else if (ended !== undefined) {
+      waiting = undefined
+      resume(Effect.fail(ended))
+    }
+  }
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk)
+    if (chunks.length >= MAX_BUFFERED) conn.pause()
+    wake()
+  }
+  const onEnd = () => {
+    ended ??= closed()
+    wake()
+  }
+  const onError = (cause: Error) => {
+    ended ??= new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
+    wake()
+  }
+
+  const pull = Effect.callback<readonly [Uint8Array, ...Array<Uint8Array>], Socket.SocketError>((resume) => {
+    waiting = resume
+    wake()
+    return Effect.sync(() => {
+      if (waiting === resume) waiting = undefined
+    })
+  })
+
+  const reader: Socket.Socket["reader"] = Effect.acquireRelease(
+    Effect.sync(() => {
+      conn.on("data", onData)
+      conn.on("end", onEnd)
+      conn.on("close", onEnd)
+      conn.on("error", onError)
+      conn.resume()
+      return {
+        pull,
+        upgrade: () => Effect.fail(new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: new Error("TLS is not supported") }) }))
+      }
+    }),
+    () =>
+      Effect.sync(() => {
+        // Closing the reader's scope fails a pull that is still waiting, then closes the socket.
+        ended ??= closed()
+        wake()
+        conn.off("data", onData)
+        if (!conn.destroyed) conn.destroySoon()
+      })
+  )
+
+  const awaitDrain = Effect.callback<void, Socket.SocketError>((resume) => {
+    const done = () => {
+      cleanup()
+      resume(Effect.void)
+    }
+    const fail = () => {
+      cleanup()
+      resume(Effect.fail(new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause: new Error("socket closed") }) })))
+    }
+    const cleanup = () => {
+      conn.off("drain", done)
+      conn.off("close", fail)
+    }
+    conn.on("drain", done)
+    conn.on("close", fail)
+    return Effect.sync(cleanup)
+  })
+
+  const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
+    Effect.suspend(() => {
+      if (Socket.isCloseEvent(chunk)) {
+        conn.destroy()
+        return Effect.void
+      }
+      if (conn.destroyed || conn.writableEnded) return Effect.fail(closed(1006))
+      try {
+        return conn.write(chunk) ? Effect.void : awaitDrain
+      } catch (cause) {
+        return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) }))
+      }
+    })
+
+  const writer: Socket.Socket["writer"] = Effect.acquireRelease(
+    Effect.succeed<Socket.Writer>({
+      write,
+      writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true })
+    }),
+    () =>
+      Effect.sync(() => {
+        if (!conn.destroyed && !conn.writableEnded) conn.end()
+      })
+  )
+
+  return Socket.make({ reader, writer })
+}
+
+/**
+ * The socket a `SocketServer` handler got, re-wrapped in flowing mode when it is a Node TCP socket
+ * (the server provides the raw socket as `NodeSocket.NetSocket`).
+ */
+export const flowing = (socket: Socket.Socket): Effect.Effect<Socket.Socket> =>
+  Effect.map(Effect.serviceOption(NodeSocket.NetSocket), (raw) => (raw._tag === "Some" ? fromNetSocket(raw.value) : socket))
