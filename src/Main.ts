@@ -49,7 +49,7 @@ export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerO
       fromFile = loaded.options
       warnings = loaded.warnings
     }
-    const merged = validateFlags(mergeOptions(fromFile, input.flags))
+    const merged = validateFlags({ ...mergeOptions(fromFile, input.flags), ...(input.configFile !== undefined ? { configFile: input.configFile } : {}) })
     if (Result.isFailure(merged)) return yield* Effect.fail(merged.failure.message)
     const options = yield* Effect.try({ try: () => decodeServerOptions(merged.success), catch: (e) => String((e as Error).message) })
     if (options.maxPayload > options.maxPending) {

@@ -86,6 +86,8 @@ export const ServerOptions = Schema.Struct({
   httpPort: Schema.optional(Port),
 
   authorization: Schema.optional(Authorization),
+  /** The file these options were read from (logged at startup, re-read on reload). */
+  configFile: Schema.optional(Schema.String),
   cluster: Schema.optional(ClusterOptions)
 })
 export type ServerOptions = typeof ServerOptions.Type

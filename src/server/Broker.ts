@@ -25,6 +25,7 @@ export class Broker extends Context.Service<Broker, ServerState>()("effect-nats-
         if (options.cluster !== undefined && options.cluster.name !== undefined) log.info(`  Cluster:  ${options.cluster.name}`)
         log.info(`  Name:     ${state.serverName}`)
         log.info(`  ID:       ${state.serverId}`)
+        if (options.configFile !== undefined) log.info(`Using configuration file: ${options.configFile}`)
         // Acquired first, released last: this line closes the log as in nats-server.
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
