@@ -3,7 +3,7 @@
  * back: {@link printConfig} writes options as a config file.
  *
  * Keys are case-insensitive. Every key is either applied, refused as "not supported by
- * effect-nats-server" (known to nats-server, not implemented here), or refused as an unknown
+ * effect-nats-server" (a nats-server feature outside this project), or refused as an unknown
  * field — unless it only serves as a variable that is referenced elsewhere. Nothing is ignored.
  *
  * @since 0.1.0
