@@ -149,7 +149,7 @@ export class Router {
         const route = sub.route
         if (route.mark !== stamp) {
           route.mark = stamp
-          route.queueScratch.length = 0
+          if (route.queueScratch.length > 0) route.queueScratch.length = 0
           targets.push(route)
         }
         continue
@@ -166,7 +166,7 @@ export class Router {
         const route = chosen.route
         if (route.mark !== stamp) {
           route.mark = stamp
-          route.queueScratch.length = 0
+          if (route.queueScratch.length > 0) route.queueScratch.length = 0
           targets.push(route)
         }
         route.queueScratch.push(chosen.queue!)
