@@ -28,7 +28,7 @@ describe.skipIf(natsServerPath === undefined)("mixed cluster with nats-server 2.
     procs.push(N)
     C = await startOurs(["-a", "127.0.0.1", "-p", String(pc), "-n", "C", "--cluster", `nats://127.0.0.1:${cc}`, "--routes", `nats://127.0.0.1:${ca}`, ...common])
     procs.push(C)
-  }, 30_000)
+  }, 60_000)
   afterAll(async () => {
     for (const c of clients) await c.close().catch(() => {})
     for (const p of procs) await p.stop()
