@@ -11,9 +11,8 @@ import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
-import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { dialTcp } from "../net/Dial.js"
-import { flowing } from "../net/NetSocket.js"
+import { listen } from "../net/Listener.js"
 import { Broker } from "../server/Broker.js"
 import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
@@ -36,12 +35,10 @@ export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
 
     if (options.name === undefined) log.warn("Cluster name was dynamically generated, consider setting one")
     log.info(`Cluster name is ${cluster.name}`)
-    const listener = yield* NodeSocketServer.make({ host: options.host, port: options.port < 0 ? 0 : options.port })
-    const bound = "port" in listener.address ? listener.address.port : options.port
-    cluster.listen = { host: options.host, port: bound }
-    log.info(`Listening for route connections on ${hostPort(options.host, bound)}`)
-    yield* listener.run((socket) => Effect.flatMap(flowing(socket), (s) => runRouteSession(s, cluster, undefined))).pipe(Effect.forkScoped)
     yield* Effect.addFinalizer(() => Effect.sync(() => log.debug("Route accept loop exiting..")))
+    const listener = yield* listen(options.host, options.port, (socket) => runRouteSession(socket, cluster, undefined))
+    cluster.listen = { host: options.host, port: listener.port }
+    log.info(`Listening for route connections on ${hostPort(options.host, listener.port)}`)
 
     /** Dial one URL; undefined when the connection could not be made. */
     const dialOnce = (url: string, explicit: boolean, attempt: number) =>

@@ -10,7 +10,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Socket from "effect/socket/Socket"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import type * as Net from "node:net"
 
 /** Chunks buffered before the socket is paused (Node reads up to 64 KiB per chunk). */
@@ -127,10 +126,3 @@ export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
 
   return Socket.make({ reader, writer })
 }
-
-/**
- * The socket a `SocketServer` handler got, re-wrapped in flowing mode when it is a Node TCP socket
- * (the server provides the raw socket as `NodeSocket.NetSocket`).
- */
-export const flowing = (socket: Socket.Socket): Effect.Effect<Socket.Socket> =>
-  Effect.map(Effect.serviceOption(NodeSocket.NetSocket), (raw) => (raw._tag === "Some" ? fromNetSocket(raw.value) : socket))

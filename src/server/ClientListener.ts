@@ -7,8 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import { flowing } from "../net/NetSocket.js"
+import { listen } from "../net/Listener.js"
 import { Broker } from "./Broker.js"
 import { runClientSession } from "./ClientSession.js"
 
@@ -16,11 +15,10 @@ export const layer: Layer.Layer<never, unknown, Broker> = Layer.effectDiscard(
   Effect.gen(function*() {
     const server = yield* Broker
     const { host, port } = server.options
-    const listener = yield* NodeSocketServer.make({ host, port: port < 0 ? 0 : port })
-    const bound = "port" in listener.address ? listener.address.port : port
-    server.listen = { host, port: bound }
-    server.log.info(`Listening for client connections on ${host.includes(":") ? `[${host}]` : host}:${bound}`)
-    yield* listener.run((socket) => Effect.flatMap(flowing(socket), (s) => runClientSession(s, server))).pipe(Effect.forkScoped)
     yield* Effect.addFinalizer(() => Effect.sync(() => server.log.debug("Client accept loop exiting..")))
+    const listener = yield* listen(host, port, (socket) => runClientSession(socket, server))
+    server.listen = { host, port: listener.port }
+    server.stopAccepting = listener.stopAccepting
+    server.log.info(`Listening for client connections on ${host.includes(":") ? `[${host}]` : host}:${listener.port}`)
   })
 )

@@ -20,6 +20,7 @@ export const lameDuck = (server: ServerState): Effect.Effect<void> =>
     const { lameDuckDuration, lameDuckGracePeriod } = server.options
     log.info("Entering lame duck mode, stop accepting new clients")
     server.lameDuck = true
+    server.stopAccepting()
     if (server.clients.size === 0) return
     // Peers drop our client URLs when they see ldm in our route INFO; clients get an INFO with
     // ldm:true and only the other members' URLs.

@@ -49,6 +49,8 @@ export class ServerState {
   readonly clients = new Map<number, Connection & InfoListener>()
   /** Recently closed clients, for `/connz?state=closed`. */
   readonly closed: Array<Connection> = []
+  /** Stop accepting clients (lame duck); set by the client listener. */
+  stopAccepting: () => void = () => {}
   /** Bound client listener address, set once listening. */
   listen: { host: string; port: number } | undefined = undefined
   /** Bound HTTP monitor address, set once the monitor listens. */

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -71,6 +72,16 @@ describe("signals", () => {
     expect(info.startsWith("INFO ")).toBe(true)
     expect(JSON.parse(info.slice(5, -3))).toMatchObject({ ldm: true })
     await s.waitFor("Entering lame duck mode, stop accepting new clients")
+    // The client listener is closed: new clients are refused and go elsewhere.
+    const refused = await new Promise<string>((resolve) => {
+      const probe = net.connect({ host: "127.0.0.1", port: s.port })
+      probe.once("connect", () => {
+        probe.destroy()
+        resolve("connected")
+      })
+      probe.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"))
+    })
+    expect(refused).toBe("ECONNREFUSED")
     await c.waitClosed(10_000)
     const closedAfter = Date.now() - sentAt
     expect(closedAfter).toBeGreaterThanOrEqual(900)
