@@ -13,10 +13,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
-import { OutBuffer } from "../protocol/OutBuffer.js"
 import type { Parsed } from "../protocol/Parser.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
-import type { Flushable, InterestChange } from "../server/Router.js"
+import type { InterestChange } from "../server/Router.js"
+import { ConnectionCore } from "../server/ConnectionCore.js"
 import type { Connection, ServerState } from "../server/ServerState.js"
 import { RemoteInterest, type RouteTarget } from "../server/Subscription.js"
 import type { PeerInfo } from "./RouteInfo.js"
@@ -33,11 +33,8 @@ export interface RouteIO {
   closed(): void
 }
 
-export class RouteConnection implements Connection, RouteTarget, Flushable {
+export class RouteConnection extends ConnectionCore implements Connection, RouteTarget {
   readonly kind = "Router" as const
-  readonly start = new Date()
-  readonly out = new OutBuffer()
-  dirty = false
   mark = 0
   readonly queueScratch: Array<string> = []
   /** Remote interest this route announced, keyed by `account subject[ queue]` as RS- names it. */
@@ -54,17 +51,6 @@ export class RouteConnection implements Connection, RouteTarget, Flushable {
   connectName: string | undefined = undefined
   connectReceived = false
 
-  pingsOut = 0
-  lastActivity = new Date()
-  rtt: number | undefined = undefined
-  pingSentAt = 0
-  inMsgs = 0
-  inBytes = 0
-  outMsgs = 0
-  outBytes = 0
-  inFlight = 0
-  closeReason: CloseReason | undefined = undefined
-
   constructor(
     readonly cid: number,
     readonly server: ServerState,
@@ -75,14 +61,12 @@ export class RouteConnection implements Connection, RouteTarget, Flushable {
     /** Whether that URL is a configured (explicit) route. */
     public explicit: boolean,
     private readonly io: RouteIO
-  ) {}
+  ) {
+    super()
+  }
 
   get rid(): number {
     return this.cid
-  }
-
-  get closing(): boolean {
-    return this.closeReason !== undefined
   }
 
   get remoteId(): string | undefined {
@@ -100,12 +84,6 @@ export class RouteConnection implements Connection, RouteTarget, Flushable {
   }
 
   // --- output ----------------------------------------------------------------------------------
-
-  send(bytes: Uint8Array): void {
-    if (this.closing) return
-    this.out.appendBytes(bytes)
-    this.server.router.markDirty(this)
-  }
 
   flush(): void {
     this.dirty = false
@@ -142,13 +120,6 @@ export class RouteConnection implements Connection, RouteTarget, Flushable {
     this.outMsgs++
     this.outBytes += payload.length
     if (!this.dirty) this.server.router.markDirty(this)
-  }
-
-  sendPing(): void {
-    this.pingsOut++
-    this.pingSentAt = performance.now()
-    this.send(Encoder.PING_BYTES)
-    this.flush()
   }
 
   /** Announce one change of local interest (RS+ with the weight for queues, RS- at zero). */
@@ -198,8 +169,7 @@ export class RouteConnection implements Connection, RouteTarget, Flushable {
           this.send(Encoder.PONG_BYTES)
           break
         case "Pong":
-          this.pingsOut = 0
-          if (this.pingSentAt > 0) this.rtt = performance.now() - this.pingSentAt
+          this.pong()
           break
         case "Info":
         case "Connect":

@@ -11,12 +11,11 @@
 import * as Result from "effect/Result"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
-import { OutBuffer } from "../protocol/OutBuffer.js"
 import type { Parsed } from "../protocol/Parser.js"
 import { type CloseReason, ErrText } from "../protocol/ProtocolError.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
 import { type ConnectOptions, parseConnect } from "./ConnectOptions.js"
-import type { Flushable } from "./Router.js"
+import { ConnectionCore } from "./ConnectionCore.js"
 import type { Connection, InfoListener, ServerState } from "./ServerState.js"
 import { LocalSubscription, type Subscriber } from "./Subscription.js"
 
@@ -29,12 +28,9 @@ export interface SessionIO {
 /** The 503 status header of a no-responders reply: `NATS/1.0 503\r\n\r\n`. */
 const NO_RESPONDERS = Buffer.from("NATS/1.0 503\r\n\r\n")
 
-export class ClientConnection implements Connection, Subscriber, Flushable, InfoListener {
+export class ClientConnection extends ConnectionCore implements Connection, Subscriber, InfoListener {
   readonly kind = "Client" as const
-  readonly start = new Date()
-  readonly out = new OutBuffer()
   readonly subs = new Map<string, LocalSubscription>()
-  dirty = false
 
   // From CONNECT (nats-server's defaults before CONNECT arrives).
   verbose = true
@@ -52,24 +48,10 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
   firstByte = -1
 
   // Keepalive and async INFO.
-  pingsOut = 0
-  lastActivity = new Date()
   /** Async INFOs are only sent after the client's first PING was answered. */
   firstPingDone = false
   /** connect_urls changed since the client last got an INFO. */
   infoStale = false
-  rtt: number | undefined = undefined
-  pingSentAt = 0
-
-  // Counters.
-  inMsgs = 0
-  inBytes = 0
-  outMsgs = 0
-  outBytes = 0
-  /** Bytes handed to the socket and not yet accepted by it (waiting for drain). */
-  inFlight = 0
-
-  closeReason: CloseReason | undefined = undefined
   stop: Date | undefined = undefined
 
   constructor(
@@ -78,10 +60,8 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
     readonly ip: string,
     readonly port: number,
     private readonly io: SessionIO
-  ) {}
-
-  get closing(): boolean {
-    return this.closeReason !== undefined
+  ) {
+    super()
   }
 
   /** Log prefix as nats-server writes it: `ip:port - cid:N - ["v:lang:name" - ]`. */
@@ -94,12 +74,6 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
 
   // --- output ----------------------------------------------------------------------------------
 
-  private send(bytes: Uint8Array): void {
-    if (this.closing) return
-    this.out.appendBytes(bytes)
-    this.server.router.markDirty(this)
-  }
-
   sendErr(text: string): void {
     if (this.server.log.traceEnabled) this.server.log.trace(`${this.prefix}->> [-ERR ${text}]`)
     this.send(Encoder.err(text))
@@ -108,13 +82,6 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
   sendInfo(): void {
     this.infoStale = false
     this.send(Encoder.info(this.server.clientInfo(this.cid, this.ip)))
-  }
-
-  sendPing(): void {
-    this.pingsOut++
-    this.pingSentAt = performance.now()
-    this.send(Encoder.PING_BYTES)
-    this.flush()
   }
 
   private ok(): void {
@@ -247,9 +214,7 @@ export class ClientConnection implements Connection, Subscriber, Flushable, Info
       case "Ping":
         return this.ping()
       case "Pong":
-        this.pingsOut = 0
-        if (this.pingSentAt > 0) this.rtt = performance.now() - this.pingSentAt
-        return
+        return this.pong()
       case "Sub":
         return this.sub(op)
       case "Unsub":
