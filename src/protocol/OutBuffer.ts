@@ -92,6 +92,16 @@ export class OutBuffer {
     for (let m = n; m > 0; m = Math.floor(m / 10)) b[--at] = 48 + (m % 10)
   }
 
+  /** `[<hdr> ]<total>\r\n<payload>\r\n`, the tail of every message frame. */
+  private sizesAndPayload(headerSize: number, payload: Uint8Array): void {
+    if (headerSize >= 0) {
+      this.num(headerSize)
+      this.buf[this.pos++] = 32
+    }
+    this.num(payload.length)
+    this.payloadAndCrlf(payload)
+  }
+
   private payloadAndCrlf(payload: Uint8Array): void {
     const b = this.buf
     b[this.pos++] = 13
@@ -124,12 +134,7 @@ export class OutBuffer {
       this.str(reply)
       b[this.pos++] = 32
     }
-    if (headerSize >= 0) {
-      this.num(headerSize)
-      b[this.pos++] = 32
-    }
-    this.num(payload.length)
-    this.payloadAndCrlf(payload)
+    this.sizesAndPayload(headerSize, payload)
   }
 
   /**
@@ -178,12 +183,7 @@ export class OutBuffer {
       this.str(reply)
       b[this.pos++] = 32
     }
-    if (headerSize >= 0) {
-      this.num(headerSize)
-      b[this.pos++] = 32
-    }
-    this.num(payload.length)
-    this.payloadAndCrlf(payload)
+    this.sizesAndPayload(headerSize, payload)
   }
 
   /** The oldest untaken bytes (a queued chunk, else the current one), or undefined when empty. */
