@@ -57,6 +57,14 @@ const SCRIPT = String.raw`
     if (n >= 1 << 10) return (n / (1 << 10)).toFixed(1) + " KiB";
     return n + " B";
   }
+  // Go durations ("2.114508ms", "911µs", "1.5s") to three significant digits.
+  function fmtRtt(text) {
+    if (!text || text === "0s") return "n/a";
+    var m = /^([0-9.]+)(ns|µs|us|ms|s)$/.exec(text);
+    if (!m) return text;
+    var v = Number(m[1]);
+    return (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) + m[2];
+  }
   function shortId(id) { return id.length > 10 ? id.slice(0, 4) + "…" + id.slice(-4) : id; }
   function clockOf(s, fallback) {
     var t = s.now ? Date.parse(s.now) : NaN;
@@ -114,11 +122,19 @@ const SCRIPT = String.raw`
       return x.name < y.name ? -1 : x.name > y.name ? 1 : (x.id < y.id ? -1 : 1);
     });
     var n = list.length, pos = new Map();
-    var radius = n <= 1 ? 0 : n === 2 ? 250 : Math.min(205, 70 + 30 * n);
+    var radius = n <= 1 ? 0 : n === 2 ? 230 : Math.min(215, 110 + 30 * n);
+    var minY = Infinity, maxY = -Infinity;
     list.forEach(function (node, i) {
-      var a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n);
-      pos.set(node.id, { x: CX + radius * Math.cos(a), y: CY + radius * Math.sin(a), angle: a });
+      // Two servers side by side; more on a circle, this one at the top.
+      var a = n === 2 ? Math.PI * (1 - i) : -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n);
+      var y = CY + radius * Math.sin(a);
+      minY = Math.min(minY, y);
+      maxY = Math.max(maxY, y);
+      pos.set(node.id, { x: CX + radius * Math.cos(a), y: y, angle: a });
     });
+    // Centre the drawing vertically (a triangle's circle is not centred on the triangle).
+    var shift = CY - (minY + maxY) / 2;
+    pos.forEach(function (p) { p.y += shift; });
     return { list: list, pos: pos };
   }
 
@@ -134,10 +150,12 @@ const SCRIPT = String.raw`
       var g = el("g", { "class": "edge", "data-a": e.a, "data-b": e.b, "data-sides": e.sides });
       g.appendChild(el("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, "class": e.sides >= 2 ? "route both" : "route one" }));
       var mx = (p.x + q.x) / 2, my = (p.y + q.y) / 2;
-      var label = "rtt " + (e.route.rtt || "?") + (e.rate !== undefined ? " · " + fmtRate(e.rate) + " msg/s" : "");
-      var w = label.length * 6.6 + 14;
-      g.appendChild(el("rect", { x: mx - w / 2, y: my - 10, width: w, height: 20, rx: 10, "class": "edge-label-bg" }));
-      g.appendChild(el("text", { x: mx, y: my + 4, "class": "edge-label" }, label));
+      var line1 = "rtt " + fmtRtt(e.route.rtt), line2 = (e.rate !== undefined ? fmtRate(e.rate) : "…") + " msg/s";
+      var w = Math.max(line1.length, line2.length) * 6.4 + 16;
+      g.setAttribute("data-label", line1 + " · " + line2);
+      g.appendChild(el("rect", { x: mx - w / 2, y: my - 17, width: w, height: 34, rx: 9, "class": "edge-label-bg" }));
+      g.appendChild(el("text", { x: mx, y: my - 3, "class": "edge-label" }, line1));
+      g.appendChild(el("text", { x: mx, y: my + 11, "class": "edge-label" }, line2));
       var title = el("title", {}, (m.nodes.find(function (x) { return x.id === e.a; }) || {}).name + " ⇄ " +
         (m.nodes.find(function (x) { return x.id === e.b; }) || {}).name + (e.sides >= 2 ? " (both ends report it)" : " (reported by one end)"));
       g.appendChild(title);
@@ -155,21 +173,22 @@ const SCRIPT = String.raw`
           var spread = Math.min(Math.PI * 1.1, 0.24 * shown);
           var a = p.angle + (shown === 1 ? 0 : -spread / 2 + (spread * i) / (shown - 1));
           if (m.nodes.length === 1) a = -Math.PI / 2 + (2 * Math.PI * i) / shown;
-          var rr = NODE_R + 16 + (i % 2) * 9;
+          var rr = NODE_R + 12 + (i % 2) * 8;
           g.appendChild(el("circle", { cx: p.x + rr * Math.cos(a), cy: p.y + rr * Math.sin(a), r: 4, "class": "client" }));
         }
       }
       g.appendChild(el("circle", { cx: p.x, cy: p.y, r: NODE_R, "class": "server" }));
       g.appendChild(el("text", { x: p.x, y: p.y - 4, "class": "name" }, node.name.length > 14 ? node.name.slice(0, 13) + "…" : node.name));
       g.appendChild(el("text", { x: p.x, y: p.y + 14, "class": "sub" }, clients === undefined ? "no monitor" : clients + (clients === 1 ? " client" : " clients")));
-      var below = p.y + NODE_R + (p.angle > 0.2 && p.angle < Math.PI - 0.2 ? 44 : 22);
-      if (p.angle < -0.2 && p.angle > -Math.PI + 0.2) below = p.y + NODE_R + 20;
+      // The figures beside the server, on the side away from the centre (routes run inwards).
+      var left = Math.cos(p.angle) < -0.01;
+      var tx = p.x + (left ? -1 : 1) * (NODE_R + 40), anchor = left ? "end" : "start";
       if (node.known) {
-        g.appendChild(el("text", { x: p.x, y: below, "class": "rates" },
+        g.appendChild(el("text", { x: tx, y: p.y - 3, "class": "rates", "text-anchor": anchor },
           "in " + fmtRate(node.inRate) + " · out " + fmtRate(node.outRate) + " msg/s"));
-        g.appendChild(el("text", { x: p.x, y: below + 15, "class": "meta" }, "v" + s.version + " · " + s.subscriptions + " subs"));
+        g.appendChild(el("text", { x: tx, y: p.y + 13, "class": "meta", "text-anchor": anchor }, "v" + s.version + " · " + s.subscriptions + " subs"));
       } else {
-        g.appendChild(el("text", { x: p.x, y: below, "class": "meta" }, s.error ? "unreachable monitor" : "seen over a route only"));
+        g.appendChild(el("text", { x: tx, y: p.y + 4, "class": "meta", "text-anchor": anchor }, s.error ? "monitor not readable" : "seen over a route only"));
       }
       g.appendChild(el("title", {}, node.name + " (" + node.id + ")" + (s.error ? "\n" + s.error : "")));
       nodeLayer.appendChild(g);
@@ -209,8 +228,8 @@ const SCRIPT = String.raw`
       draw(m);
       table(m);
       polls++;
-      statusEl.textContent = "cluster " + (doc.cluster || "(none)") + " · " + m.nodes.length + " servers, " + m.edges.length +
-        " routes · updated " + new Date().toLocaleTimeString() + " · every " + interval + " ms";
+      statusEl.textContent = "cluster " + (doc.cluster || "(none)") + " · " + m.nodes.length + (m.nodes.length === 1 ? " server, " : " servers, ") +
+        m.edges.length + (m.edges.length === 1 ? " route" : " routes") + " · updated " + new Date().toLocaleTimeString() + " · every " + interval + " ms";
       statusEl.className = "ok";
       statusEl.setAttribute("data-polls", String(polls));
     }).catch(function (e) {
@@ -247,10 +266,10 @@ const STYLE = `
   .client { fill: rgb(240 160 40) }
   .name { font-size: 14px; font-weight: 600; text-anchor: middle }
   .sub { font-size: 12px; text-anchor: middle; fill: rgb(90 90 110) }
-  .rates { font-size: 12px; text-anchor: middle; fill: rgb(40 40 56) }
-  .meta { font-size: 11px; text-anchor: middle; fill: rgb(120 120 140) }
+  .rates { font-size: 12px; fill: rgb(40 40 56) }
+  .meta { font-size: 11px; fill: rgb(120 120 140) }
   table { border-collapse: collapse; margin-top: 14px; font-size: 13px }
-  th, td { padding: 4px 10px; border-bottom: 1px solid rgb(230 230 240); text-align: left }
+  th, td { padding: 4px 10px; border-bottom: 1px solid rgb(230 230 240); text-align: left; white-space: nowrap }
   td.n { text-align: right; font-variant-numeric: tabular-nums }
   td.err { color: rgb(190 40 40) }
   .legend { font-size: 12px; color: rgb(110 110 130); margin-top: 6px }
