@@ -188,7 +188,7 @@ const SCRIPT = String.raw`
           "in " + fmtRate(node.inRate) + " · out " + fmtRate(node.outRate) + " msg/s"));
         g.appendChild(el("text", { x: tx, y: p.y + 13, "class": "meta", "text-anchor": anchor }, "v" + s.version + " · " + s.subscriptions + " subs"));
       } else {
-        g.appendChild(el("text", { x: tx, y: p.y + 4, "class": "meta", "text-anchor": anchor }, s.error ? "monitor not readable" : "seen over a route only"));
+        g.appendChild(el("text", { x: tx, y: p.y + 4, "class": "meta", "text-anchor": anchor }, s.monitor_url ? "monitor not readable" : "no monitor advertised"));
       }
       g.appendChild(el("title", {}, node.name + " (" + node.id + ")" + (s.error ? "\n" + s.error : "")));
       nodeLayer.appendChild(g);

@@ -1,8 +1,9 @@
 /**
  * The live mesh page at `/`, in a real headless browser (Debian's chromium through
  * playwright-core) against a three-node cluster: the drawn servers, routes, client counts and
- * message rates, the page updating itself when clients come and go and when a server leaves, our
- * version and nats-server's endpoint links; a screenshot is saved to `test-output/`.
+ * message rates, the page updating itself when clients come and go and when a server leaves, a peer
+ * without a monitor, our version and nats-server's endpoint links; screenshots are saved to
+ * `test-output/` (git-ignored).
  */
 import { existsSync, mkdirSync } from "node:fs"
 import * as path from "node:path"
@@ -77,6 +78,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the mesh page in headless chromium", () 
   const pageErrors: Array<string> = []
   const requests: Array<string> = []
   let cStopped = false
+  let D: TestServer | undefined
 
   const open = async (s: TestServer, n: number) => {
     const list = clients.get(s) ?? []
@@ -124,6 +126,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the mesh page in headless chromium", () 
     if (traffic !== undefined) clearInterval(traffic)
     await browser?.close()
     for (const list of clients.values()) for (const c of list) await c.close().catch(() => {})
+    await D?.stop()
     if (!cStopped) await C?.stop()
     for (const s of [B, A]) await s?.stop()
   })
@@ -199,6 +202,29 @@ describe.skipIf(!existsSync(CHROMIUM))("the mesh page in headless chromium", () 
     const d = await drawn(page)
     expect(d.nodes.map((n) => n.name).sort()).toEqual(["alpha", "bravo"])
     await page.screenshot({ path: path.join(outDir, "mesh-after-charlie-left.png"), fullPage: true })
+    expect(pageErrors).toEqual([])
+  }, 60_000)
+
+  it("draws a peer without a monitor from the routes to it, dashed (one end reports them)", async () => {
+    D = await startServer({
+      serverName: "delta",
+      cluster: { name: "MESHPAGE", host: "127.0.0.1", port: -1, routes: [`nats-route://127.0.0.1:${A.broker.cluster!.listen!.port}`] }
+    })
+    await waitUntil("delta meshed", () => D!.broker.cluster!.routes.size === 2, 20_000)
+    await waitForPage(page, `document.getElementById("mesh").getAttribute("data-nodes") === "3" &&
+      document.getElementById("mesh").getAttribute("data-edges") === "3"`, 20_000)
+    const d = await drawn(page)
+    const delta = d.nodes.find((n) => n.id === D!.broker.serverId)!
+    expect(delta.name).toBe("delta")
+    expect(delta.source).toBe("route")
+    expect(delta.cls).toBe("node unknown")
+    expect(delta.clients).toBe("")
+    expect(delta.text).toContain("no monitor")
+    const toDelta = d.edges.filter((e) => e.a === D!.broker.serverId || e.b === D!.broker.serverId)
+    expect(toDelta).toHaveLength(2)
+    for (const e of toDelta) expect(e.sides).toBe("1")
+    expect(d.edges.find((e) => !toDelta.includes(e))!.sides).toBe("2")
+    await page.screenshot({ path: path.join(outDir, "mesh-peer-without-monitor.png"), fullPage: true })
     expect(pageErrors).toEqual([])
   }, 60_000)
 })
