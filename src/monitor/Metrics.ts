@@ -6,7 +6,8 @@
  * -connz -routez -subz`): `gnatsd_varz_<field>`, `gnatsd_connz_<field>`, `gnatsd_subsz_<field>`
  * and `gnatsd_routez_*` — every one a gauge with a `server_id` label (the exporter reports the
  * monotonic ones as gauges too; `rate()` works on them) — so existing NATS dashboards keep
- * working. Added on top: `gnatsd_server_info` (identity labels), uptime, cluster size, route
+ * working (the exporter fills `server_id` with the monitor URL unless run with
+ * `-use_internal_server_id`; here it is always the server's id). Added on top: `gnatsd_server_info` (identity labels), uptime, cluster size, route
  * pending bytes and the standard `process_*` metrics.
  *
  * Nothing is counted per message for this: a scrape takes one snapshot of the counters the broker

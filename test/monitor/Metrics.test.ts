@@ -6,7 +6,9 @@
  */
 import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { VARZ_FIELDS } from "../../src/monitor/Metrics.js"
+import * as Result from "effect/Result"
+import { connz, decodeConnzOptions } from "../../src/monitor/Connz.js"
+import { snapshot, VARZ_FIELDS } from "../../src/monitor/Metrics.js"
 import { monitorAddress } from "../../src/monitor/Monitor.js"
 import { NATS_COMPAT_VERSION, SERVER_NAME, SERVER_VERSION } from "../../src/server/ServerState.js"
 import { scrape } from "../support/prometheus.js"
@@ -127,10 +129,20 @@ describe("/metrics on a standalone server", () => {
     // Stop reading and flood it past max_pending (64 KiB).
     slow.socket.pause()
     const big = new Uint8Array(8 * 1024)
-    for (let i = 0; i < 400 && server.broker.router.stats.slowConsumers === 0; i++) {
-      for (let j = 0; j < 16; j++) pub.publish("flood", big)
+    // On the way, while bytes wait for the slow client, the snapshot's pending bytes are /connz's.
+    const pendingSeen: Array<[number, number]> = []
+    const connzOptions = decodeConnzOptions(new URLSearchParams())
+    if (Result.isFailure(connzOptions)) throw new Error(connzOptions.failure)
+    // 16 KiB per round trip: the server's buffer for it is seen growing before it passes 64 KiB.
+    for (let i = 0; i < 4000 && server.broker.router.stats.slowConsumers === 0; i++) {
+      for (let j = 0; j < 2; j++) pub.publish("flood", big)
       await pub.flush()
+      const snap = snapshot(server.broker, { httpHost: "127.0.0.1", httpPort: 0, reqStats: new Map(), cpu: 0 })
+      const rows = connz(server.broker, connzOptions.success)["connections"] as Array<{ pending_bytes: number }>
+      pendingSeen.push([snap.pendingBytes, rows.reduce((n, r) => n + r.pending_bytes, 0)])
     }
+    expect(pendingSeen.some(([p]) => p > 0)).toBe(true)
+    for (const [fromSnapshot, fromConnz] of pendingSeen) expect(fromSnapshot).toBe(fromConnz)
     await waitUntil("slow consumer closed", () => server.broker.router.stats.slowConsumers === 1 && server.broker.clients.size === 2)
     const after = await scrape(mport(server))
     expect(after.value("gnatsd_varz_slow_consumers", id)).toBe(before.value("gnatsd_varz_slow_consumers", id) + 1)
