@@ -178,7 +178,7 @@ const SCRIPT = String.raw`
         }
       }
       g.appendChild(el("circle", { cx: p.x, cy: p.y, r: NODE_R, "class": "server" }));
-      g.appendChild(el("text", { x: p.x, y: p.y - 4, "class": "name" }, node.name.length > 14 ? node.name.slice(0, 13) + "…" : node.name));
+      g.appendChild(el("text", { x: p.x, y: p.y - 4, "class": "name" }, node.name.length > 11 ? node.name.slice(0, 10) + "…" : node.name));
       g.appendChild(el("text", { x: p.x, y: p.y + 14, "class": "sub" }, clients === undefined ? "no monitor" : clients + (clients === 1 ? " client" : " clients")));
       // The figures beside the server, on the side away from the centre (routes run inwards).
       var left = Math.cos(p.angle) < -0.01;
