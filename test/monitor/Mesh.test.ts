@@ -45,6 +45,15 @@ describe("/meshz in a 3-node cluster (one peer without a monitor)", () => {
     for (const s of [C, B, A]) await s?.stop()
   })
 
+  it("starts the monitor once, before the cluster, so that the first route INFO carries its URL", () => {
+    for (const s of [A, B]) {
+      const lines = s.lines()
+      const monitor = lines.filter((l) => l.includes("Starting http monitor"))
+      expect(monitor).toHaveLength(1)
+      expect(lines.indexOf(monitor[0]!)).toBeLessThan(lines.findIndex((l) => l.includes("Listening for route connections")))
+    }
+  })
+
   it("advertises our monitor URL in the route INFO our peers received", () => {
     const fromA = [...B.broker.cluster!.routes.values()].find((r) => r.remoteId === A.broker.serverId)!
     expect(fromA.peerRaw?.["monitor_url"]).toBe(`http://127.0.0.1:${mport(A)}`)
