@@ -23,10 +23,12 @@ const ready = Layer.effectDiscard(Effect.gen(function*() {
 
 /** The broker's layers over an existing `Log`. */
 export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknown, Log> => {
-  // `ready` is built after the listeners it announces; the cluster after the client listener, so
-  // that the route INFO it sends carries our client URL.
-  const cluster = options.cluster === undefined ? Layer.empty : ClusterLayer.layer.pipe(Layer.provide(ClientListener.layer))
+  // `ready` is built after the listeners it announces; the cluster after the client listener and
+  // the monitor, so that the route INFO it sends carries our client URL and monitor URL.
   const monitor = options.httpPort === undefined ? Layer.empty : Monitor.layer
+  const cluster = options.cluster === undefined
+    ? Layer.empty
+    : ClusterLayer.layer.pipe(Layer.provide(Layer.merge(ClientListener.layer, monitor)))
   const listeners = Layer.mergeAll(ClientListener.layer, cluster, monitor)
   const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
   return ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))

@@ -106,6 +106,13 @@ export class ClusterState {
       if (urls.length > 0) info["connect_urls"] = urls
     }
     if (s.lameDuck) info["ldm"] = true
+    // Ours, not nats-server's (which ignores unknown INFO fields): where our monitor listens, so
+    // that a peer's `/meshz` can read it. A wildcard monitor host is given as our route host.
+    const m = s.monitorAddress
+    if (m !== undefined) {
+      const mhost = m.host === "0.0.0.0" || m.host === "::" || m.host === "" ? host : m.host
+      info["monitor_url"] = `http://${hostPort(mhost, m.port)}`
+    }
     return info
   }
 

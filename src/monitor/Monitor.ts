@@ -19,13 +19,16 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Broker } from "../server/Broker.js"
-import { NATS_COMPAT_VERSION, SERVER_NAME, type ServerState } from "../server/ServerState.js"
+import type { ServerState } from "../server/ServerState.js"
 import { connz, decodeConnzOptions } from "./Connz.js"
 import { goJson, goJsonIndent, joinHostPort } from "./format.js"
 import { badRequest, type MonitorResponse } from "./params.js"
 import { decodeRoutezOptions, routez } from "./Routez.js"
 import { decodeSubszOptions, subsz } from "./Subsz.js"
-import { varz } from "./Varz.js"
+import { varz, type VarzRuntime } from "./Varz.js"
+import { meshz } from "./Mesh.js"
+import { meshPage } from "./MeshPage.js"
+import { CONTENT_TYPE as METRICS_CONTENT_TYPE, MetricsRegistry, snapshot } from "./Metrics.js"
 
 /** Where the monitor of one broker listens (the bound port, also when `http_port` was -1/0). */
 export interface MonitorAddress {
@@ -51,7 +54,11 @@ export const Paths = {
   routez: "/routez",
   subsz: "/subsz",
   subscriptionsz: "/subscriptionsz",
-  healthz: "/healthz"
+  healthz: "/healthz",
+  /** Prometheus text format (ours; nats-server needs an exporter). */
+  metrics: "/metrics",
+  /** The cluster as this server and the peers it can reach see it, for the `/` page (ours). */
+  meshz: "/meshz"
 } as const
 
 /**
@@ -81,29 +88,16 @@ const json = (body: string): MonitorResponse => ({ status: 200, contentType: "ap
 
 const NOT_FOUND: MonitorResponse = { status: 404, contentType: "text/plain; charset=utf-8", body: "404 page not found\n" }
 
-/** The `/` page: links to the endpoints we serve. */
-const rootPage = (): string => {
-  const link = (path: string, text: string, cls?: string) =>
-    `    <a href=.${path}${cls !== undefined ? ` class=${cls}` : ""}>${text}</a>\n`
-  return `<html lang="en">
-  <head>
-    <title>${SERVER_NAME} monitoring</title>
-    <style type="text/css">
-      body { font-family: ui-sans-serif,system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif; font-size: 18; margin-left: 32px }
-      a { display:block; margin-left: 7px; padding-bottom: 6px; color: rgb(72 72 92); text-decoration: none }
-      a:hover { font-weight: 600; color: rgb(59 50 202) }
-      a.last { padding-bottom: 16px }
-    </style>
-  </head>
-  <body>
-    <h2>${SERVER_NAME}</h2>
-    <p>v${NATS_COMPAT_VERSION} (nats-server protocol)</p>
-${link(Paths.varz, "General")}${link(Paths.connz, "Connections")}${link(Paths.subsz, "Subscriptions")}${
-    link(Paths.routez, "Routes")
-  }${link(Paths.healthz, "Health Probe", "last")}    <a href=https://docs.nats.io/running-a-nats-service/nats_admin/monitoring class="help">Help</a>
-  </body>
-</html>`
-}
+/** The endpoint links of the `/` page, as nats-server's index lists them. */
+const INDEX_LINKS: ReadonlyArray<readonly [path: string, text: string]> = [
+  [Paths.varz, "General"],
+  [Paths.connz, "Connections"],
+  [Paths.subsz, "Subscriptions"],
+  [Paths.routez, "Routes"],
+  [Paths.healthz, "Health Probe"],
+  [Paths.metrics, "Metrics"],
+  [Paths.meshz, "Mesh (JSON)"]
+]
 
 /**
  * The monitor's request handling without HTTP: a path and query in, a response out. Counts
@@ -117,6 +111,13 @@ export class MonitorHandler {
     readonly server: ServerState,
     readonly address: MonitorAddress
   ) {}
+
+  readonly metrics = new MetricsRegistry(() => snapshot(this.server, this.varzRuntime()))
+
+  /** What `/varz` (and `/metrics`) need from the monitor. */
+  varzRuntime(): VarzRuntime {
+    return { httpHost: this.address.host, httpPort: this.address.port, reqStats: this.reqStats, cpu: this.cpu.read() }
+  }
 
   private count(path: string): void {
     this.reqStats.set(path, (this.reqStats.get(path) ?? 0) + 1)
@@ -147,16 +148,10 @@ export class MonitorHandler {
     switch (path) {
       case Paths.root:
         this.count(Paths.root)
-        return { status: 200, contentType: "text/html; charset=utf-8", body: rootPage() }
+        return { status: 200, contentType: "text/html; charset=utf-8", body: meshPage(INDEX_LINKS) }
       case Paths.varz: {
         this.count(Paths.varz)
-        const doc = varz(server, {
-          httpHost: this.address.host,
-          httpPort: this.address.port,
-          reqStats: this.reqStats,
-          cpu: this.cpu.read()
-        })
-        return json(goJsonIndent(doc))
+        return json(goJsonIndent(varz(server, this.varzRuntime())))
       }
       case Paths.connz: {
         const options = decodeConnzOptions(query)
@@ -187,6 +182,21 @@ export class MonitorHandler {
         return NOT_FOUND
     }
   }
+
+  /** The endpoints that answer asynchronously (`/metrics`, `/meshz`); undefined for the others. */
+  handleAsync(target: string): Effect.Effect<MonitorResponse> | undefined {
+    const q = target.indexOf("?")
+    const path = q < 0 ? target : target.slice(0, q)
+    if (path === Paths.metrics) {
+      return Effect.promise(() => this.metrics.scrape()).pipe(
+        Effect.map((body): MonitorResponse => ({ status: 200, contentType: METRICS_CONTENT_TYPE, body }))
+      )
+    }
+    if (path === Paths.meshz) {
+      return meshz(this.server, this.varzRuntime()).pipe(Effect.map((doc) => json(goJsonIndent(doc))))
+    }
+    return undefined
+  }
 }
 
 /**
@@ -214,7 +224,7 @@ export const layer: Layer.Layer<never, MonitorListenError, Broker> = Layer.effec
     const handler = new MonitorHandler(server, address)
     const app = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const response = handler.handle(request.url)
+      const response = yield* (handler.handleAsync(request.url) ?? Effect.sync(() => handler.handle(request.url)))
       return HttpServerResponse.text(response.body, { status: response.status, contentType: response.contentType })
     })
     yield* http.serve(app)
