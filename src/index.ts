@@ -13,7 +13,7 @@
 export * as NatsServer from "./NatsServer.js"
 export { Broker } from "./server/Broker.js"
 export type { ServerState } from "./server/ServerState.js"
-export type { PublishOptions, RequestOptions, SubscribeOptions } from "./server/InProcess.js"
+export type { InProcessSubscription, PublishOptions, RequestOptions, SubscribeOptions } from "./server/InProcess.js"
 export { decodeServerOptions, ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 export * as NatsClient from "./client/NatsClient.js"
 export * from "./client/Errors.js"
