@@ -449,10 +449,10 @@ describe("NatsClient against a scripted server", () => {
       })
     ))
 
-  it.live("-ERR fails subscriptions and pending flushes with ServerError and closes the connection", () =>
+  it.live("without reconnect, a fatal -ERR fails subscriptions and pending flushes with ServerError and closes the connection", () =>
     withFake((fake) =>
       Effect.gen(function*() {
-        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const c = yield* NatsClient.make({ servers: [fake.url], reconnect: false })
         const conn = yield* Effect.promise(() => fake.connected)
         const sub = yield* c.subscription("x")
         const draining = yield* sub.messages.pipe(Stream.runDrain, Effect.forkScoped)
@@ -473,10 +473,10 @@ describe("NatsClient against a scripted server", () => {
       })
     ))
 
-  it.live("a connection dropped by the server fails subscriptions with ConnectionLost", () =>
+  it.live("without reconnect, a connection dropped by the server fails subscriptions with ConnectionLost", () =>
     withFake((fake) =>
       Effect.gen(function*() {
-        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const c = yield* NatsClient.make({ servers: [fake.url], reconnect: false })
         const conn = yield* Effect.promise(() => fake.connected)
         const sub = yield* c.subscription("x")
         const draining = yield* sub.messages.pipe(Stream.runDrain, Effect.forkScoped)
@@ -486,10 +486,10 @@ describe("NatsClient against a scripted server", () => {
       })
     ))
 
-  it.live("garbage from the server fails with ProtocolError", () =>
+  it.live("without reconnect, garbage from the server fails with ProtocolError", () =>
     withFake((fake) =>
       Effect.gen(function*() {
-        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const c = yield* NatsClient.make({ servers: [fake.url], reconnect: false })
         const conn = yield* Effect.promise(() => fake.connected)
         conn.socket.write("HELLO THERE\r\n")
         expect((yield* c.closed)._tag).toBe("ProtocolError")
