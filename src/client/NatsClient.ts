@@ -567,7 +567,6 @@ class Client {
     this.lostLinks.push(link)
     if (!this.reconnects || this.closing) {
       this.terminate(error)
-      this.lost.openUnsafe()
       return
     }
     // Output not yet handed to the socket is lost with it, like what the socket had not sent.
@@ -578,6 +577,11 @@ class Client {
     for (const d of pongs) Deferred.doneUnsafe(d, Effect.fail(lostFlush))
     this.idle.openUnsafe()
     this.emit({ _tag: "Disconnected", server: link.target.url, error })
+    // Opening the latch resumes the supervisor synchronously: let the reader's batch finish first.
+    queueMicrotask(this.wakeSupervisor)
+  }
+
+  private readonly wakeSupervisor = (): void => {
     this.lost.openUnsafe()
   }
 
