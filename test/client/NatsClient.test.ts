@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import * as NatsClient from "../../src/client/NatsClient.js"
@@ -562,6 +563,48 @@ describe("NatsClient against a scripted server", () => {
         expect(events.map((e) => e._tag)).toEqual(["Error", "Error", "Disconnected", "Reconnecting", "Reconnected"])
       })
     ))
+
+  it.effect("reconnect rounds follow the Schedule on the Clock (TestClock): none until the clock moves", () =>
+    Effect.gen(function*() {
+      // A server that, once told to, refuses the handshake by closing every new connection at once.
+      let refusing = false
+      let accepted = 0
+      const sockets = new Set<net.Socket>()
+      const srv = net.createServer((socket) => {
+        accepted++
+        sockets.add(socket)
+        socket.on("error", () => {})
+        if (refusing) return void socket.destroy()
+        socket.on("data", (d) => {
+          if (d.toString().includes("PING\r\n")) socket.write("PONG\r\n")
+        })
+        socket.write(INFO)
+      })
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))),
+        () => Effect.promise(() => new Promise<void>((r) => {
+          for (const s of sockets) s.destroy()
+          srv.close(() => r())
+        }))
+      )
+      const url = `nats://127.0.0.1:${(srv.address() as net.AddressInfo).port}`
+      const c = yield* NatsClient.make({ servers: [url], reconnect: Schedule.spaced("1 minute") })
+      const events: Array<NatsClient.ClientStatus> = []
+      yield* c.status.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.forkScoped({ startImmediately: true }))
+      refusing = true
+      for (const s of sockets) s.destroy()
+      // The first round is immediate, and refused.
+      yield* Effect.promise(() => waitUntilTrue(() => accepted === 2))
+      expect(events.map((e) => e._tag)).toEqual(["Disconnected", "Reconnecting"])
+      refusing = false
+      yield* TestClock.adjust("59 seconds")
+      expect(accepted).toBe(2)
+      yield* TestClock.adjust("1 second")
+      yield* Effect.promise(() => waitUntilTrue(() => events.some((e) => e._tag === "Reconnected")))
+      expect(accepted).toBe(3)
+      expect(events.map((e) => e._tag)).toEqual(["Disconnected", "Reconnecting", "Reconnecting", "Reconnected"])
+      expect(events[2]).toEqual({ _tag: "Reconnecting", attempt: 2 })
+    }).pipe(Effect.scoped))
 
   it.live("INFO connect_urls become fail-over candidates; ldm is reported", () =>
     withFake((fake) =>
