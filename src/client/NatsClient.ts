@@ -26,8 +26,8 @@
  * **Status.** `status` is a `Stream` of what happens to the connection: `Disconnected`,
  * `Reconnecting` (each round), `Reconnected`, `ServersDiscovered`, `LameDuck` (the server announced
  * lame-duck mode: it will close us soon), `Error` (an asynchronous `-ERR`; non-fatal ones such as
- * permissions violations leave the connection up) and `Closed`. A stream sees the events after it
- * started.
+ * permissions violations leave the connection up) and `Closed`, the last one. A stream sees the
+ * events after it started.
  *
  * **Publishing.** `publish` appends the frame to an in-memory `OutBuffer` and wakes one writer fiber
  * that hands everything accumulated since its last write to the socket in one call, so a burst of
@@ -390,8 +390,8 @@ class Client {
   }
 
   /** Append a PUB/HPUB; returns why it was refused, or undefined. */
-  publish(subject: string, payload: Uint8Array | string, reply: string | undefined, headersInput: HeadersInput | undefined, control = false): NatsClientError | undefined {
-    const refused = control ? this.terminal ?? (this.closing ? new ClientClosed({ message: "the client is closing" }) : undefined) : this.check()
+  publish(subject: string, payload: Uint8Array | string, reply: string | undefined, headersInput: HeadersInput | undefined): NatsClientError | undefined {
+    const refused = this.check()
     if (refused !== undefined) return refused
     if (typeof subject !== "string" || !isValidSubject(subject)) return new InvalidArgument({ message: `invalid subject ${JSON.stringify(subject)}` })
     if (reply !== undefined && (typeof reply !== "string" || !isValidSubject(reply))) {
@@ -781,9 +781,12 @@ const handshake = (client: Client, link: Link) =>
     yield* writer.write(Buffer.concat([Encoder.connect(fields), Encoder.PING_BYTES])).pipe(Effect.mapError(describeSocketError))
     yield* Deferred.await(link.handshakeDone)
     if (client.terminal !== undefined) return yield* Effect.fail("the client was closed")
-    if (link.dead) return yield* Effect.fail("connection closed by the server")
-    client.establish(link)
-    yield* writerLoop(client, link, writer).pipe(Effect.forkScoped)
+    // Current and with its writer, or neither (the attempt's timeout cannot cut in between).
+    yield* Effect.uninterruptible(Effect.suspend(() => {
+      if (link.dead) return Effect.fail("connection closed by the server")
+      client.establish(link)
+      return writerLoop(client, link, writer).pipe(Effect.forkScoped, Effect.asVoid)
+    }))
   })
 
 /** Try one server; on failure everything it opened is closed again. */
@@ -988,7 +991,12 @@ const fromClient = (client: Client): NatsClientShape => {
     info: Effect.sync(() => client.info!),
     servers: Effect.sync(() => client.pool.map((t) => t.url)),
     isConnected: Effect.sync(() => client.link !== undefined),
-    status: Stream.fromPubSub(client.statusHub),
+    // Ends with the `Closed` event (at once when the client is already over).
+    status: Stream.unwrap(Effect.sync(() =>
+      client.terminal === undefined
+        ? Stream.fromPubSub(client.statusHub).pipe(Stream.takeUntil((e: ClientStatus) => e._tag === "Closed"))
+        : Stream.make({ _tag: "Closed", error: client.terminal } as ClientStatus)
+    )),
     publish,
     subscribe,
     subscription,

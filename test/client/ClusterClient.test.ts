@@ -60,11 +60,11 @@ const urlOf = (n: Node) => `nats://127.0.0.1:${n.port}`
 const recordStatus = (client: NatsClient.NatsClientShape) =>
   Effect.gen(function*() {
     const events: Array<NatsClient.ClientStatus> = []
-    yield* client.status.pipe(
+    const fiber = yield* client.status.pipe(
       Stream.runForEach((e) => Effect.sync(() => events.push(e))),
       Effect.forkScoped({ startImmediately: true })
     )
-    return events
+    return Object.assign(events, { done: fiber })
   })
 
 const awaitEvent = (events: ReadonlyArray<NatsClient.ClientStatus>, what: string, pred: (e: NatsClient.ClientStatus, i: number) => boolean, from = 0) =>
@@ -170,6 +170,8 @@ describe("NatsClient in a three-node cluster whose members die and come back", (
       // One immediate round and three scheduled ones.
       expect(events.filter((e) => e._tag === "Reconnecting").length).toBe(4)
       expect(events.at(-1)?._tag).toBe("Closed")
+      // The status stream ends with the Closed event.
+      yield* Fiber.join(events.done)
     }).pipe(Effect.scoped), 60_000)
 
   it.live("the sub command keeps receiving after its server is killed", () =>

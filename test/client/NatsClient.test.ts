@@ -679,6 +679,9 @@ describe("NatsClient against a scripted server", () => {
         expect((yield* c.closed)._tag).toBe("ClientClosed")
         expect(conn.received()).toContain("PUB d 10\r\nlast words\r\n")
         expect((yield* Effect.flip(c.publish("d", "x")))._tag).toBe("ClientClosed")
+        // The status stream of a client that is over is just its Closed event.
+        const after = yield* c.status.pipe(Stream.runCollect)
+        expect(after.map((e) => e._tag)).toEqual(["Closed"])
       })
     ))
 
