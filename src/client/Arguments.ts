@@ -29,12 +29,17 @@ export const headersArgument = (input: HeadersInput | undefined): Headers | Inva
   if (typeof raw !== "object" || raw === null) {
     return new InvalidArgument({ message: `headers must be a Headers, [name, value] pairs or a record, got ${describe(raw)}` })
   }
+  let checked: HeadersInput = input
   if (Symbol.iterator in raw) {
+    // Read once (it may be a one-shot iterator), check, and build from what was read.
+    const pairs: Array<readonly [string, string]> = []
     for (const entry of raw as Iterable<unknown>) {
       if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string" || typeof entry[1] !== "string") {
         return new InvalidArgument({ message: `a header entry must be a [name, value] pair of strings, got ${describe(entry)}` })
       }
+      pairs.push([entry[0], entry[1]])
     }
+    checked = pairs
   } else {
     for (const [name, value] of Object.entries(raw)) {
       const ok = typeof value === "string" || (Array.isArray(value) && value.every((v) => typeof v === "string"))
@@ -43,7 +48,7 @@ export const headersArgument = (input: HeadersInput | undefined): Headers | Inva
       }
     }
   }
-  const headers = Headers.make(input)
+  const headers = Headers.make(checked)
   const bad = validateHeaders(headers)
   return bad === undefined ? headers : new InvalidArgument({ message: bad })
 }
