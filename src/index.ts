@@ -2,8 +2,9 @@
  * effect-nats-server: a NATS-compatible broker on Effect.
  *
  * - `NatsServer.layer(options)` — the broker as a scoped Layer (clients, cluster, monitor).
- * - `Broker` — the running broker; `publish`, `subscribe` (a Stream) and `request` from inside the
- *   process, as first-class members of the cluster.
+ * - `Broker` — the running broker; `publish`, `subscription` (scoped, live when it returns),
+ *   `subscribe` (a Stream) and `request` from inside the process, as first-class members of the
+ *   cluster.
  * - `NatsClient` — an Effect-native, cluster-aware NATS client over TCP (`NatsClient.layer`,
  *   `NatsClient.make`), for this broker or any nats-server.
  * - `Parser`, `Encoder`, `Op`, `Subject` — the protocol itself, pure, for property tests.
