@@ -11,7 +11,7 @@
  * subscriptions end after the messages the server sent before the `UNSUB`s, then closes.
  *
  * **Cluster-aware.** The servers a cluster announces in INFO `connect_urls` join the given ones as
- * fail-over candidates. When the connection is lost (the server or network dropped it, or a fatal
+ * fail-over candidates (and leave again when no longer announced; the given ones always stay). When the connection is lost (the server or network dropped it, or a fatal
  * `-ERR`), the client reconnects on the `reconnect` `Schedule` (default: every 2 s, 60 times, like
  * nats.go): each recurrence is one round over every known server, the lost one last. Subscriptions
  * survive: after the handshake on the new server they are sent again (with what is left of a
@@ -305,6 +305,8 @@ class Client {
   /** Known servers: the given ones, then the discovered ones. */
   readonly pool: Array<ServerTarget> = []
   private readonly poolKeys = new Set<string>()
+  /** Keys of the servers that were learned, not given. */
+  private readonly discovered = new Set<string>()
   /** Set by the service: how messages `respond`. */
   replier: Replier | undefined
   private pongs: Array<Deferred.Deferred<void, NatsClientError>> = []
@@ -328,12 +330,25 @@ class Client {
   }
 
   /** Add a server to the fail-over candidates; true when it was new. */
-  addServer(target: ServerTarget): boolean {
+  addServer(target: ServerTarget, discovered = false): boolean {
     const key = targetKey(target)
     if (this.poolKeys.has(key)) return false
     this.poolKeys.add(key)
     this.pool.push(target)
+    if (discovered) this.discovered.add(key)
     return true
+  }
+
+  /** Servers that were only learned from `connect_urls` and are not in `announced` any more. */
+  private pruneDiscovered(announced: ReadonlySet<string>, current: ServerTarget): void {
+    const keep = targetKey(current)
+    for (let i = this.pool.length - 1; i >= 0; i--) {
+      const key = targetKey(this.pool[i]!)
+      if (!this.discovered.has(key) || announced.has(key) || key === keep) continue
+      this.pool.splice(i, 1)
+      this.poolKeys.delete(key)
+      this.discovered.delete(key)
+    }
   }
 
   /** Servers for a reconnect round: the ones after the lost server, wrapping around, it last. */
@@ -646,13 +661,17 @@ class Client {
     if (first) Deferred.doneUnsafe(link.greeted, Effect.succeed(info))
     if (this.options.discoverServers !== false && info.connect_urls !== undefined) {
       const learned: Array<string> = []
+      const announced = new Set<string>()
       const creds = this.pool[0]
       for (const hostPort of info.connect_urls) {
         const parsed = parseServer(hostPort)
         if (typeof parsed === "string") continue
         const target = { ...parsed, url: `nats://${hostPort}`, user: creds?.user, pass: creds?.pass, token: creds?.token }
-        if (this.addServer(target)) learned.push(target.url)
+        announced.add(targetKey(target))
+        if (this.addServer(target, true)) learned.push(target.url)
       }
+      // Learned servers the cluster no longer announces are dropped (as nats.go does), not the current one.
+      this.pruneDiscovered(announced, link.target)
       if (learned.length > 0) this.emit({ _tag: "ServersDiscovered", servers: learned })
     }
     if (info.ldm === true && link.established) this.emit({ _tag: "LameDuck", server: link.target.url })

@@ -616,7 +616,8 @@ describe("NatsClient against a scripted server", () => {
         conn.socket.write(`INFO {"server_id":"NFAKE","version":"2.9.10","max_payload":1048576,"headers":true,"connect_urls":["127.0.0.1:1","[::1]:2"]}\r\n`)
         conn.socket.write(`INFO {"server_id":"NFAKE","version":"2.9.10","max_payload":1048576,"headers":true,"connect_urls":["127.0.0.1:1"],"ldm":true}\r\n`)
         yield* Effect.promise(() => waitUntilTrue(() => events.length === 2))
-        expect(yield* c.servers).toEqual([fake.url, "nats://127.0.0.1:1", "nats://[::1]:2"])
+        // The second INFO no longer announces [::1]:2: dropped; the given server stays.
+        expect(yield* c.servers).toEqual([fake.url, "nats://127.0.0.1:1"])
         expect(events).toEqual([
           { _tag: "ServersDiscovered", servers: ["nats://127.0.0.1:1", "nats://[::1]:2"] },
           { _tag: "LameDuck", server: fake.url }
