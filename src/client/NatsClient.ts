@@ -6,8 +6,9 @@
  * `servers` in order until one completes the handshake: TCP connect, the server's `INFO`, our
  * `CONNECT` (with `headers` and `no_responders` when the server supports headers) and a `PING`
  * answered by `PONG`. `connectTimeout` bounds each attempt. Closing the scope closes the connection
- * gracefully: what was already published is written out first, then subscriptions end and pending
- * requests / flushes fail with `ClientClosed`. `drain` first unsubscribes everything and lets the
+ * gracefully: what was already published is written out first (while reconnecting there is no
+ * socket: what is buffered is dropped), then subscriptions end and pending requests / flushes fail
+ * with `ClientClosed`. `drain` first unsubscribes everything and lets the
  * subscriptions end after the messages the server sent before the `UNSUB`s, then closes.
  *
  * **Cluster-aware.** The servers a cluster announces in INFO `connect_urls` join the given ones as
