@@ -16,12 +16,16 @@ import { Broker, NatsServer } from "../src/index.js"
 /** The application's handler: pure, so it can be property-tested (see handler-property.test.ts). */
 export const greet = (name: string): string => (name.trim() === "" ? "hello, stranger" : `hello, ${name.trim()}`)
 
-/** Answer every `greet` request with `greet(payload)`. */
+/**
+ * Answer every `greet` request with `greet(payload)`. `broker.subscription` registers the interest
+ * before it returns, so the service answers as soon as the layer is built.
+ */
 export const GreetService = Layer.effectDiscard(
   Effect.gen(function*() {
     const broker = yield* Broker
-    yield* broker.subscribe("greet", { queue: "greeters" }).pipe(
-      Stream.runForEach((msg) => (msg.reply === undefined ? Effect.void : broker.publish(msg.reply, greet(msg.text())))),
+    const requests = yield* broker.subscription("greet", { queue: "greeters" })
+    yield* requests.messages.pipe(
+      Stream.runForEach((msg) => (msg.reply === undefined ? Effect.void : msg.respond(greet(msg.text())))),
       Effect.forkScoped
     )
   })

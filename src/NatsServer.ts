@@ -7,12 +7,20 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
-import { Log } from "./log/Log.js"
+import { Log, type LogError } from "./log/Log.js"
+import type { ListenError } from "./net/Listener.js"
+import type { MonitorListenError } from "./monitor/Monitor.js"
 import { Broker } from "./server/Broker.js"
 import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
 import * as Monitor from "./monitor/Monitor.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
+
+/**
+ * What building the broker can fail with: a port that cannot be bound (clients, routes), the
+ * monitor's port, or a log file that cannot be opened.
+ */
+export type NatsServerError = ListenError | MonitorListenError | LogError
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
 const ready = Layer.effectDiscard(Effect.gen(function*() {
@@ -22,7 +30,7 @@ const ready = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 /** The broker's layers over an existing `Log`. */
-export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknown, Log> => {
+export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError, Log> => {
   // `ready` is built after the listeners it announces; the cluster after the client listener and
   // the monitor, so that the route INFO it sends carries our client URL and monitor URL.
   const monitor = options.httpPort === undefined ? Layer.empty : Monitor.layer
@@ -38,7 +46,7 @@ export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknow
  * The broker with nats-server defaults for everything `input` leaves out, logging to stderr (or
  * to `logFile`) at the configured levels.
  */
-export const layer = (input: ServerOptionsInput = {}): Layer.Layer<Broker, unknown> => {
+export const layer = (input: ServerOptionsInput = {}): Layer.Layer<Broker, NatsServerError> => {
   const options = decodeServerOptions(input)
   return layerWithLog(options).pipe(Layer.provide(Log.layer(options)))
 }

@@ -2,9 +2,11 @@
  * effect-nats-server: a NATS-compatible broker on Effect.
  *
  * - `NatsServer.layer(options)` — the broker as a scoped Layer (clients, cluster, monitor).
- * - `Broker` — the running broker; `publish`, `subscribe` (a Stream) and `request` from inside the
- *   process, as first-class members of the cluster.
- * - `NatsClient` — a small Effect-native NATS client over TCP, for this broker or any nats-server.
+ * - `Broker` — the running broker; `publish`, `subscription` (scoped, live when it returns),
+ *   `subscribe` (a Stream) and `request` from inside the process, as first-class members of the
+ *   cluster.
+ * - `NatsClient` — an Effect-native, cluster-aware NATS client over TCP (`NatsClient.layer`,
+ *   `NatsClient.make`), for this broker or any nats-server.
  * - `Parser`, `Encoder`, `Op`, `Subject` — the protocol itself, pure, for property tests.
  * - `effect-nats-server/testing` — arbitraries, a reference model and a test server.
  *
@@ -13,11 +15,25 @@
 export * as NatsServer from "./NatsServer.js"
 export { Broker } from "./server/Broker.js"
 export type { ServerState } from "./server/ServerState.js"
-export type { PublishOptions, RequestOptions, SubscribeOptions } from "./server/InProcess.js"
+export type { InProcessSubscription, PublishOptions, RequestOptions, SubscribeOptions } from "./server/InProcess.js"
 export { decodeServerOptions, ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
-export * as NatsClient from "./client/NatsClient.js"
+export {
+  type ClientStatus,
+  NatsClient,
+  type NatsClientOptions,
+  type NatsClientShape,
+  newInbox,
+  type PublishOptions as ClientPublishOptions,
+  type RequestOptions as ClientRequestOptions,
+  type SubscribeOptions as ClientSubscribeOptions,
+  type Subscription as ClientSubscription
+} from "./client/NatsClient.js"
+export type { NatsServerError } from "./NatsServer.js"
+export { ListenError } from "./net/Listener.js"
+export { MonitorListenError } from "./monitor/Monitor.js"
+export { LogError } from "./log/Log.js"
 export * from "./client/Errors.js"
-export { Message, type NatsMessage, type ServerInfo } from "./client/Message.js"
+export { Message, type NatsMessage, type RespondOptions, type ServerInfo } from "./client/Message.js"
 export { decodeHeaders, encodeHeaders, Headers, type HeadersInput } from "./protocol/Headers.js"
 export { Log } from "./log/Log.js"
 export * as Parser from "./protocol/Parser.js"

@@ -17,7 +17,10 @@
  * The servers of `-s url1,url2` are tried in order. `sub` prints `Subscribing on` once the server has
  * confirmed the subscription (after a PING/PONG round trip), so a `pub` started after that line is
  * seen. `sub --count N` exits after N messages; SIGINT/SIGTERM end `sub` cleanly (UNSUB, close, exit
- * 0). Any failure — no server reachable, connection lost — prints one line on stderr and exits 1.
+ * 0). The client reconnects as `NatsClient` does (to the given servers and those the cluster
+ * announces), printing `Disconnected due to: …, will attempt reconnect` and `Reconnected [url]` as
+ * the `nats` CLI does. Any failure — no server reachable, reconnecting gave up — prints one line on
+ * stderr and exits 1.
  *
  * @since 0.1.0
  */
@@ -98,6 +101,20 @@ export const formatMessage = (n: number, msg: NatsClient.NatsMessage): string =>
   return text
 }
 
+/** The `nats` CLI's lines for connection events (none for the others). */
+export const statusLine = (event: NatsClient.ClientStatus): string | undefined => {
+  switch (event._tag) {
+    case "Disconnected":
+      return `Disconnected due to: ${event.error.message}, will attempt reconnect`
+    case "Reconnected":
+      return `Reconnected [${event.server}]`
+    case "Error":
+      return `NATS error: ${event.error.message}`
+    default:
+      return undefined
+  }
+}
+
 const pub = (command: ClientCommand, output: CliOutput) =>
   Effect.gen(function*() {
     const client = yield* NatsClient.make({ servers: command.servers, name: `${SERVER_NAME} pub` })
@@ -113,6 +130,14 @@ const pub = (command: ClientCommand, output: CliOutput) =>
 const sub = (command: ClientCommand, output: CliOutput) =>
   Effect.gen(function*() {
     const client = yield* NatsClient.make({ servers: command.servers, name: `${SERVER_NAME} sub` })
+    // Like `nats sub`: say when the connection is lost and where it came back.
+    yield* client.status.pipe(
+      Stream.runForEach((event) => Effect.sync(() => {
+        const line = statusLine(event)
+        if (line !== undefined) output.err(`${timePrefix(output.now())}${line}\n`)
+      })),
+      Effect.forkScoped({ startImmediately: true })
+    )
     const subscription = yield* client.subscription(command.subject)
     yield* client.flush()
     output.err(`${timePrefix(output.now())}Subscribing on ${command.subject}\n`)

@@ -16,7 +16,10 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
 /** The server sent bytes that are not the NATS protocol. */
 export class ProtocolError extends Data.TaggedError("ProtocolError")<{ readonly message: string }> {}
 
-/** The server sent `-ERR`; `message` is its text without the quotes. The connection is closed. */
+/**
+ * The server sent `-ERR`; `message` is its text without the quotes. Non-fatal ones (permissions
+ * violations) are reported on the client's `status` stream; the others end the connection.
+ */
 export class ServerError extends Data.TaggedError("ServerError")<{ readonly message: string }> {}
 
 /** The connection was closed by the server or the network. */
@@ -56,6 +59,16 @@ export class NoResponders extends Data.TaggedError("NoResponders")<{ readonly su
   }
 }
 
+/**
+ * A publish while the client is reconnecting, when the bytes it already keeps for the next
+ * connection (`reconnectBufferSize`) would be exceeded; nothing was buffered.
+ */
+export class ReconnectBufferFull extends Data.TaggedError("ReconnectBufferFull")<{ readonly limit: number }> {
+  override get message(): string {
+    return `reconnecting: the ${this.limit} bytes buffered for the next connection are used up`
+  }
+}
+
 /** Everything a connection-level operation can fail with. */
 export type NatsClientError =
   | ConnectError
@@ -65,3 +78,4 @@ export type NatsClientError =
   | ClientClosed
   | SlowConsumer
   | InvalidArgument
+  | ReconnectBufferFull

@@ -4,9 +4,20 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import type * as Op from "../protocol/Op.js"
-import { decodeHeaders, type Headers } from "../protocol/Headers.js"
-import { ProtocolError } from "./Errors.js"
+import { decodeHeaders, type Headers, type HeadersInput } from "../protocol/Headers.js"
+import { InvalidArgument, type NatsClientError, ProtocolError } from "./Errors.js"
+
+/** Options of `NatsMessage.respond`. */
+export interface RespondOptions {
+  readonly headers?: HeadersInput | undefined
+}
+
+/** Whoever can publish the answer to a message: the client it arrived on, or the broker. */
+export interface Replier {
+  publish(subject: string, payload: Uint8Array | string, options?: RespondOptions): Effect.Effect<void, NatsClientError>
+}
 
 /**
  * A message delivered to a subscription (or a reply to a request). `data` is the payload without
@@ -28,7 +39,14 @@ export interface NatsMessage {
   text(): string
   /** The payload parsed as JSON (throws on invalid JSON, like `JSON.parse`). */
   json<A = unknown>(): A
+  /**
+   * Publish `payload` to this message's `reply` subject, through the client (or broker) it was
+   * received on. Fails with `InvalidArgument` when the message has no reply subject.
+   */
+  respond(payload: Uint8Array | string, options?: RespondOptions): Effect.Effect<void, NatsClientError>
 }
+
+const noReply = Effect.fail(new InvalidArgument({ message: "the message has no reply subject" }))
 
 export class Message implements NatsMessage {
   constructor(
@@ -38,8 +56,14 @@ export class Message implements NatsMessage {
     readonly headers: Headers | undefined,
     readonly status: number | undefined,
     readonly description: string | undefined,
-    readonly data: Uint8Array
+    readonly data: Uint8Array,
+    private readonly replier?: Replier | undefined
   ) {}
+
+  respond(payload: Uint8Array | string, options?: RespondOptions): Effect.Effect<void, NatsClientError> {
+    if (this.reply === undefined || this.reply === "" || this.replier === undefined) return noReply
+    return this.replier.publish(this.reply, payload, options)
+  }
 
   text(): string {
     return Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength).toString("utf8")
@@ -50,10 +74,10 @@ export class Message implements NatsMessage {
   }
 }
 
-export const toMessage = (op: Op.Msg): Message => {
-  if (op.headerSize < 0) return new Message(op.subject, op.sid, op.reply, undefined, undefined, undefined, op.payload)
+export const toMessage = (op: Op.Msg, replier?: Replier): Message => {
+  if (op.headerSize < 0) return new Message(op.subject, op.sid, op.reply, undefined, undefined, undefined, op.payload, replier)
   const h = decodeHeaders(op.payload.subarray(0, op.headerSize))
-  return new Message(op.subject, op.sid, op.reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize))
+  return new Message(op.subject, op.sid, op.reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize), replier)
 }
 
 /** The server's `INFO`, as sent (unknown fields are kept). */

@@ -12,7 +12,7 @@ import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
 import { dialTcp } from "../net/Dial.js"
-import { listen } from "../net/Listener.js"
+import { type ListenError, listen } from "../net/Listener.js"
 import { Broker } from "../server/Broker.js"
 import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
@@ -25,7 +25,7 @@ const RETRY_MS = 1000
 
 const jitter = (ms: number) => Duration.millis(ms + Math.random() * 100)
 
-export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
+export const layer: Layer.Layer<Cluster, ListenError, Broker> = Layer.effect(
   Cluster,
   Effect.gen(function*() {
     const server = yield* Broker

@@ -105,6 +105,37 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
     return Deferred.await(this.drained).pipe(Effect.timeoutOption(Duration.seconds(1)), Effect.asVoid)
   }
 
+  // PINGs this side wrote and PONGs the peer answered (PONGs come back in order), for `roundTrip`.
+  private pingsSent = 0
+  private pongsSeen = 0
+  private roundTrips: Array<{ readonly n: number; readonly done: Deferred.Deferred<void> }> = []
+
+  override sendPing(): void {
+    this.pingsSent++
+    super.sendPing()
+  }
+
+  override pong(): void {
+    super.pong()
+    this.pongsSeen++
+    while (this.roundTrips.length > 0 && this.roundTrips[0]!.n <= this.pongsSeen) Deferred.doneUnsafe(this.roundTrips.shift()!.done, Effect.void)
+  }
+
+  /**
+   * A PING/PONG round trip: succeeds once the peer has processed everything sent before it (e.g.
+   * an RS+), or after `timeout` when the route is gone or silent.
+   */
+  roundTrip(timeout: Duration.Duration): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.closing) return Effect.void
+      const done = Deferred.makeUnsafe<void>()
+      this.roundTrips.push({ n: ++this.pingsSent, done })
+      this.send(Encoder.PING_BYTES)
+      this.flush()
+      return Deferred.await(done).pipe(Effect.timeoutOption(timeout), Effect.asVoid)
+    })
+  }
+
   /** The writer handed a chunk to the socket: release stalled publishers once drained. */
   written(): void {
     if (this.drained !== undefined && (this.backlog <= BACKLOG_LOW || this.closing)) {

@@ -7,11 +7,11 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { listen } from "../net/Listener.js"
+import { type ListenError, listen } from "../net/Listener.js"
 import { Broker } from "./Broker.js"
 import { runClientSession } from "./ClientSession.js"
 
-export const layer: Layer.Layer<never, unknown, Broker> = Layer.effectDiscard(
+export const layer: Layer.Layer<never, ListenError, Broker> = Layer.effectDiscard(
   Effect.gen(function*() {
     const server = yield* Broker
     const { host, port } = server.options

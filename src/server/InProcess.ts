@@ -17,11 +17,13 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
-import { Message, type NatsMessage } from "../client/Message.js"
+import { Message, type NatsMessage, type Replier } from "../client/Message.js"
 import { nuid } from "../client/NatsClient.js"
-import { decodeHeaders, encodeHeaders, type Headers, validateHeaders } from "../protocol/Headers.js"
+import { headersArgument } from "../client/Arguments.js"
+import { decodeHeaders, encodeHeaders, type HeadersInput } from "../protocol/Headers.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
 import type { Publisher } from "./Router.js"
 import type { ServerState } from "./ServerState.js"
@@ -29,7 +31,8 @@ import { LocalSubscription, type Subscriber } from "./Subscription.js"
 
 export interface PublishOptions {
   readonly reply?: string | undefined
-  readonly headers?: Headers | undefined
+  /** A `Headers`, `[name, value]` pairs or a `{ name: value | values }` record. */
+  readonly headers?: HeadersInput | undefined
 }
 
 export interface SubscribeOptions {
@@ -41,17 +44,35 @@ export interface SubscribeOptions {
 export interface RequestOptions {
   /** Default 2 seconds. */
   readonly timeout?: Duration.Input | undefined
-  readonly headers?: Headers | undefined
+  readonly headers?: HeadersInput | undefined
+}
+
+/** A live in-process subscription (see `Broker.subscription`). */
+export interface InProcessSubscription {
+  readonly subject: string
+  readonly queue: string | undefined
+  /** The messages; ends when the subscription ends (scope closed, `unsubscribe`, shutdown). Consume it once. */
+  readonly messages: Stream.Stream<NatsMessage, SlowConsumer>
+  /** Withdraw the interest now and end `messages` after what it buffered (also done when the scope closes). */
+  readonly unsubscribe: Effect.Effect<void>
+  /**
+   * Wait until every route that is up when this runs has processed this subscription's interest
+   * (a PING/PONG round trip on each route; immediate when there are none).
+   */
+  readonly propagated: Effect.Effect<void>
 }
 
 const toBytes = (payload: Uint8Array | string): Uint8Array => (typeof payload === "string" ? Buffer.from(payload, "utf8") : payload)
 
+/** How long `propagated` waits for one route's PONG before giving up on it. */
+const PROPAGATION_TIMEOUT = Duration.seconds(5)
+
 /** A message as a subscriber keeps it: the payload is copied out of the publisher's read buffer. */
-const toMessage = (subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array): NatsMessage => {
+const toMessage = (subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array, replier: Replier | undefined): NatsMessage => {
   const bytes = Uint8Array.prototype.slice.call(payload) as Uint8Array
-  if (headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, bytes)
+  if (headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, bytes, replier)
   const h = decodeHeaders(bytes.subarray(0, headerSize))
-  return new Message(subject, sid, reply, h.headers, h.status, h.description, bytes.subarray(headerSize))
+  return new Message(subject, sid, reply, h.headers, h.status, h.description, bytes.subarray(headerSize), replier)
 }
 
 /** Delivers into a bounded queue that a Stream reads. */
@@ -65,7 +86,7 @@ class StreamSubscriber implements Subscriber {
   ) {}
 
   deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload))) return
+    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload, this.server))) return
     this.server.router.stats.slowConsumers++
     this.server.router.removeLocal(sub)
     Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: sub.subject, sid: sub.sid, pendingLimit: this.capacity })))
@@ -85,20 +106,19 @@ class ReplySubscriber implements Subscriber {
   ) {}
 
   deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    Deferred.doneUnsafe(this.reply, Effect.succeed(toMessage(subject, sub.sid, reply, headerSize, payload)))
+    Deferred.doneUnsafe(this.reply, Effect.succeed(toMessage(subject, sub.sid, reply, headerSize, payload, undefined)))
   }
 
   forget(): void {}
 }
 
 const checkPublish = (server: ServerState, subject: string, payload: Uint8Array, options: PublishOptions | undefined) => {
-  if (!isValidLiteralSubject(subject)) return new InvalidArgument({ message: `invalid publish subject "${subject}"` })
-  if (options?.reply !== undefined && !isValidLiteralSubject(options.reply)) {
+  if (typeof subject !== "string" || !isValidLiteralSubject(subject)) return new InvalidArgument({ message: `invalid publish subject "${subject}"` })
+  if (options?.reply !== undefined && (typeof options.reply !== "string" || !isValidLiteralSubject(options.reply))) {
     return new InvalidArgument({ message: `invalid reply subject "${options.reply}"` })
   }
-  if (options?.headers !== undefined) {
-    const bad = validateHeaders(options.headers)
-    if (bad !== undefined) return new InvalidArgument({ message: bad })
+  if (typeof payload !== "object" || !(payload instanceof Uint8Array)) {
+    return new InvalidArgument({ message: "payload must be a string or a Uint8Array" })
   }
   if (payload.length > server.options.maxPayload) {
     return new InvalidArgument({ message: `payload of ${payload.length} bytes exceeds max_payload ${server.options.maxPayload}` })
@@ -133,10 +153,12 @@ export class InProcess {
   private route(subject: string, body: Uint8Array, options: PublishOptions | undefined): number | InvalidArgument {
     const bad = checkPublish(this.server, subject, body, options)
     if (bad !== undefined) return bad
+    const headers = headersArgument(options?.headers)
+    if (headers instanceof InvalidArgument) return headers
     let payload = body
     let headerSize = -1
-    if (options?.headers !== undefined) {
-      const block = encodeHeaders(options.headers)
+    if (headers !== undefined) {
+      const block = encodeHeaders(headers)
       headerSize = block.length
       payload = Buffer.concat([block, body])
     }
@@ -151,30 +173,47 @@ export class InProcess {
    * withdrawn when it ends. With `queue`, one member of the group across the cluster gets each.
    */
   subscribe(subject: string, options?: SubscribeOptions): Stream.Stream<NatsMessage, InvalidArgument | SlowConsumer> {
+    return Stream.unwrap(Effect.map(this.subscription(subject, options), (s) => s.messages))
+  }
+
+  /**
+   * Subscribe now: when this Effect succeeds the interest is registered — local publishers and
+   * clients reach it, and the RS+ for it has been handed to every route that is up (await
+   * `propagated` to know the peers processed it). The interest is withdrawn when the scope closes.
+   */
+  subscription(subject: string, options?: SubscribeOptions): Effect.Effect<InProcessSubscription, InvalidArgument, Scope.Scope> {
     const server = this.server
     const open = this.open
-    return Stream.unwrap(Effect.gen(function*() {
-      if (!isValidSubject(subject)) return yield* Effect.fail(new InvalidArgument({ message: `invalid subject "${subject}"` }))
-      if (options?.queue !== undefined && !isValidQueueName(options.queue)) {
+    return Effect.gen(function*() {
+      if (typeof subject !== "string" || !isValidSubject(subject)) return yield* Effect.fail(new InvalidArgument({ message: `invalid subject "${subject}"` }))
+      if (options?.queue !== undefined && (typeof options.queue !== "string" || !isValidQueueName(options.queue))) {
         return yield* Effect.fail(new InvalidArgument({ message: `invalid queue name "${options.queue}"` }))
       }
       const capacity = Math.max(1, options?.bufferSize ?? 8192)
       const queue = yield* Queue.bounded<NatsMessage, SlowConsumer | Cause.Done>(capacity)
       const cid = server.nextId()
       const sub = new LocalSubscription(new StreamSubscriber(cid, server, queue, capacity), subject, options?.queue, String(cid))
+      const remove = Effect.sync(() => {
+        open.delete(queue)
+        server.router.removeLocal(sub) // idempotent
+        server.router.flush()
+        Queue.endUnsafe(queue)
+      })
       yield* Effect.acquireRelease(
         Effect.sync(() => {
           server.router.addLocal(sub)
+          // The RS+ (if any) goes out now, not with some later batch.
+          server.router.flush()
           open.add(queue)
         }),
-        () =>
-          Effect.sync(() => {
-            open.delete(queue)
-            server.router.removeLocal(sub)
-          })
+        () => remove
       )
-      return Stream.fromQueue(queue)
-    }))
+      const propagated = Effect.suspend(() => {
+        const routes = server.cluster === undefined ? [] : [...server.cluster.routes.values()]
+        return Effect.forEach(routes, (route) => route.roundTrip(PROPAGATION_TIMEOUT), { concurrency: "unbounded", discard: true })
+      })
+      return { subject, queue: options?.queue, messages: Stream.fromQueue(queue), unsubscribe: remove, propagated }
+    })
   }
 
   /** The broker is shutting down: every subscription stream ends (after what it buffered). */

@@ -14,8 +14,9 @@ import type { CloseReason } from "../protocol/ProtocolError.js"
 import type { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
 import type { NatsMessage } from "../client/Message.js"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { InProcess, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
+import { InProcess, type InProcessSubscription, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
 import { Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
 
@@ -87,6 +88,14 @@ export class ServerState {
   /** Subscribe from inside the process; the interest lasts as long as the stream runs. */
   subscribe(subject: string, options?: SubscribeOptions): Stream.Stream<NatsMessage, InvalidArgument | SlowConsumer> {
     return this.api.subscribe(subject, options)
+  }
+
+  /**
+   * Subscribe now: the interest is registered when this succeeds (and withdrawn with the scope);
+   * `propagated` waits until the routes that are up have processed it.
+   */
+  subscription(subject: string, options?: SubscribeOptions): Effect.Effect<InProcessSubscription, InvalidArgument, Scope.Scope> {
+    return this.api.subscription(subject, options)
   }
 
   /** Request/reply from inside the process, with no-responders and a timeout. */

@@ -10,6 +10,8 @@ import * as Layer from "effect/Layer"
 import { decodeServerOptions, type ServerOptionsInput } from "../config/ServerOptions.js"
 import { Log, LogLines } from "../log/Log.js"
 import * as NatsServer from "../NatsServer.js"
+import type { MonitorListenError } from "../monitor/Monitor.js"
+import type { ListenError } from "../net/Listener.js"
 import { Broker } from "../server/Broker.js"
 import type { ServerState } from "../server/ServerState.js"
 
@@ -25,7 +27,7 @@ export interface TestServerShape {
 
 export class TestServer extends Context.Service<TestServer, TestServerShape>()("effect-nats-server/testing/TestServer") {
   /** A server with `options` (nats-server defaults otherwise) on an ephemeral loopback port. */
-  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, unknown> =>
+  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, ListenError | MonitorListenError> =>
     Layer.effectContext(
       Effect.gen(function*() {
         const decoded = decodeServerOptions({ host: "127.0.0.1", port: -1, ...options })

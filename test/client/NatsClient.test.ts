@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import * as NatsClient from "../../src/client/NatsClient.js"
@@ -47,6 +48,14 @@ const targets: ReadonlyArray<{ readonly name: string; readonly skip: boolean; re
     }
   }
 ]
+
+const waitUntilTrue = async (pred: () => boolean, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error("timed out")
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
 
 /** Retry `effect` until `done` holds for its result (each try is a server round trip), at most ~5s. */
 const eventually = <A, E>(effect: Effect.Effect<A, E>, done: (r: Exit.Exit<A, E>) => boolean) =>
@@ -360,6 +369,8 @@ interface FakeServer {
   readonly url: string
   /** Resolves with the first connection, after the client's CONNECT + PING were answered. */
   readonly connected: Promise<FakeConn>
+  /** A promise of the next connection to complete its handshake (after this call). */
+  readonly nextConnection: () => Promise<FakeConn>
   readonly close: () => Promise<void>
 }
 
@@ -375,8 +386,13 @@ const INFO = `INFO {"server_id":"NFAKE","version":"2.9.10","proto":1,"headers":t
 
 const fakeServer = (): Promise<FakeServer> =>
   new Promise((resolve) => {
-    let onConn: (c: FakeConn) => void = () => {}
-    const connected = new Promise<FakeConn>((r) => (onConn = r))
+    const handshaken: Array<FakeConn> = []
+    const waiting: Array<(c: FakeConn) => void> = []
+    const onConn = (c: FakeConn) => {
+      handshaken.push(c)
+      for (const w of waiting.splice(0)) w(c)
+    }
+    const connected = new Promise<FakeConn>((r) => (handshaken.length > 0 ? r(handshaken[0]!) : waiting.push(r)))
     const sockets = new Set<net.Socket>()
     const srv = net.createServer((socket) => {
       sockets.add(socket)
@@ -416,6 +432,7 @@ const fakeServer = (): Promise<FakeServer> =>
       resolve({
         url: `nats://127.0.0.1:${port}`,
         connected,
+        nextConnection: () => new Promise<FakeConn>((r) => waiting.push(r)),
         close: () =>
           new Promise((r) => {
             for (const s of sockets) s.destroy()
@@ -449,10 +466,10 @@ describe("NatsClient against a scripted server", () => {
       })
     ))
 
-  it.live("-ERR fails subscriptions and pending flushes with ServerError and closes the connection", () =>
+  it.live("without reconnect, a fatal -ERR fails subscriptions and pending flushes with ServerError and closes the connection", () =>
     withFake((fake) =>
       Effect.gen(function*() {
-        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const c = yield* NatsClient.make({ servers: [fake.url], reconnect: false })
         const conn = yield* Effect.promise(() => fake.connected)
         const sub = yield* c.subscription("x")
         const draining = yield* sub.messages.pipe(Stream.runDrain, Effect.forkScoped)
@@ -473,10 +490,10 @@ describe("NatsClient against a scripted server", () => {
       })
     ))
 
-  it.live("a connection dropped by the server fails subscriptions with ConnectionLost", () =>
+  it.live("without reconnect, a connection dropped by the server fails subscriptions with ConnectionLost", () =>
     withFake((fake) =>
       Effect.gen(function*() {
-        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const c = yield* NatsClient.make({ servers: [fake.url], reconnect: false })
         const conn = yield* Effect.promise(() => fake.connected)
         const sub = yield* c.subscription("x")
         const draining = yield* sub.messages.pipe(Stream.runDrain, Effect.forkScoped)
@@ -486,10 +503,10 @@ describe("NatsClient against a scripted server", () => {
       })
     ))
 
-  it.live("garbage from the server fails with ProtocolError", () =>
+  it.live("without reconnect, garbage from the server fails with ProtocolError", () =>
     withFake((fake) =>
       Effect.gen(function*() {
-        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const c = yield* NatsClient.make({ servers: [fake.url], reconnect: false })
         const conn = yield* Effect.promise(() => fake.connected)
         conn.socket.write("HELLO THERE\r\n")
         expect((yield* c.closed)._tag).toBe("ProtocolError")
@@ -518,6 +535,154 @@ describe("NatsClient against a scripted server", () => {
         // The other subscription and the connection carry on.
         const [ok] = yield* other.messages.pipe(Stream.take(1), Stream.runCollect)
         expect(ok!.text()).toBe("ok")
+      })
+    ))
+
+  it.live("a permissions violation is a status event and the connection carries on; a fatal -ERR reconnects", () =>
+    withFake((fake) =>
+      Effect.gen(function*() {
+        const c = yield* NatsClient.make({ servers: [fake.url], reconnect: Schedule.spaced("10 millis") })
+        const events: Array<NatsClient.ClientStatus> = []
+        yield* c.status.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.forkScoped({ startImmediately: true }))
+        const conn = yield* Effect.promise(() => fake.connected)
+        const sub = yield* c.subscription("ok")
+        yield* Effect.promise(() => conn.waitFor(/SUB ok 1\r\n/))
+        conn.socket.write(`-ERR 'Permissions Violation for Publish to "secret"'\r\nMSG ok 1 5\r\nstill\r\n`)
+        const [m] = yield* sub.messages.pipe(Stream.take(1), Stream.runCollect)
+        expect(m!.text()).toBe("still")
+        expect(events).toEqual([{ _tag: "Error", server: fake.url, error: expect.objectContaining({ _tag: "ServerError", message: 'Permissions Violation for Publish to "secret"' }) }])
+        yield* c.publish("ok", "more")
+        yield* Effect.promise(() => conn.waitFor(/PUB ok 4\r\nmore\r\n/))
+        expect(Effect.runSync(c.isConnected)).toBe(true)
+        // A fatal one: the client drops the connection and reconnects (the fake server is still there).
+        const reconnected = fake.nextConnection()
+        conn.socket.write("-ERR 'Stale Connection'\r\n")
+        const again = yield* Effect.promise(() => reconnected)
+        yield* Effect.promise(() => again.waitFor(/SUB ok 1\r\n/))
+        yield* Effect.promise(() => waitUntilTrue(() => events.some((e) => e._tag === "Reconnected")))
+        expect(events.map((e) => e._tag)).toEqual(["Error", "Error", "Disconnected", "Reconnecting", "Reconnected"])
+      })
+    ))
+
+  it.effect("reconnect rounds follow the Schedule on the Clock (TestClock): none until the clock moves", () =>
+    Effect.gen(function*() {
+      // A server that, once told to, refuses the handshake by closing every new connection at once.
+      let refusing = false
+      let accepted = 0
+      const sockets = new Set<net.Socket>()
+      const srv = net.createServer((socket) => {
+        accepted++
+        sockets.add(socket)
+        socket.on("error", () => {})
+        if (refusing) return void socket.destroy()
+        socket.on("data", (d) => {
+          if (d.toString().includes("PING\r\n")) socket.write("PONG\r\n")
+        })
+        socket.write(INFO)
+      })
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))),
+        () => Effect.promise(() => new Promise<void>((r) => {
+          for (const s of sockets) s.destroy()
+          srv.close(() => r())
+        }))
+      )
+      const url = `nats://127.0.0.1:${(srv.address() as net.AddressInfo).port}`
+      const c = yield* NatsClient.make({ servers: [url], reconnect: Schedule.spaced("1 minute") })
+      const events: Array<NatsClient.ClientStatus> = []
+      yield* c.status.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.forkScoped({ startImmediately: true }))
+      refusing = true
+      for (const s of sockets) s.destroy()
+      // The first round is immediate, and refused.
+      yield* Effect.promise(() => waitUntilTrue(() => accepted === 2))
+      expect(events.map((e) => e._tag)).toEqual(["Disconnected", "Reconnecting"])
+      refusing = false
+      yield* TestClock.adjust("59 seconds")
+      expect(accepted).toBe(2)
+      yield* TestClock.adjust("1 second")
+      yield* Effect.promise(() => waitUntilTrue(() => events.some((e) => e._tag === "Reconnected")))
+      expect(accepted).toBe(3)
+      expect(events.map((e) => e._tag)).toEqual(["Disconnected", "Reconnecting", "Reconnecting", "Reconnected"])
+      expect(events[2]).toEqual({ _tag: "Reconnecting", attempt: 2 })
+    }).pipe(Effect.scoped))
+
+  it.live("INFO connect_urls become fail-over candidates; ldm is reported", () =>
+    withFake((fake) =>
+      Effect.gen(function*() {
+        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const events: Array<NatsClient.ClientStatus> = []
+        yield* c.status.pipe(Stream.runForEach((e) => Effect.sync(() => events.push(e))), Effect.forkScoped({ startImmediately: true }))
+        const conn = yield* Effect.promise(() => fake.connected)
+        conn.socket.write(`INFO {"server_id":"NFAKE","version":"2.9.10","max_payload":1048576,"headers":true,"connect_urls":["127.0.0.1:1","[::1]:2"]}\r\n`)
+        conn.socket.write(`INFO {"server_id":"NFAKE","version":"2.9.10","max_payload":1048576,"headers":true,"connect_urls":["127.0.0.1:1"],"ldm":true}\r\n`)
+        yield* Effect.promise(() => waitUntilTrue(() => events.length === 2))
+        // The second INFO no longer announces [::1]:2: dropped; the given server stays.
+        expect(yield* c.servers).toEqual([fake.url, "nats://127.0.0.1:1"])
+        expect(events).toEqual([
+          { _tag: "ServersDiscovered", servers: ["nats://127.0.0.1:1", "nats://[::1]:2"] },
+          { _tag: "LameDuck", server: fake.url }
+        ])
+        expect((yield* c.info).ldm).toBe(true)
+      })
+    ))
+
+  it.live("msg.respond publishes to the reply subject; a message without one refuses", () =>
+    withFake((fake) =>
+      Effect.gen(function*() {
+        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const conn = yield* Effect.promise(() => fake.connected)
+        const sub = yield* c.subscription("svc")
+        yield* Effect.promise(() => conn.waitFor(/SUB svc 1\r\n/))
+        conn.socket.write("MSG svc 1 _INBOX.r1 2\r\nhi\r\nMSG svc 1 2\r\nno\r\n")
+        const [withReply, without] = yield* sub.messages.pipe(Stream.take(2), Stream.runCollect)
+        yield* withReply!.respond("answer", { headers: { "X-N": "1" } })
+        yield* Effect.promise(() => conn.waitFor(/HPUB _INBOX\.r1 \d+ \d+\r\nNATS\/1\.0\r\nX-N: 1\r\n\r\nanswer\r\n/))
+        expect((yield* Effect.flip(without!.respond("x")))._tag).toBe("InvalidArgument")
+      })
+    ))
+
+  it.live("headers: records and pairs are accepted; malformed ones (from JavaScript) fail with InvalidArgument", () =>
+    withFake((fake) =>
+      Effect.gen(function*() {
+        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const conn = yield* Effect.promise(() => fake.connected)
+        yield* c.publish("h", "1", { headers: { "X-N": "1", "X-M": ["a", "b"] } })
+        yield* c.publish("h", "2", { headers: [["X-P", "p"]] })
+        yield* Effect.promise(() => conn.waitFor(/NATS\/1\.0\r\nX-N: 1\r\nX-M: a\r\nX-M: b\r\n\r\n1\r\n[^]*NATS\/1\.0\r\nX-P: p\r\n\r\n2\r\n/))
+        const bad: ReadonlyArray<unknown> = [5, "X-N: 1", { "X-N": 1 }, { "X-N": ["a", 2] }, [["X-N"]], [5], { "Bad Name": "v" }, { "X-N": "a\r\nb" }]
+        for (const headers of bad) {
+          const error = yield* Effect.flip(c.publish("h", "x", { headers: headers as never }))
+          expect(error._tag).toBe("InvalidArgument")
+          const requested = yield* Effect.flip(c.request("h", "x", { headers: headers as never }))
+          expect(requested._tag).toBe("InvalidArgument")
+        }
+        expect((yield* Effect.flip(c.publish("h", 42 as never)))._tag).toBe("InvalidArgument")
+        expect((yield* Effect.flip(c.publish(undefined as never, "x")))._tag).toBe("InvalidArgument")
+        expect(Effect.runSync(c.isConnected)).toBe(true)
+      })
+    ))
+
+  it.live("drain: UNSUBs, delivers what the server sent before the PONG, ends the streams, closes", () =>
+    withFake((fake) =>
+      Effect.gen(function*() {
+        const c = yield* NatsClient.make({ servers: [fake.url] })
+        const conn = yield* Effect.promise(() => fake.connected)
+        const sub = yield* c.subscription("d")
+        const collected = yield* sub.messages.pipe(Stream.runCollect, Effect.forkScoped)
+        yield* Effect.promise(() => conn.waitFor(/SUB d 1\r\n/))
+        yield* c.publish("d", "last words")
+        const draining = yield* c.drain.pipe(Effect.forkScoped)
+        yield* Effect.promise(() => conn.waitFor(/UNSUB 1\r\nPING\r\n/))
+        // In flight when the UNSUB arrived: still delivered.
+        conn.socket.write("MSG d 1 4\r\nlate\r\nPONG\r\n")
+        yield* Fiber.join(draining)
+        expect((yield* Fiber.join(collected)).map((m) => m.text())).toEqual(["late"])
+        expect((yield* c.closed)._tag).toBe("ClientClosed")
+        expect(conn.received()).toContain("PUB d 10\r\nlast words\r\n")
+        expect((yield* Effect.flip(c.publish("d", "x")))._tag).toBe("ClientClosed")
+        // The status stream of a client that is over is just its Closed event.
+        const after = yield* c.status.pipe(Stream.runCollect)
+        expect(after.map((e) => e._tag)).toEqual(["Closed"])
       })
     ))
 

@@ -14,7 +14,6 @@ import { main as clusterExample } from "../../examples/cluster-in-one-process.js
 import { Broker, NatsClient, NatsServer } from "../../src/index.js"
 import { Arbitraries } from "../../src/testing/index.js"
 import { freePort } from "../support/servers.js"
-import { waitUntil } from "../support/wait.js"
 
 const app = GreetService.pipe(Layer.provideMerge(NatsServer.layer({ host: "127.0.0.1", port: -1 })))
 
@@ -22,7 +21,6 @@ layer(app)("the embedded greeting service", (it) => {
   it.effect("answers a real nats.js client", () =>
     Effect.gen(function*() {
       const broker = yield* Broker
-      yield* Effect.promise(() => waitUntil("service subscribed", () => broker.router.index.match("greet").queues.length === 1))
       const nc = yield* Effect.acquireRelease(
         Effect.promise(() => connect({ servers: `nats://127.0.0.1:${broker.listen!.port}` })),
         (nc) => Effect.promise(() => nc.close())
@@ -34,7 +32,6 @@ layer(app)("the embedded greeting service", (it) => {
   it.effect("property: for any name, a request over TCP gets exactly greet(name)", () =>
     Effect.gen(function*() {
       const broker = yield* Broker
-      yield* Effect.promise(() => waitUntil("service subscribed", () => broker.router.index.match("greet").queues.length === 1))
       const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${broker.listen!.port}`] })
       // Names: any unicode text, including what the kit generates for subjects and headers.
       const name = fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), Arbitraries.subject, fc.constant("   "))
