@@ -1,13 +1,14 @@
 /**
  * The client listener: accepts TCP connections and runs one supervised `ClientSession` fiber per
  * socket. Closing the layer's scope stops accepting and interrupts every session, which closes
- * its client with reason `Server Shutdown`.
+ * its client with reason `Server Shutdown`. With a `tls` block every client must upgrade after INFO.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { listen } from "../net/Listener.js"
+import { loadTls } from "../net/Tls.js"
 import { Broker } from "./Broker.js"
 import { runClientSession } from "./ClientSession.js"
 
@@ -16,9 +17,11 @@ export const layer: Layer.Layer<never, unknown, Broker> = Layer.effectDiscard(
     const server = yield* Broker
     const { host, port } = server.options
     yield* Effect.addFinalizer(() => Effect.sync(() => server.log.debug("Client accept loop exiting..")))
-    const listener = yield* listen(host, port, (socket) => runClientSession(socket, server))
+    const tls = server.options.tls === undefined ? undefined : yield* loadTls(server.options.tls)
+    const listener = yield* listen(host, port, (socket) => runClientSession(socket, server, tls))
     server.listen = { host, port: listener.port }
     server.stopAccepting = listener.stopAccepting
     server.log.info(`Listening for client connections on ${host.includes(":") ? `[${host}]` : host}:${listener.port}`)
+    if (tls !== undefined) server.log.info("TLS required for client connections")
   })
 )
