@@ -154,19 +154,6 @@ const pkixNames: ReadonlyMap<string, string> = new Map([
 /** nats-server's `internal/ldap` attribute type names (the pkix ones and DC). */
 const ldapNames: ReadonlyMap<string, string> = new Map([...pkixNames, ["0.9.2342.19200300.100.1.25", "DC"]])
 
-/** Go's `asn1.Marshal(string)`: PrintableString when every char allows it, else UTF8String. */
-const marshalString = (s: string): Uint8Array => {
-  const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(s)
-  const body = printable ? Buffer.from(s, "latin1") : Buffer.from(s, "utf8")
-  const len = body.length
-  const header = len < 128
-    ? [printable ? 0x13 : 0x0c, len]
-    : len < 256
-    ? [printable ? 0x13 : 0x0c, 0x81, len]
-    : [printable ? 0x13 : 0x0c, 0x82, len >> 8, len & 0xff]
-  return Buffer.concat([Buffer.from(header), body])
-}
-
 const escapeValue = (v: string): string => {
   let out = ""
   const last = v.length - 1
@@ -179,19 +166,44 @@ const escapeValue = (v: string): string => {
   return out
 }
 
-/** The subject as Go's `cert.Subject.ToRDNSequence().String()` renders it (last RDN first). */
+/** The order in which Go's `pkix.Name.ToRDNSequence` rebuilds a subject (first = last in the string). */
+const goOrder: ReadonlyArray<readonly [string, "all" | "last"]> = [
+  ["2.5.4.6", "all"], // C
+  ["2.5.4.8", "all"], // ST
+  ["2.5.4.7", "all"], // L
+  ["2.5.4.9", "all"], // STREET
+  ["2.5.4.17", "all"], // POSTALCODE
+  ["2.5.4.10", "all"], // O
+  ["2.5.4.11", "all"], // OU
+  ["2.5.4.3", "last"], // CN
+  ["2.5.4.5", "last"] // SERIALNUMBER
+]
+
+/**
+ * The subject as Go's `cert.Subject.ToRDNSequence().String()` renders it. Go first parses the
+ * subject into a `pkix.Name` and rebuilds it: the known attributes only, in a fixed order (C, ST,
+ * L, STREET, POSTALCODE, O, OU, CN, SERIALNUMBER), every value of one type in one multi-valued RDN,
+ * only the last CN and SERIALNUMBER; other attributes (e-mail, DC, UID) are left out. Then
+ * RFC 2253 order: last first.
+ */
 export const goSubjectString = (subject: CertNames["subject"]): string => {
-  const rdns: Array<string> = []
-  for (let i = subject.length - 1; i >= 0; i--) {
-    rdns.push(subject[i]!.map((a) => {
-      const name = pkixNames.get(a.oid)
-      if (name === undefined && a.value !== undefined) {
-        return `${a.oid}=#${Buffer.from(marshalString(a.value)).toString("hex")}`
-      }
-      return `${name ?? a.oid}=${escapeValue(a.value ?? "")}`
-    }).join("+"))
+  const values = new Map<string, Array<string>>()
+  for (const rdn of subject) {
+    for (const a of rdn) {
+      if (a.value === undefined || !pkixNames.has(a.oid)) continue
+      const list = values.get(a.oid) ?? []
+      list.push(a.value)
+      values.set(a.oid, list)
+    }
   }
-  return rdns.join(",")
+  const rdns: Array<string> = []
+  for (const [oid, which] of goOrder) {
+    const list = values.get(oid)
+    if (list === undefined || list.length === 0) continue
+    const picked = which === "last" ? [list[list.length - 1]!] : list
+    rdns.push(picked.map((v) => `${pkixNames.get(oid)}=${escapeValue(v)}`).join("+"))
+  }
+  return rdns.reverse().join(",")
 }
 
 /** nats-server's `getTLSAuthDCs`: the DC attributes as `DC=a,DC=b` (certificate order). */

@@ -23,17 +23,35 @@ export const findUser = (options: ServerOptions, name: string): Users[number] | 
 export const mapsCertificates = (options: ServerOptions): boolean =>
   options.tls?.verifyAndMap === true && (options.authorization?.users.length ?? 0) > 0
 
+interface ConnectFields {
+  readonly user?: string | undefined
+  readonly pass?: string | undefined
+  readonly name?: string | undefined
+  readonly lang?: string | undefined
+  readonly version?: string | undefined
+}
+
+/**
+ * nats-server's client log prefix once CONNECT was read: `ip:port - cid:N - "v<version>:<lang>:<name>" - `
+ * with the empty parts left out (and no quoted part when all are empty).
+ */
+export const connectPrefix = (base: string, c: ConnectFields): string => {
+  const parts = [c.version !== undefined && c.version !== "" ? `v${c.version}` : "", c.lang ?? "", c.name ?? ""].filter((p) => p !== "")
+  return parts.length === 0 ? base : `${base}${JSON.stringify(parts.join(":"))} - `
+}
+
 /**
  * The user a client's certificate maps to, when its CONNECT password matches; undefined =
- * authentication fails. `prefix` is the client's log prefix for the debug lines.
+ * authentication fails. `base` is the client's log prefix (`ip:port - cid:N - `).
  */
 export const certificateUser = (
   options: ServerOptions,
   cert: CertNames | undefined,
-  connect: { readonly user?: string | undefined; readonly pass?: string | undefined },
+  connect: ConnectFields,
   log: LogShape,
-  prefix: string
+  base: string
 ): string | undefined => {
+  const prefix = connectPrefix(base, connect)
   if (cert === undefined) {
     log.debug(`${prefix}User required in cert, no peer certificates found`)
     return undefined
