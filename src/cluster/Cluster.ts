@@ -96,6 +96,10 @@ export class ClusterState {
       headers: true
     }
     if (this.options.authorization !== undefined) info["auth_required"] = true
+    if (this.options.tls !== undefined) {
+      info["tls_required"] = true
+      info["tls_verify"] = true
+    }
     info["max_payload"] = s.options.maxPayload
     if (this.options.advertise !== undefined) info["ip"] = `nats-route://${hostPort(host, port)}/`
     info["nonce"] = makeNonce()
@@ -117,7 +121,7 @@ export class ClusterState {
     const pass = u?.password ?? this.options.authorization?.password
     if (user !== undefined) fields["user"] = user
     if (pass !== undefined) fields["pass"] = pass
-    fields["tls_required"] = false
+    fields["tls_required"] = this.options.tls !== undefined
     fields["headers"] = true
     fields["name"] = this.server.serverId
     fields["cluster"] = this.name
