@@ -26,7 +26,7 @@ export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknow
   // `ready` is built after the listeners it announces; the cluster after the client listener, so
   // that the route INFO it sends carries our client URL.
   const cluster = options.cluster === undefined ? Layer.empty : ClusterLayer.layer.pipe(Layer.provide(ClientListener.layer))
-  const monitor = options.httpPort === undefined ? Layer.empty : Monitor.layer
+  const monitor = options.httpPort === undefined && options.httpsPort === undefined ? Layer.empty : Monitor.layer
   const listeners = Layer.mergeAll(ClientListener.layer, cluster, monitor)
   const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
   return ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))

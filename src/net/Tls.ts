@@ -49,6 +49,8 @@ export class TlsHandshakeError extends Data.TaggedError("TlsHandshakeError")<{
 export interface TlsConfig {
   readonly options: TlsOptions
   readonly context: NodeTls.SecureContext
+  /** What `context` was made of, for servers that take options (HTTPS monitoring). */
+  readonly contextOptions: NodeTls.SecureContextOptions
   /** Clients must present a certificate signed by `ca_file` (verify / verify_and_map). */
   readonly verify: boolean
   readonly timeout: number
@@ -150,20 +152,20 @@ export const loadTls = (o: TlsOptions): Effect.Effect<TlsConfig, TlsConfigError>
     if (ca !== undefined && !ca.toString("latin1").includes("-----BEGIN CERTIFICATE-----")) {
       return yield* new TlsConfigError({ message: "failed to parse root ca certificate" })
     }
+    const contextOptions: NodeTls.SecureContextOptions = {
+      cert,
+      key,
+      ...(ca !== undefined ? { ca } : {}),
+      minVersion: "TLSv1.2",
+      ciphers: opensslCiphers(o.cipherSuites ?? defaultCipherSuites),
+      ecdhCurve: (o.curvePreferences ?? defaultCurvePreferences).map((c) => goCurves.get(c)!).join(":"),
+      honorCipherOrder: true
+    }
     const context = yield* Effect.try({
-      try: () =>
-        NodeTls.createSecureContext({
-          cert,
-          key,
-          ...(ca !== undefined ? { ca } : {}),
-          minVersion: "TLSv1.2",
-          ciphers: opensslCiphers(o.cipherSuites ?? defaultCipherSuites),
-          ecdhCurve: (o.curvePreferences ?? defaultCurvePreferences).map((c) => goCurves.get(c)!).join(":"),
-          honorCipherOrder: true
-        }),
+      try: () => NodeTls.createSecureContext(contextOptions),
       catch: (e) => new TlsConfigError({ message: pair(opensslReason(e)), cause: e })
     })
-    return { options: o, context, verify: o.verify || o.verifyAndMap, timeout: o.timeout }
+    return { options: o, context, contextOptions, verify: o.verify || o.verifyAndMap, timeout: o.timeout }
   })
 
 /** OpenSSL's reason, without its `error:0A00…:SSL routines::` prefix. */
