@@ -706,11 +706,14 @@ export const printConfig = (o: ServerOptionsInput): string => {
   if (o.httpPort !== undefined) {
     if (o.httpHost !== undefined && o.httpHost !== "") kv(0, "http", hostPortString(o.httpHost, o.httpPort))
     else kv(0, "http_port", o.httpPort)
+  } else if (o.httpsPort !== undefined) {
+    if (o.httpHost !== undefined && o.httpHost !== "") kv(0, "https", hostPortString(o.httpHost, o.httpsPort))
+    else kv(0, "https_port", o.httpsPort)
   } else if (o.httpHost !== undefined) {
     line(0, `# http host ${quote(o.httpHost)} is not written: the config syntax needs a port with it`)
   }
 
-  if (o.httpsPort !== undefined) kv(0, "https_port", o.httpsPort)
+  if (o.httpsPort !== undefined && o.httpPort !== undefined) kv(0, "https_port", o.httpsPort)
   if (o.tls !== undefined) printTls(0, o.tls, line, kv)
 
   const a = o.authorization
