@@ -421,7 +421,8 @@ const tlsSection = section<TlsInput>(
     [["cipher_suites"], (e, t) => { t.cipherSuites = goNames(e, goCiphers, "cipher") }],
     [["curve_preferences"], (e, t) => { t.curvePreferences = goNames(e, goCurves, "curve preference") }]
   ],
-  ["insecure", "pinned_certs", "connection_rate_limit", "verify_cert_and_check_known_urls", "cert_store", "cert_match_by", "cert_match", "ocsp_peer", "handshake_first", "min_version"]
+  // nats-server 2.9 fields we do not implement; anything else (handshake_first is 2.10) is unknown.
+  ["insecure", "pinned_certs", "connection_rate_limit", "verify_cert_and_check_known_urls", "cert_store", "cert_match_by", "cert_match"]
 )
 
 /** A `tls { … }` block: a certificate and its key are required (we only serve TLS with one). */
@@ -453,7 +454,11 @@ const clusterSection = section<ClusterInput>(
     [["advertise", "cluster_advertise"], (e, t) => { t.advertise = str(e) }],
     [["no_advertise"], (e, t) => { t.noAdvertise = bool(e) }],
     [["connect_retries"], (e, t) => { t.connectRetries = nonNegativeInt(e) }],
-    [["tls"], (e, t, ctx) => { t.tls = parseTls(e, ctx) }]
+    [["tls"], (e, t, ctx) => {
+      const tls = parseTls(e, ctx)
+      if (tls.verifyAndMap === true) fail(e.pos, "verify_and_map in the cluster tls block (route users from certificates) is not supported by effect-nats-server")
+      t.tls = tls
+    }]
   ],
   ["permissions", "pool_size", "compression", "accounts", "pinned_certs"]
 )

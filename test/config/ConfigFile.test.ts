@@ -360,6 +360,8 @@ describe("errors report file:line:col and a clear message", () => {
     ["tls { cert_file: a, key_file: b, curve_preferences: [ P256 ] }", "t.conf:1:55: unrecognized curve preference P256"],
     ["tls { cert_file: a, key_file: b, cipher_suites: [] }", "t.conf:1:49: error parsing tls config, 'cipher_suites' cannot be empty"],
     ["tls { cert_file: a, key_file: b, pinned_certs: [] }", "t.conf:1:34: pinned_certs is not supported by effect-nats-server"],
+    ["tls { cert_file: a, key_file: b, handshake_first: true }", "t.conf:1:34: unknown field \"handshake_first\""],
+    ["cluster { tls { cert_file: a, key_file: b, verify_and_map: true } }", "t.conf:1:11: verify_and_map in the cluster tls block (route users from certificates) is not supported by effect-nats-server"],
     ["tls { cert_file: a, key_file: b, verify: 1 }", "t.conf:1:42: verify must be a boolean (true/false, yes/no, on/off), got integer 1"],
     ["accounts { A: {} }", "t.conf:1:1: accounts is not supported by effect-nats-server"],
     ["operator: op.jwt", "t.conf:1:1: operator is not supported by effect-nats-server"],

@@ -138,6 +138,15 @@ describe("client TLS", () => {
       .rejects.toThrow(/certificate|self.signed|unable to verify/i)
   })
 
+  each("a client that wants the TLS handshake first (nats-server 2.10's handshake_first) can not connect to 2.9", async (t) => {
+    await expect(connectV3({
+      servers: `127.0.0.1:${t.port}`,
+      tls: { handshakeFirst: true, caFile: certs.ca, certFile: alice.cert, keyFile: alice.key },
+      reconnect: false,
+      timeout: 5000
+    })).rejects.toThrow()
+  })
+
   each("a plain-text client gets the INFO, then the connection is closed with nothing more", async (t) => {
     const line = "TLS handshake error: tls: first record does not look like a TLS handshake"
     const before = t.log().split(line).length
