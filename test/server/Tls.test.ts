@@ -6,13 +6,14 @@
  */
 import { connect as connectV3 } from "@nats-io/transport-node"
 import { connect as connectV2 } from "nats"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Certs, makeCerts } from "../support/certs.js"
-import { type ChildServer, natsServerPath, startNatsServer, startServer, type TestServer } from "../support/servers.js"
+import { binPath, type ChildServer, natsServerPath, startNatsServer, startServer, type TestServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
 
 const enc = new TextEncoder()
@@ -182,6 +183,14 @@ describe("client TLS", () => {
     } finally {
       await server.stop()
     }
+  })
+
+  it("-t reads the TLS files: a missing key is reported as nats-server words it", () => {
+    const conf = path.join(certs.dir, "missing.conf")
+    fs.writeFileSync(conf, `tls { cert_file: "${certs.server.cert}", key_file: "${certs.dir}/nope.pem" }\n`)
+    const r = spawnSync(process.execPath, [binPath, "-c", conf, "-t"], { encoding: "utf8", timeout: 15_000 })
+    expect(r.status).not.toBe(0)
+    expect(r.stderr + r.stdout).toContain(`error parsing X509 certificate/key pair: open ${certs.dir}/nope.pem: no such file or directory`)
   })
 
   it("TLS 1.2 with a configured cipher suite and curve", async () => {
