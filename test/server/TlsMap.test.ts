@@ -10,7 +10,8 @@ import { connect as connectV2 } from "nats"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { goSubjectString, parseDn, readCertNames } from "../../src/net/CertNames.js"
+import fc from "fast-check"
+import { dnEqual, goSubjectString, parseDn, readCertNames, subjectDn } from "../../src/net/CertNames.js"
 import { type Certs, type KeyPair, makeCerts } from "../support/certs.js"
 import { type ChildServer, natsServerPath, startNatsServer, startServer, type TestServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
@@ -156,6 +157,19 @@ describe("verify_and_map", () => {
     expect(rendered).toBe('CN=\\#lead\\, \\"q\\" \\<x\\>\\;,OU=multi,O=Acme,C=US')
     expect(r.lines).toEqual([`DBG User in cert [${JSON.stringify(rendered)}], not found`])
   }, 30_000)
+
+  it("property: Go's subject escaping and the RFC 4514 DN parser are inverse (so a rendered subject names its user)", () => {
+    const value = fc.string({ unit: fc.constantFrom("a", "Z", "0", " ", ",", "+", "\"", "\\", "<", ">", ";", "#", "=", "é", "-") , minLength: 1, maxLength: 12 })
+      .filter((v) => v.trim() === v) // ldap.ParseDN trims spaces at the ends, escaped or not (as nats-server's copy)
+    fc.assert(fc.property(fc.record({ c: fc.option(value), o: fc.option(value), ou: fc.option(value), cn: fc.option(value) }), (r) => {
+      const subject = ([["2.5.4.6", r.c], ["2.5.4.10", r.o], ["2.5.4.11", r.ou], ["2.5.4.3", r.cn]] as const)
+        .filter(([, v]) => v !== null).map(([oid, v]) => [{ oid, value: v! }])
+      const rendered = goSubjectString(subject)
+      const parsed = parseDn(rendered)
+      if (subject.length === 0) return rendered === ""
+      return parsed !== undefined && dnEqual(parsed, subjectDn(subject)!)
+    }), { numRuns: 300 })
+  })
 
   it("parses RFC 4514 DNs as nats-server's ldap package", () => {
     expect(parseDn("CN=alice,OU=eng,O=Acme\\, Inc.,C=US")).toEqual([
