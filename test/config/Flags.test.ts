@@ -212,6 +212,9 @@ describe("parseFlags: TLS", () => {
     expect(err(["--tls"])).toBe("TLS Server certificate must be present and valid")
     expect(err(["--tlsverify", "--tlscert", "s.pem"])).toBe("TLS Server private key must be present and valid")
   })
+  it("--tls=false (turning off the file's TLS) is refused, not ignored", () => {
+    expect(err(["--tls=false"])).toMatch(/^--tls=false: .*not supported/)
+  })
   it("-ms / --https_port set the HTTPS monitoring port", () => {
     expect(ok(["-ms", "8443"]).options.httpsPort).toBe(8443)
     expect(ok(["--https_port=-1"]).options.httpsPort).toBe(-1)
