@@ -247,12 +247,20 @@ export const peerCertificate = (socket: NodeTls.TLSSocket): Uint8Array | undefin
   return cert === undefined ? undefined : cert.raw
 }
 
-/** Go's `tlsVersion` / `tlsCipher` for the debug line `TLS version 1.3, cipher suite …`. */
-export const describeSession = (socket: NodeTls.TLSSocket): string => {
+/** The negotiated session as nats-server names it (Go's `tlsVersion` / `tlsCipher`): `1.3`, `TLS_AES_128_GCM_SHA256`. */
+export const sessionInfo = (socket: NodeTls.TLSSocket): { readonly version: string; readonly cipher: string } => {
   const protocol = socket.getProtocol() ?? "unknown"
   const version = protocol.startsWith("TLSv") ? protocol.slice(4) : protocol
-  const cipher = socket.getCipher() as { name: string; standardName?: string }
-  return `TLS version ${version}, cipher suite ${cipher.standardName ?? cipher.name}`
+  const c = socket.getCipher() as { name: string; standardName?: string }
+  // Go names the ECDHE ChaCha20 suites without the `_SHA256` of the IANA name.
+  const cipher = (c.standardName ?? c.name).replace(/^(TLS_ECDHE_(?:RSA|ECDSA)_WITH_CHACHA20_POLY1305)_SHA256$/, "$1")
+  return { version, cipher }
+}
+
+/** The debug line `TLS version 1.3, cipher suite TLS_AES_128_GCM_SHA256`. */
+export const describeSession = (socket: NodeTls.TLSSocket): string => {
+  const { cipher, version } = sessionInfo(socket)
+  return `TLS version ${version}, cipher suite ${cipher}`
 }
 
 /** Go's read-deadline error: `read tcp <local>-><remote>: i/o timeout`. */

@@ -50,6 +50,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   firstByte = -1
   /** The names in the client's TLS certificate, when it presented one (verify_and_map). */
   peerCert: CertNames | undefined = undefined
+  /** The negotiated TLS version and cipher suite (nats-server's names), for /connz. */
+  tlsSession: { readonly version: string; readonly cipher: string } | undefined = undefined
 
   // Keepalive and async INFO.
   /** Async INFOs are only sent after the client's first PING was answered. */

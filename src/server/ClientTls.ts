@@ -13,7 +13,7 @@ import type * as Socket from "effect/socket/Socket"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { readCertNames } from "../net/CertNames.js"
 import { fromNetSocket } from "../net/NetSocket.js"
-import { acceptTls, describeSession, peerCertificate, type TlsConfig } from "../net/Tls.js"
+import { acceptTls, describeSession, peerCertificate, sessionInfo, type TlsConfig } from "../net/Tls.js"
 import { ErrText } from "../protocol/ProtocolError.js"
 import type { ClientConnection } from "./ClientConnection.js"
 
@@ -56,6 +56,7 @@ export const upgradeClient = (
         conn.peerCert = undefined
       }
     }
+    conn.tlsSession = sessionInfo(sock)
     log.debug(`${conn.prefix}TLS handshake complete`)
     log.debug(`${conn.prefix}${describeSession(sock)}`)
     return fromNetSocket(sock)

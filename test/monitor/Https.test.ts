@@ -3,6 +3,7 @@
  * server and nats-server 2.9.10 side by side: served over TLS, no client certificate asked for
  * even when clients must present one, the TLS fields of /varz, and the start-up refusals.
  */
+import { connect } from "@nats-io/transport-node"
 import * as fs from "node:fs"
 import * as https from "node:https"
 import * as path from "node:path"
@@ -61,6 +62,23 @@ describe("HTTPS monitoring", () => {
       expect(v["tls_timeout"]).toBe(2)
     }
     if (ref !== undefined) expect(await ref.waitFor(`Starting https monitor on 127.0.0.1:${refPort}`)).toBeTruthy()
+  })
+
+  it("/connz shows the TLS version and cipher suite of a TLS client, as nats-server", async () => {
+    const alice = certs.client("alice", "/CN=alice")
+    const targets: Array<[number, number]> = [[ours.port, ours.broker.monitorAddress!.port]]
+    if (ref !== undefined) targets.push([ref.port, refPort])
+    const seen: Array<unknown> = []
+    for (const [clientPort, monitor] of targets) {
+      const nc = await connect({ servers: `127.0.0.1:${clientPort}`, name: "tls-connz", tls: { caFile: certs.ca, certFile: alice.cert, keyFile: alice.key } })
+      await nc.flush()
+      const doc = JSON.parse((await get(monitor, certs.ca, "/connz")).body) as { connections: Array<Record<string, unknown>> }
+      const c = doc.connections.find((x) => x["name"] === "tls-connz")!
+      seen.push({ version: c["tls_version"], cipher: c["tls_cipher_suite"] })
+      await nc.close()
+    }
+    expect(seen[0]).toEqual({ version: "1.3", cipher: "TLS_AES_128_GCM_SHA256" })
+    if (seen.length === 2) expect(seen[1]).toEqual(seen[0])
   })
 
   it("plain HTTP to the HTTPS port gets no monitoring document", async () => {
