@@ -180,7 +180,7 @@ const opensslReason = (e: unknown): string => {
 // ---------------------------------------------------------------------------------------------
 
 /** Node's certificate verification codes → Go's x509 error text. */
-const x509Text = (code: string | undefined, detail?: string): string => {
+const x509Text = (code: string | undefined): string => {
   switch (code) {
     case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
     case "UNABLE_TO_GET_ISSUER_CERT":
@@ -192,11 +192,16 @@ const x509Text = (code: string | undefined, detail?: string): string => {
     case "CERT_HAS_EXPIRED":
     case "CERT_NOT_YET_VALID":
       return "x509: certificate has expired or is not yet valid"
-    case "ERR_TLS_CERT_ALTNAME_INVALID":
-      return `x509: ${detail ?? "certificate is not valid for this host"}`
     default:
-      return `x509: ${detail ?? code ?? "certificate verification failed"}`
+      return `x509: ${code ?? "certificate verification failed"}`
   }
+}
+
+/** Go's alert texts where they differ from OpenSSL's code names. */
+const goAlerts: Readonly<Record<string, string>> = {
+  "unknown ca": "unknown certificate authority",
+  "protocol version": "protocol version not supported",
+  "decrypt error": "error decrypting message"
 }
 
 /** OpenSSL alerts received from the peer → Go's `remote error: tls: <alert>`. */
@@ -204,7 +209,17 @@ const alertText = (code: string): string | undefined => {
   const m = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code)
   if (m === null) return undefined
   const name = m[1]!.toLowerCase().replace(/_/g, " ")
-  return `remote error: tls: ${name === "certificate required" ? "certificate required" : name}`
+  return `remote error: tls: ${goAlerts[name] ?? name}`
+}
+
+/** Node's host-check reason → Go's `x509: certificate is valid for a, b, not host`. */
+const hostnameText = (reason: string | undefined): string => {
+  const m = /^(?:Host: (.+?)\.|IP: (.+?)) is not in the cert's (?:altnames|list): (.*)$/.exec(reason ?? "")
+  if (m === null) return `x509: ${reason ?? "certificate is not valid for this host"}`
+  // Go lists the DNS names for a host name, the IP addresses for an IP.
+  const entries = m[3]!.split(/,\s*/)
+  const names = m[1] !== undefined ? entries.filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4)) : entries
+  return `x509: certificate is valid for ${names.join(", ")}, not ${m[1] ?? m[2]}`
 }
 
 /** OpenSSL's ways of saying that the first bytes were not a TLS record (e.g. a plain `CONNECT`). */
@@ -219,7 +234,7 @@ const notTls = new Set([
 ])
 
 /** A Node TLS error (during a handshake) as Go's error text. */
-export const handshakeErrorText = (e: unknown, side: "server" | "client"): string => {
+export const handshakeErrorText = (e: unknown): string => {
   const err = e as NodeJS.ErrnoException & { reason?: string }
   const code = err?.code ?? ""
   if (code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") return "tls: client didn't provide a certificate"
@@ -227,7 +242,7 @@ export const handshakeErrorText = (e: unknown, side: "server" | "client"): strin
   const alert = alertText(code)
   if (alert !== undefined) return alert
   if (code === "ECONNRESET") return "read: connection reset by peer"
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return x509Text(code, err.reason?.replace(/^Host: [^.]+\. is not /, "certificate is not valid for "))
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return hostnameText(err.reason)
   if (/^[A-Z_]+$/.test(code) && !code.startsWith("ERR_")) {
     // A certificate verification code (client side, the peer's chain).
     return x509Text(code)
@@ -322,7 +337,7 @@ export const acceptTls = (raw: Net.Socket, config: TlsConfig, verify = config.ve
       // the chain itself is checked below, as Node leaves it to the caller.
       rejectUnauthorized: verify
     })
-    sock.on("error", (e) => done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e, "server"), timedOut: false, cause: e }))))
+    sock.on("error", (e) => done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e }))))
     sock.once("secure", () => {
       sock.removeAllListeners("error")
       sock.on("error", noop)
@@ -355,7 +370,7 @@ export const connectTls = (raw: Net.Socket, config: TlsConfig, host: string): Ef
       ...(Net.isIP(host) === 0 ? { servername: host } : {}),
       rejectUnauthorized: true
     })
-    sock.on("error", (e) => done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e, "client"), timedOut: false, cause: e }))))
+    sock.on("error", (e) => done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e }))))
     sock.once("secureConnect", () => {
       sock.removeAllListeners("error")
       sock.on("error", noop)

@@ -12,6 +12,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import * as tls from "node:tls"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { handshakeErrorText } from "../../src/net/Tls.js"
 import { type Certs, makeCerts } from "../support/certs.js"
 import { binPath, type ChildServer, natsServerPath, startNatsServer, startServer, type TestServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
@@ -185,6 +186,26 @@ describe("client TLS", () => {
       await waitUntil("close reason", () => server.lines().some((l) => l.includes("Client connection closed: TLS Handshake Failure")))
     } finally {
       await server.stop()
+    }
+  })
+
+  it("a certificate for another host, checked by Node, is worded as Go words it", async () => {
+    const srv = tls.createServer({ cert: fs.readFileSync(certs.server.cert), key: fs.readFileSync(certs.server.key) }, (s) => s.end())
+    await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve))
+    const port = (srv.address() as net.AddressInfo).port
+    const fail = (host: string) =>
+      new Promise<string>((resolve) => {
+        const s = tls.connect({ host: "127.0.0.1", port, ca: fs.readFileSync(certs.ca), checkServerIdentity: (_h, cert) => tls.checkServerIdentity(host, cert) })
+        s.on("error", (e) => {
+          s.destroy()
+          resolve(handshakeErrorText(e))
+        })
+      })
+    try {
+      expect(await fail("example.com")).toBe("x509: certificate is valid for localhost, not example.com")
+      expect(await fail("127.0.0.2")).toBe("x509: certificate is valid for 127.0.0.1, not 127.0.0.2")
+    } finally {
+      srv.close()
     }
   })
 
