@@ -57,11 +57,10 @@ export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
           return undefined
         }
         const raw = socket.success
+        // The session's socket closes the connection (plain, or the TLS socket over it); a failed
+        // or interrupted handshake destroys it.
         return yield* runRouteSession(fromNetSocket(raw), cluster, { url, explicit, host: u.host }, { ip: u.host, port: u.port }, tls).pipe(
-          Effect.provideService(NodeSocket.NetSocket, raw),
-          Effect.ensuring(Effect.sync(() => {
-            if (!raw.destroyed) raw.destroy()
-          }))
+          Effect.provideService(NodeSocket.NetSocket, raw)
         )
       })
 

@@ -301,7 +301,10 @@ const handshake = (
   let sock: NodeTls.TLSSocket | undefined
   let ok = false
   return Effect.callback<NodeTls.TLSSocket, TlsHandshakeError>((resume) => {
+    let settled = false
     sock = start((result) => {
+      if (settled) return
+      settled = true
       sock?.removeAllListeners("secure").removeAllListeners("secureConnect")
       resume(result)
     })
@@ -337,7 +340,10 @@ export const acceptTls = (raw: Net.Socket, config: TlsConfig, verify = config.ve
       // the chain itself is checked below, as Node leaves it to the caller.
       rejectUnauthorized: verify
     })
-    sock.on("error", (e) => done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e }))))
+    sock.on("error", (e) => {
+      sock.destroy()
+      done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e })))
+    })
     sock.once("secure", () => {
       sock.removeAllListeners("error")
       sock.on("error", noop)
@@ -370,7 +376,10 @@ export const connectTls = (raw: Net.Socket, config: TlsConfig, host: string): Ef
       ...(Net.isIP(host) === 0 ? { servername: host } : {}),
       rejectUnauthorized: true
     })
-    sock.on("error", (e) => done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e }))))
+    sock.on("error", (e) => {
+      sock.destroy()
+      done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e })))
+    })
     sock.once("secureConnect", () => {
       sock.removeAllListeners("error")
       sock.on("error", noop)
