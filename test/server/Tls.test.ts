@@ -14,7 +14,7 @@ import * as tls from "node:tls"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { handshakeErrorText } from "../../src/net/Tls.js"
 import { type Certs, makeCerts } from "../support/certs.js"
-import { binPath, type ChildServer, natsServerPath, startNatsServer, startServer, type TestServer } from "../support/servers.js"
+import { binPath, type ChildServer, freePort, natsServerPath, startNatsServer, startOurs, startServer, type TestServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
 
 const enc = new TextEncoder()
@@ -208,6 +208,45 @@ describe("client TLS", () => {
       srv.close()
     }
   })
+
+  it("SIGHUP reloads the tls block: new clients get the new certificate, or no TLS", async () => {
+    const port = await freePort()
+    const conf = path.join(certs.dir, "reload.conf")
+    const block = (pair: { cert: string; key: string }) => `tls { cert_file: "${pair.cert}", key_file: "${pair.key}" }\n`
+    fs.writeFileSync(conf, `listen: 127.0.0.1:${port}\n${block(certs.server)}`)
+    const s = await startOurs(["-c", conf])
+    const reloads = () => s.output().split("Reloaded server configuration").length - 1
+    const reload = async (text: string) => {
+      const n = reloads()
+      fs.writeFileSync(conf, text)
+      s.child.kill("SIGHUP")
+      await waitUntil("reloaded", () => reloads() > n)
+    }
+    try {
+      const first = await connectV3({ servers: `127.0.0.1:${port}`, tls: { caFile: certs.ca } })
+      await reload(`listen: 127.0.0.1:${port}\n${block(certs.otherServer)}`)
+      expect(s.output()).toContain("Reloaded: tls = enabled")
+      // The connection made before keeps working; new ones get the new certificate.
+      await first.flush()
+      await expect(connectV3({ servers: `127.0.0.1:${port}`, tls: { caFile: certs.ca }, reconnect: false, timeout: 5000 })).rejects.toThrow()
+      const second = await connectV3({ servers: `127.0.0.1:${port}`, tls: { caFile: certs.otherCa } })
+      await second.flush()
+      await reload(`listen: 127.0.0.1:${port}\n`)
+      expect(s.output()).toContain("Reloaded: tls = disabled")
+      const greeting = await new Promise<string>((resolve) => {
+        const c = net.connect({ host: "127.0.0.1", port })
+        c.once("data", (d) => {
+          resolve(d.toString())
+          c.destroy()
+        })
+      })
+      const info = infoOf(greeting)
+      expect(info["tls_required"]).toBeUndefined()
+      await Promise.all([first.close(), second.close()])
+    } finally {
+      await s.stop()
+    }
+  }, 40_000)
 
   it("-t reads the TLS files: a missing key is reported as nats-server words it", () => {
     const conf = path.join(certs.dir, "missing.conf")
