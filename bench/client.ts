@@ -3,7 +3,9 @@
  * PING round trips, and a pluggable message handler. Workers use it to set up their connection and
  * then install their own hot-path handler; the main thread uses it for readiness and route probes.
  */
+import * as fs from "node:fs"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { CONNECT_LINE, MsgScanner, subFrame, type ControlOp, type MsgFrame } from "./protocol.js"
 
 export const HOST = "127.0.0.1"
@@ -51,9 +53,10 @@ export class RawConn {
    */
   static async connect(
     port: number,
-    options: { subs?: ReadonlyArray<Subscription>; decodeSubjects?: boolean; timeoutMs?: number } = {}
+    options: { subs?: ReadonlyArray<Subscription>; decodeSubjects?: boolean; timeoutMs?: number; tlsCa?: string } = {}
   ): Promise<RawConn> {
     const timeoutMs = options.timeoutMs ?? 10_000
+    if (options.tlsCa !== undefined) return RawConn.connectTls(port, options.tlsCa, options, timeoutMs)
     // Reads land in one reusable buffer (no per-chunk allocation, no stream machinery); a big one
     // means fewer, larger reads when a subscriber is busy.
     let conn: RawConn | undefined
@@ -90,6 +93,57 @@ export class RawConn {
     }
     conn.onError = () => {}
     return conn
+  }
+
+  /**
+   * The same handshake over TLS as nats-server 2.9 wants it: read the plain-text INFO, upgrade
+   * the socket (verifying the server against `ca`), then CONNECT, SUBs and PING inside TLS.
+   * Decrypted chunks are fed to the same scanner.
+   */
+  private static async connectTls(
+    port: number,
+    ca: string,
+    options: { subs?: ReadonlyArray<Subscription>; decodeSubjects?: boolean },
+    timeoutMs: number
+  ): Promise<RawConn> {
+    const plain = net.connect({ host: HOST, port })
+    try {
+      const secure = await withTimeout(
+        new Promise<tls.TLSSocket>((resolve, reject) => {
+          let seen = ""
+          plain.once("error", reject)
+          const onData = (d: Buffer) => {
+            seen += d.toString("latin1")
+            if (!seen.includes("\r\n")) return
+            plain.off("data", onData)
+            plain.pause()
+            const s = tls.connect({ socket: plain, ca: fs.readFileSync(ca), servername: "localhost" }, () => resolve(s))
+            s.once("error", reject)
+          }
+          plain.on("data", onData)
+        }),
+        timeoutMs,
+        `TLS handshake with ${HOST}:${port}`
+      )
+      const conn = new RawConn(secure, options.decodeSubjects ?? false)
+      secure.on("data", (d: Buffer) => conn.feed(d))
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          conn.onError = reject
+          let hello = CONNECT_LINE
+          for (const s of options.subs ?? []) hello += subFrame(s.subject, s.sid, s.queue)
+          secure.write(hello + "PING\r\n")
+          conn.pongWaiters.push(resolve)
+        }),
+        timeoutMs,
+        `handshake with ${HOST}:${port}`
+      )
+      conn.onError = () => {}
+      return conn
+    } catch (err) {
+      plain.destroy()
+      throw err
+    }
   }
 
   /** One socket read: scan it (the buffer is reused for the next read; the scanner copies what it keeps). */

@@ -21,6 +21,7 @@ import {
   refTemplates,
   startCluster,
   startStandalone,
+  benchCerts,
   tasksetWorks,
   type Deployment,
   type StartOptions,
@@ -349,7 +350,9 @@ const runOnce = async (
 ): Promise<{ result: RunResult; argv: ReadonlyArray<ReadonlyArray<string>> }> => {
   let dep: Deployment
   try {
-    dep = sc.topology === "single" ? await startStandalone(templates, startOpts) : await startCluster(templates, startOpts)
+    dep = sc.topology === "single"
+      ? await startStandalone(templates, startOpts, sc.kind === "throughput" && sc.tls === true ? benchCerts() : undefined)
+      : await startCluster(templates, startOpts)
   } catch (err) {
     const error = `server start failed: ${err instanceof Error ? err.message : String(err)}`
     const nan = { server: NaN, client: NaN, other: NaN, wallS: NaN }

@@ -19,6 +19,8 @@ export interface Progress {
 export interface PublisherSpec {
   role: "pub"
   port: number
+  /** CA file to verify a TLS server with (the tls row); absent = plain TCP. */
+  tlsCa?: string
   subject: string
   size: number
   count: number
@@ -47,6 +49,8 @@ export interface SubscriberConn {
 export interface SubscriberSpec {
   role: "sub"
   port: number
+  /** CA file to verify a TLS server with (the tls row); absent = plain TCP. */
+  tlsCa?: string
   subject: string
   size: number
   /** Messages each publisher sends (index = publisher id). */

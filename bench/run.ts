@@ -208,6 +208,7 @@ export const runThroughput = async (
   const frameBytes = Buffer.byteLength(`PUB ${subject} ${sc.size}\r\n`) + sc.size + 2
   const window = opts.windowBytes > 0 ? Math.max(1, Math.floor(opts.windowBytes / frameBytes)) : 0
   const team = new Team()
+  const tlsCa = dep.tlsCa !== undefined ? { tlsCa: dep.tlsCa } : {}
   const subs: Member[] = []
   const pubs: Member[] = []
   let meter: (() => CpuUse) | undefined
@@ -219,7 +220,7 @@ export const runThroughput = async (
       conns[i % threads]!.push(sc.queue ? { ...c, queue: "workers" } : c)
     }
     for (const c of conns) {
-      subs.push(team.spawn({ role: "sub", port: dep.a.port, subject, size: sc.size, counts, conns: c, progress }))
+      subs.push(team.spawn({ role: "sub", port: dep.a.port, ...tlsCa, subject, size: sc.size, counts, conns: c, progress }))
     }
     // Probe receipts (one per subscriber) and group completions arrive from whichever thread.
     const probed = new Set<number>()
@@ -245,6 +246,7 @@ export const runThroughput = async (
         team.spawn({
           role: "pub",
           port: dep.b.port,
+          ...tlsCa,
           subject,
           size: sc.size,
           count: sc.msgs,

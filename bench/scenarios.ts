@@ -20,6 +20,8 @@ export interface ThroughputScenario {
   /** Plain subscribers (each gets every message), or queue group members when `queue`. */
   subs: number
   queue: boolean
+  /** Clients connect with TLS (servers get --tls with a certificate made for the run). */
+  tls?: boolean
 }
 
 export interface ReqRepScenario {
@@ -46,6 +48,7 @@ export const SUITE: ReadonlyArray<Scenario> = [
   tp({ name: "pub_16B", topology: "single", size: 16, msgs: 4_000_000, subs: 0, description: "publish only, no subscriber (server ingest)" }),
   tp({ name: "pubsub_16B", topology: "single", size: 16, msgs: 2_000_000, subs: 1, description: "1 publisher -> 1 subscriber, 16 B" }),
   tp({ name: "pubsub_1KB", topology: "single", size: 1024, msgs: 500_000, subs: 1, description: "1 publisher -> 1 subscriber, 1 KiB" }),
+  tp({ name: "tls_pubsub_1KB", topology: "single", size: 1024, msgs: 500_000, subs: 1, tls: true, description: "1 publisher -> 1 subscriber, 1 KiB, both over TLS (--tls, ECDSA P-256 certificate)" }),
   tp({ name: "fanout_1x4_16B", topology: "single", size: 16, msgs: 500_000, subs: 4, description: "1 publisher -> 4 subscribers, each gets every message" }),
   tp({ name: "queue_1x4_16B", topology: "single", size: 16, msgs: 1_000_000, subs: 4, queue: true, description: "1 publisher -> queue group of 4, exactly once across the group" }),
   { kind: "reqrep", name: "reqrep_16B", topology: "single", size: 16, msgs: 10_000, warmup: 5_000, description: "sequential request/reply round trip (steady state: a JIT-compiled server needs a few thousand requests to warm up)" },

@@ -10,6 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as os from "node:os"
 import * as path from "node:path"
 import { HOST, RawConn, sleep, withTimeout } from "./client.js"
 
@@ -180,13 +181,13 @@ const startProcess = (name: string, argv: ReadonlyArray<string>, port: number, o
 }
 
 /** Connects until the server greets with INFO (or the process dies, or the deadline passes). */
-export const waitReady = async (server: ServerProcess, timeoutMs: number): Promise<void> => {
+export const waitReady = async (server: ServerProcess, timeoutMs: number, tlsCa?: string): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   let lastError = ""
   while (Date.now() < deadline) {
     if (server.exited()) throw new Error(`${server.name} exited during startup:\n${server.logTail()}`)
     try {
-      const conn = await RawConn.connect(server.port, { timeoutMs: 1000 })
+      const conn = await RawConn.connect(server.port, { timeoutMs: 1000, ...(tlsCa !== undefined ? { tlsCa } : {}) })
       await conn.close()
       return
     } catch (err) {
@@ -225,21 +226,53 @@ export interface Deployment {
   readonly a: ServerProcess
   readonly b: ServerProcess
   readonly servers: ReadonlyArray<ServerProcess>
+  /** The CA clients verify the servers with, when they serve TLS. */
+  readonly tlsCa?: string
   stop(): Promise<void>
 }
 
-export const startStandalone = async (templates: Templates, opts: StartOptions): Promise<Deployment> => {
+/** A standalone server; with `tls` it also gets `--tls --tlscert … --tlskey …` (the same flags for both). */
+export const startStandalone = async (templates: Templates, opts: StartOptions, tls?: BenchCerts): Promise<Deployment> => {
   const [port] = await freePorts(1)
-  const argv = expandTemplate(templates.single, { port: port!, name: "S", repo: opts.repo })
+  const argv = [
+    ...expandTemplate(templates.single, { port: port!, name: "S", repo: opts.repo }),
+    ...(tls !== undefined ? ["--tls", "--tlscert", tls.cert, "--tlskey", tls.key] : [])
+  ]
   const s = startProcess("S", argv, port!, opts)
   const stop = async (): Promise<void> => s.stop()
   try {
-    await waitReady(s, opts.readyTimeoutMs)
+    await waitReady(s, opts.readyTimeoutMs, tls?.ca)
   } catch (err) {
     await stop()
     throw err
   }
-  return { a: s, b: s, servers: [s], stop }
+  return { a: s, b: s, servers: [s], stop, ...(tls !== undefined ? { tlsCa: tls.ca } : {}) }
+}
+
+export interface BenchCerts {
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+}
+
+let certs: BenchCerts | undefined
+
+/** A CA and a server certificate for 127.0.0.1/localhost, made once per process with openssl. */
+export const benchCerts = (): BenchCerts => {
+  if (certs !== undefined) return certs
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-tls-"))
+  const run = (args: ReadonlyArray<string>) => {
+    const r = spawnSync("openssl", [...args], { cwd: dir, encoding: "utf8" })
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`)
+  }
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+  run(["req", "-x509", ...ec, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench CA"])
+  run(["req", ...ec, "-keyout", "server-key.pem", "-out", "server.csr", "-subj", "/CN=localhost"])
+  fs.writeFileSync(path.join(dir, "server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+  run(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext"])
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  certs = { ca: path.join(dir, "ca.pem"), cert: path.join(dir, "server.pem"), key: path.join(dir, "server-key.pem") }
+  return certs
 }
 
 export const startCluster = async (templates: Templates, opts: StartOptions): Promise<Deployment> => {

@@ -62,7 +62,7 @@ const u32 = (s: Uint8Array, at: number): number =>
 const POOL = 4
 
 const runPublisher = async (spec: PublisherSpec): Promise<Role> => {
-  const conn = await RawConn.connect(spec.port)
+  const conn = await RawConn.connect(spec.port, spec.tlsCa !== undefined ? { tlsCa: spec.tlsCa } : {})
   conn.onError = fail
   const socket = conn.socket
   const counters = new Int32Array(spec.progress.buffer)
@@ -156,7 +156,7 @@ const subscribe = async (spec: SubscriberSpec, c: SubscriberConn, counters: Int3
   const sub = c.queue === undefined
     ? { subject: spec.subject, sid: c.sid }
     : { subject: spec.subject, sid: c.sid, queue: c.queue }
-  const conn = await RawConn.connect(spec.port, { subs: [sub] })
+  const conn = await RawConn.connect(spec.port, { subs: [sub], ...(spec.tlsCa !== undefined ? { tlsCa: spec.tlsCa } : {}) })
   conn.onError = fail
   const tracker = new SeqTracker(spec.counts)
   let fresh = 0

@@ -28,6 +28,7 @@ import { mergeOptions, validateFlags } from "./config/Flags.js"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 import { formatLine, nowMicros } from "./log/Log.js"
 import * as NatsServer from "./NatsServer.js"
+import { loadTls } from "./net/Tls.js"
 import { Broker } from "./server/Broker.js"
 import { lameDuck } from "./server/LameDuck.js"
 import { planReload } from "./server/Reload.js"
@@ -54,6 +55,10 @@ export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerO
     const options = yield* Effect.try({ try: () => decodeServerOptions(merged.success), catch: (e) => String((e as Error).message) })
     if (options.maxPayload > options.maxPending) {
       return yield* Effect.fail(`max_payload (${options.maxPayload}) cannot be higher than max_pending (${options.maxPending})`)
+    }
+    // TLS files are read now, as nats-server does while parsing, so that -t reports them.
+    for (const tls of [options.tls, options.cluster?.tls]) {
+      if (tls !== undefined) yield* loadTls(tls).pipe(Effect.mapError((e) => e.message))
     }
     return { options, warnings }
   })

@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 import { Log, type LogError } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
+import type { TlsConfigError } from "./net/Tls.js"
 import type { MonitorListenError } from "./monitor/Monitor.js"
 import { Broker } from "./server/Broker.js"
 import * as ClusterLayer from "./cluster/ClusterLayer.js"
@@ -18,9 +19,10 @@ import * as ProcessFiles from "./server/ProcessFiles.js"
 
 /**
  * What building the broker can fail with: a port that cannot be bound (clients, routes), the
- * monitor's port, or a log file that cannot be opened.
+ * monitor's port, a TLS block whose certificates cannot be loaded, or a log file that cannot be
+ * opened.
  */
-export type NatsServerError = ListenError | MonitorListenError | LogError
+export type NatsServerError = ListenError | MonitorListenError | TlsConfigError | LogError
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
 const ready = Layer.effectDiscard(Effect.gen(function*() {
@@ -30,10 +32,10 @@ const ready = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 /** The broker's layers over an existing `Log`. */
-export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError, Log> => {
+export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError, Log> => {
   // `ready` is built after the listeners it announces; the cluster after the client listener and
   // the monitor, so that the route INFO it sends carries our client URL and monitor URL.
-  const monitor = options.httpPort === undefined ? Layer.empty : Monitor.layer
+  const monitor = options.httpPort === undefined && options.httpsPort === undefined ? Layer.empty : Monitor.layer
   const cluster = options.cluster === undefined
     ? Layer.empty
     : ClusterLayer.layer.pipe(Layer.provide(Layer.merge(ClientListener.layer, monitor)))

@@ -31,6 +31,7 @@ export {
 export type { NatsServerError } from "./NatsServer.js"
 export { ListenError } from "./net/Listener.js"
 export { MonitorListenError } from "./monitor/Monitor.js"
+export { TlsConfigError } from "./net/Tls.js"
 export { LogError } from "./log/Log.js"
 export * from "./client/Errors.js"
 export { Message, type NatsMessage, type RespondOptions, type ServerInfo } from "./client/Message.js"

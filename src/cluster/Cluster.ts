@@ -96,6 +96,10 @@ export class ClusterState {
       headers: true
     }
     if (this.options.authorization !== undefined) info["auth_required"] = true
+    if (this.options.tls !== undefined) {
+      info["tls_required"] = true
+      info["tls_verify"] = true
+    }
     info["max_payload"] = s.options.maxPayload
     if (this.options.advertise !== undefined) info["ip"] = `nats-route://${hostPort(host, port)}/`
     info["nonce"] = makeNonce()
@@ -111,7 +115,7 @@ export class ClusterState {
     const m = s.monitorAddress
     if (m !== undefined) {
       const mhost = m.host === "0.0.0.0" || m.host === "::" || m.host === "" ? host : m.host
-      info["monitor_url"] = `http://${hostPort(mhost, m.port)}`
+      info["monitor_url"] = `${s.options.httpsPort !== undefined ? "https" : "http"}://${hostPort(mhost, m.port)}`
     }
     return info
   }
@@ -124,7 +128,7 @@ export class ClusterState {
     const pass = u?.password ?? this.options.authorization?.password
     if (user !== undefined) fields["user"] = user
     if (pass !== undefined) fields["pass"] = pass
-    fields["tls_required"] = false
+    fields["tls_required"] = this.options.tls !== undefined
     fields["headers"] = true
     fields["name"] = this.server.serverId
     fields["cluster"] = this.name

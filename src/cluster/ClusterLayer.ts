@@ -10,9 +10,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
-import * as Socket from "effect/socket/Socket"
-import { dialTcp } from "../net/Dial.js"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import { dialNet } from "../net/Dial.js"
 import { type ListenError, listen } from "../net/Listener.js"
+import { fromNetSocket } from "../net/NetSocket.js"
+import { loadTls, type TlsConfigError } from "../net/Tls.js"
 import { Broker } from "../server/Broker.js"
 import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
@@ -25,7 +27,7 @@ const RETRY_MS = 1000
 
 const jitter = (ms: number) => Duration.millis(ms + Math.random() * 100)
 
-export const layer: Layer.Layer<Cluster, ListenError, Broker> = Layer.effect(
+export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> = Layer.effect(
   Cluster,
   Effect.gen(function*() {
     const server = yield* Broker
@@ -36,7 +38,9 @@ export const layer: Layer.Layer<Cluster, ListenError, Broker> = Layer.effect(
     if (options.name === undefined) log.warn("Cluster name was dynamically generated, consider setting one")
     log.info(`Cluster name is ${cluster.name}`)
     yield* Effect.addFinalizer(() => Effect.sync(() => log.debug("Route accept loop exiting..")))
-    const listener = yield* listen(options.host, options.port, (socket) => runRouteSession(socket, cluster, undefined))
+    // Route TLS: both ends always verify the peer's certificate (nats-server forces it for routes).
+    const tls = options.tls === undefined ? undefined : yield* loadTls({ ...options.tls, verify: true })
+    const listener = yield* listen(options.host, options.port, (socket) => runRouteSession(socket, cluster, undefined, undefined, tls))
     cluster.listen = { host: options.host, port: listener.port }
     log.info(`Listening for route connections on ${hostPort(options.host, listener.port)}`)
 
@@ -45,14 +49,19 @@ export const layer: Layer.Layer<Cluster, ListenError, Broker> = Layer.effect(
       Effect.gen(function*() {
         const u = parseRouteUrl(url)!
         log.debug(`Trying to connect to route on ${hostPort(u.host, u.port)} (${hostPort(u.host, u.port)})`)
-        const socket = yield* Effect.result(dialTcp(u.host, u.port))
+        const socket = yield* Effect.result(dialNet(u.host, u.port))
         if (socket._tag === "Failure") {
           const line = `Error trying to connect to route (attempt ${attempt}): ${socket.failure.message}`
           if (attempt === 1 || attempt % CONNECT_ERROR_REPORTS === 0) log.error(line)
           else log.debug(line)
           return undefined
         }
-        return yield* runRouteSession(socket.success as Socket.Socket, cluster, { url, explicit }, { ip: u.host, port: u.port })
+        const raw = socket.success
+        // The session's socket closes the connection (plain, or the TLS socket over it); a failed
+        // or interrupted handshake destroys it.
+        return yield* runRouteSession(fromNetSocket(raw), cluster, { url, explicit, host: u.host }, { ip: u.host, port: u.port }, tls).pipe(
+          Effect.provideService(NodeSocket.NetSocket, raw)
+        )
       })
 
     /** A configured route: dialed at startup and redialed forever, ~1s apart. */

@@ -8,8 +8,13 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Socket from "effect/socket/Socket"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import { fromNetSocket } from "../net/NetSocket.js"
+import { acceptTls, connectTls, describeSession, type TlsConfig } from "../net/Tls.js"
 import * as Encoder from "../protocol/Encoder.js"
+import { ErrText } from "../protocol/ProtocolError.js"
 import type * as Parser from "../protocol/Parser.js"
 import { keepalive, makeSignals, remoteAddress, runSession } from "../server/Session.js"
 import type { ClusterState } from "./Cluster.js"
@@ -18,10 +23,45 @@ import { RouteConnection } from "./RouteConnection.js"
 export interface Dialed {
   readonly url: string
   readonly explicit: boolean
+  /** The host dialed: with TLS, the peer's certificate must be valid for it. */
+  readonly host?: string
 }
 
+/**
+ * Route TLS (nats-server 2.9): the handshake comes first, before any INFO or CONNECT; the
+ * dialer is the TLS client, and both ends verify the other's certificate against `ca_file`.
+ * Resolves with the socket to run the link on, or undefined when the handshake failed (logged,
+ * connection closed with `TLS Handshake Failure`).
+ */
+const upgradeRoute = (conn: RouteConnection, tls: TlsConfig, dialed: Dialed | undefined): Effect.Effect<Socket.Socket | undefined> =>
+  Effect.gen(function*() {
+    const log = conn.server.log
+    const raw = Option.getOrUndefined(yield* Effect.serviceOption(NodeSocket.NetSocket))
+    if (raw === undefined) return undefined
+    log.debug(`${conn.prefix}Starting TLS route ${dialed === undefined ? "server" : "client"} handshake`)
+    const result = yield* Effect.result(dialed === undefined ? acceptTls(raw, tls, true) : connectTls(raw, tls, dialed.host ?? conn.ip))
+    if (result._tag === "Failure") {
+      log.error(`${conn.prefix}TLS route handshake error: ${result.failure.message}`)
+      if (result.failure.timedOut) {
+        log.error(`${conn.prefix}TLS handshake timeout`)
+        if (log.traceEnabled) log.trace(`${conn.prefix}->> [-ERR ${ErrText.tlsRequired}]`)
+      }
+      conn.close("TLS Handshake Failure")
+      return undefined
+    }
+    log.debug(`${conn.prefix}TLS handshake complete`)
+    log.debug(`${conn.prefix}${describeSession(result.success)}`)
+    return fromNetSocket(result.success)
+  })
+
 /** Run one route link until it closes; resolves with the connection (its close reason, peer). */
-export const runRouteSession = (socket: Socket.Socket, cluster: ClusterState, dialed: Dialed | undefined, address?: { ip: string; port: number }) =>
+export const runRouteSession = (
+  socket: Socket.Socket,
+  cluster: ClusterState,
+  dialed: Dialed | undefined,
+  address?: { ip: string; port: number },
+  tls?: TlsConfig
+) =>
   Effect.flatMap(address === undefined ? remoteAddress : Effect.succeed(address), ({ ip, port }) => {
     const server = cluster.server
     const log = server.log
@@ -76,7 +116,7 @@ export const runRouteSession = (socket: Socket.Socket, cluster: ClusterState, di
       }).pipe(Effect.forkScoped)
     })
 
-    return runSession(socket, conn, signals, {
+    const run = (socket: Socket.Socket) => runSession(socket, conn, signals, {
       // Routes have no payload limit; control lines are bounded as for clients.
       kind: "route",
       limits: { maxControlLine: o.maxControlLine, maxPayload: Infinity },
@@ -88,7 +128,12 @@ export const runRouteSession = (socket: Socket.Socket, cluster: ClusterState, di
         conn.close("Slow Consumer (Write Deadline)")
       },
       start
-    }).pipe(
+    })
+
+    const session = tls === undefined
+      ? run(socket)
+      : Effect.flatMap(upgradeRoute(conn, tls, dialed), (upgraded) => (upgraded === undefined ? Effect.void : run(upgraded)))
+    return session.pipe(
       Effect.scoped,
       Effect.ensuring(Effect.suspend(() => {
         conn.close("Server Shutdown")

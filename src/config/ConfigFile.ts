@@ -23,6 +23,7 @@ import {
   type ParseOptions,
   type Position
 } from "./ConfigParser.js"
+import { goCiphers, goCurves } from "../net/Tls.js"
 import { ServerOptions, type ServerOptionsInput } from "./ServerOptions.js"
 
 export interface ConfigFileResult {
@@ -114,6 +115,7 @@ type AuthInput = Mutable<NonNullable<ServerOptionsInput["authorization"]>>
 type UserInput = NonNullable<AuthInput["users"]>[number]
 type ClusterInput = Mutable<NonNullable<ServerOptionsInput["cluster"]>>
 type ClusterAuthInput = NonNullable<ClusterInput["authorization"]>
+type TlsInput = Mutable<NonNullable<ServerOptionsInput["tls"]>>
 
 interface Ctx {
   readonly warnings: Array<string>
@@ -313,10 +315,10 @@ const parseUsers = (e: ConfigEntry, ctx: Ctx): Array<UserInput> => {
     const u: { user?: string; password?: string } = {}
     walk(item, userSection, u, ctx)
     if (u.user === undefined) return fail(item.pos, `${e.key} entry has no user`)
-    if (u.password === undefined) return fail(item.pos, `${e.key} entry for user "${u.user}" has no password`)
     if (seen.has(u.user)) fail(item.pos, `duplicate user "${u.user}" in ${e.key}`)
     seen.add(u.user)
-    return { user: u.user, password: u.password }
+    // A user without a password is one a client certificate maps to (tls verify_and_map).
+    return u.password === undefined ? { user: u.user } : { user: u.user, password: u.password }
   })
 }
 
@@ -392,6 +394,47 @@ const parseRoutes = (e: ConfigEntry): Array<string> => {
   })
 }
 
+/** Go names only (nats-server's cipher and curve maps). */
+const goNames = (e: ConfigEntry, known: ReadonlyMap<string, unknown>, what: string): Array<string> => {
+  const v = e.value
+  if (v._tag !== "Array") return fail(v.pos, `error parsing tls config, '${e.key}' must be an array`)
+  if (v.items.length === 0) return fail(v.pos, `error parsing tls config, '${e.key}' cannot be empty`)
+  return v.items.map((item) => {
+    if (item._tag !== "String") return fail(item.pos, `error parsing tls config, '${e.key}' entries must be strings`)
+    if (!known.has(item.value)) fail(item.pos, `unrecognized ${what} ${item.value}`)
+    return item.value
+  })
+}
+
+const tlsSection = section<TlsInput>(
+  [
+    [["cert_file"], (e, t) => { t.certFile = str(e) }],
+    [["key_file"], (e, t) => { t.keyFile = str(e) }],
+    [["ca_file"], (e, t) => { t.caFile = str(e) }],
+    [["verify"], (e, t) => { t.verify = bool(e) }],
+    [["verify_and_map"], (e, t) => {
+      const v = bool(e)
+      if (v) t.verify = true
+      t.verifyAndMap = v
+    }],
+    [["timeout"], (e, t) => { t.timeout = timeoutSeconds(e) }],
+    [["cipher_suites"], (e, t) => { t.cipherSuites = goNames(e, goCiphers, "cipher") }],
+    [["curve_preferences"], (e, t) => { t.curvePreferences = goNames(e, goCurves, "curve preference") }]
+  ],
+  // nats-server 2.9 fields we do not implement; anything else (handshake_first is 2.10) is unknown.
+  ["insecure", "pinned_certs", "connection_rate_limit", "verify_cert_and_check_known_urls", "cert_store", "cert_match_by", "cert_match"]
+)
+
+/** A `tls { … }` block: a certificate and its key are required (we only serve TLS with one). */
+const parseTls = (e: ConfigEntry, ctx: Ctx): TlsInput => {
+  const m = map(e)
+  const t: Partial<TlsInput> = {}
+  walk(m, tlsSection, t as TlsInput, ctx)
+  if (t.certFile !== undefined && t.keyFile === undefined) fail(m.pos, "missing 'key_file' in TLS configuration")
+  if (t.certFile === undefined) fail(m.pos, "missing 'cert_file' in TLS configuration")
+  return t as TlsInput
+}
+
 const clusterSection = section<ClusterInput>(
   [
     [["name"], (e, t) => { t.name = noSpaces(e, "cluster name") }],
@@ -410,9 +453,14 @@ const clusterSection = section<ClusterInput>(
     [["routes"], (e, t) => { t.routes = parseRoutes(e) }],
     [["advertise", "cluster_advertise"], (e, t) => { t.advertise = str(e) }],
     [["no_advertise"], (e, t) => { t.noAdvertise = bool(e) }],
-    [["connect_retries"], (e, t) => { t.connectRetries = nonNegativeInt(e) }]
+    [["connect_retries"], (e, t) => { t.connectRetries = nonNegativeInt(e) }],
+    [["tls"], (e, t, ctx) => {
+      const tls = parseTls(e, ctx)
+      if (tls.verifyAndMap === true) fail(e.pos, "verify_and_map in the cluster tls block (route users from certificates) is not supported by effect-nats-server")
+      t.tls = tls
+    }]
   ],
-  ["tls", "permissions", "pool_size", "compression", "accounts", "pinned_certs"]
+  ["permissions", "pool_size", "compression", "accounts", "pinned_certs"]
 )
 
 interface TopState {
@@ -447,6 +495,13 @@ const topSection = section<TopState>(
       t.out.httpPort = hp.port
     }],
     [["http_port", "monitor_port"], (e, t) => { t.out.httpPort = port(e) }],
+    [["https"], (e, t) => {
+      const hp = hostPort(e)
+      if (hp.host !== undefined) t.out.httpHost = hp.host
+      t.out.httpsPort = hp.port
+    }],
+    [["https_port"], (e, t) => { t.out.httpsPort = port(e) }],
+    [["tls"], (e, t, ctx) => { t.out.tls = parseTls(e, ctx) }],
     [["max_connections", "max_conn"], (e, t) => { t.out.maxConnections = nonNegativeInt(e) }],
     [["max_control_line"], (e, t) => { t.out.maxControlLine = nonNegativeInt(e) }],
     [["max_payload"], (e, t) => { t.out.maxPayload = nonNegativeInt(e); at(t, "maxPayload", e) }],
@@ -475,9 +530,9 @@ const topSection = section<TopState>(
   ],
   [
     "trace_verbose", "logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num", "syslog",
-    "remote_syslog", "prof_port", "https", "https_port", "http_base_path", "max_sub_tokens",
+    "remote_syslog", "prof_port", "http_base_path", "max_sub_tokens",
     "max_traced_msg_len", "max_closed_clients", "disable_sublist_cache", "no_sublist_cache",
-    "connect_error_reports", "reconnect_error_reports", "tls", "ocsp", "ocsp_cache", "allow_non_tls",
+    "connect_error_reports", "reconnect_error_reports", "ocsp", "ocsp_cache", "allow_non_tls",
     "no_auth_user", "accounts", "system_account", "system", "no_system_account", "no_system", "no_sys_acc",
     "mappings", "maps", "operator", "operators", "root", "roots", "root_operator", "root_operators",
     "resolver", "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload",
@@ -597,6 +652,24 @@ const seconds = (ms: number): string => plainNumber(ms / 1000)
 const hostPortString = (host: string, port: number): string =>
   host.includes(":") || host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
 
+const printTls = (
+  indent: number,
+  t: NonNullable<ServerOptionsInput["tls"]>,
+  line: (indent: number, text: string) => void,
+  kv: (indent: number, key: string, value: string | number | boolean | undefined) => void
+) => {
+  line(indent, "tls {")
+  kv(indent + 1, "cert_file", t.certFile)
+  kv(indent + 1, "key_file", t.keyFile)
+  kv(indent + 1, "ca_file", t.caFile)
+  kv(indent + 1, "verify", t.verify)
+  if (t.verifyAndMap !== undefined) kv(indent + 1, "verify_and_map", t.verifyAndMap)
+  if (t.timeout !== undefined) line(indent + 1, `timeout: ${seconds(t.timeout)}`)
+  if (t.cipherSuites !== undefined) line(indent + 1, `cipher_suites: [${t.cipherSuites.map(quote).join(", ")}]`)
+  if (t.curvePreferences !== undefined) line(indent + 1, `curve_preferences: [${t.curvePreferences.map(quote).join(", ")}]`)
+  line(indent, "}")
+}
+
 /**
  * Writes options as a nats-server config file that {@link configFromString} reads back to the same
  * options. Durations are written as Go duration strings, timeouts as seconds. An `httpHost` without
@@ -638,9 +711,15 @@ export const printConfig = (o: ServerOptionsInput): string => {
   if (o.httpPort !== undefined) {
     if (o.httpHost !== undefined && o.httpHost !== "") kv(0, "http", hostPortString(o.httpHost, o.httpPort))
     else kv(0, "http_port", o.httpPort)
+  } else if (o.httpsPort !== undefined) {
+    if (o.httpHost !== undefined && o.httpHost !== "") kv(0, "https", hostPortString(o.httpHost, o.httpsPort))
+    else kv(0, "https_port", o.httpsPort)
   } else if (o.httpHost !== undefined) {
     line(0, `# http host ${quote(o.httpHost)} is not written: the config syntax needs a port with it`)
   }
+
+  if (o.httpsPort !== undefined && o.httpPort !== undefined) kv(0, "https_port", o.httpsPort)
+  if (o.tls !== undefined) printTls(0, o.tls, line, kv)
 
   const a = o.authorization
   if (a !== undefined) {
@@ -653,7 +732,9 @@ export const printConfig = (o: ServerOptionsInput): string => {
       if (a.users.length === 0) line(1, "users: []")
       else {
         line(1, "users: [")
-        for (const u of a.users) line(2, `{ user: ${quote(u.user)}, password: ${quote(u.password)} }`)
+        for (const u of a.users) {
+          line(2, u.password === undefined ? `{ user: ${quote(u.user)} }` : `{ user: ${quote(u.user)}, password: ${quote(u.password)} }`)
+        }
         line(1, "]")
       }
     }
@@ -677,6 +758,7 @@ export const printConfig = (o: ServerOptionsInput): string => {
         line(1, "]")
       }
     }
+    if (c.tls !== undefined) printTls(1, c.tls, line, kv)
     const ca = c.authorization
     if (ca !== undefined) {
       line(1, "authorization {")

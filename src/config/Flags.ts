@@ -8,8 +8,8 @@
  * The caller reads the config file, merges with `mergeOptions(fromFile, fromFlags)` (flags win) and then
  * runs `validateFlags(merged)` before decoding with `decodeServerOptions`.
  *
- * nats-server features that effect-nats-server does not implement (JetStream, TLS, syslog, profiling,
- * leafnodes, gateways, websocket, mqtt, https monitoring) are refused with one line each, never ignored.
+ * nats-server features that effect-nats-server does not implement (JetStream, syslog, profiling,
+ * leafnodes, gateways, websocket, mqtt) are refused with one line each, never ignored.
  *
  * @since 0.1.0
  */
@@ -239,6 +239,8 @@ interface ParseState {
   version: boolean
   testConfig: boolean
   signal: SignalRequest | undefined
+  /** --tls, --tlsverify, --tlscert, --tlskey, --tlscacert (any of them turns TLS on, as nats-server). */
+  tls: { cert?: string; key?: string; ca?: string; verify?: boolean; disabled?: boolean } | undefined
 }
 
 type Kind = "bool" | "value"
@@ -251,6 +253,7 @@ interface FlagSpec {
 
 const cluster = (state: ParseState): Mutable<ClusterInput> => (state.cluster ??= {})
 const authorization = (state: ParseState): Mutable<AuthorizationInput> => (state.authorization ??= {})
+const tlsFlags = (state: ParseState): NonNullable<ParseState["tls"]> => (state.tls ??= {})
 
 const stringFlag = (set: (state: ParseState, value: string) => void): FlagSpec => ({
   kind: "value",
@@ -309,7 +312,7 @@ const parseRoutes = (state: ParseState, value: string): string | undefined => {
     if (Result.isFailure(parsed)) return `route URL "${route}": ${parsed.failure}`
     const url = parsed.success
     if (!routeSchemes.has(url.scheme)) {
-      return `route URL "${route}": scheme must be nats-route:// or nats:// (TLS routes are not supported)`
+      return `route URL "${route}": scheme must be nats-route:// or nats:// (route TLS comes from the cluster tls block)`
     }
     if (url.host === "") return `route URL "${route}": missing host`
     if (url.port === undefined || url.port <= 0) return `route URL "${route}": missing or invalid port`
@@ -376,6 +379,13 @@ const serverFlags: ReadonlyMap<string, FlagSpec> = (() => {
   def(["no_advertise"], boolFlag((s, v) => (cluster(s).noAdvertise = v)))
   def(["cluster_advertise"], stringFlag((s, v) => (cluster(s).advertise = v)))
   def(["connect_retries"], numberFlag(parseNonNegative, (s, v) => (cluster(s).connectRetries = v)))
+  // TLS
+  def(["tls"], boolFlag((s, v) => { if (!v) tlsFlags(s).disabled = true; else tlsFlags(s) }))
+  def(["tlsverify"], boolFlag((s, v) => (tlsFlags(s).verify = v)))
+  def(["tlscert"], stringFlag((s, v) => (tlsFlags(s).cert = v)))
+  def(["tlskey"], stringFlag((s, v) => (tlsFlags(s).key = v)))
+  def(["tlscacert"], stringFlag((s, v) => (tlsFlags(s).ca = v)))
+  def(["ms", "https_port"], numberFlag(parsePort, (s, v) => (s.options.httpsPort = v)))
   // Common
   def(["h", "help"], boolFlag((s, v) => (s.help = v)))
   def(["v", "version"], boolFlag((s, v) => (s.version = v)))
@@ -387,7 +397,7 @@ interface Unsupported {
   readonly reason: string
 }
 
-const tlsReason = "TLS is not supported by effect-nats-server"
+const tlsReason = "this TLS option is not supported by effect-nats-server (use --tls, --tlsverify, --tlscert, --tlskey, --tlscacert or a tls block)"
 
 /** nats-server flags (and feature families) that we refuse with one line each. */
 const unsupportedFlags: ReadonlyMap<string, Unsupported> = (() => {
@@ -395,15 +405,13 @@ const unsupportedFlags: ReadonlyMap<string, Unsupported> = (() => {
   const def = (names: ReadonlyArray<string>, kind: Kind, reason: string) => {
     for (const name of names) table.set(name, { kind, reason })
   }
-  def(["ms", "https_port"], "value", "HTTPS monitoring is not supported by effect-nats-server (it needs TLS; use -m/--http_port)")
   def(["s", "syslog"], "bool", "syslog is not supported by effect-nats-server (use -l/--log <file> or stderr)")
   def(["r", "remote_syslog"], "value", "remote syslog is not supported by effect-nats-server (use -l/--log <file> or stderr)")
   def(["log_size_limit"], "value", "log file rotation by size is not supported by effect-nats-server")
   def(["max_traced_msg_len"], "value", "max_traced_msg_len is not supported by effect-nats-server")
   def(["js", "jetstream"], "bool", "JetStream is not supported by effect-nats-server")
   def(["sd", "store_dir"], "value", "JetStream (store_dir) is not supported by effect-nats-server")
-  def(["tls", "tlsverify", "help_tls"], "bool", tlsReason)
-  def(["tlscert", "tlskey", "tlscacert"], "value", tlsReason)
+  def(["help_tls"], "bool", "--help_tls is not supported by effect-nats-server (see the TLS section of the README)")
   def(["profile"], "value", "the profiling port is not supported by effect-nats-server")
   return table
 })()
@@ -575,7 +583,8 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<ParsedFla
     help: false,
     version: false,
     testConfig: false,
-    signal: undefined
+    signal: undefined,
+    tls: undefined
   }
   const scanned = scan(argv, {
     lookup: (name) => {
@@ -599,6 +608,16 @@ export const parseFlags = (argv: ReadonlyArray<string>): Result.Result<ParsedFla
   }
 
   const options: Mutable<ServerOptionsInput> = state.options
+  if (state.tls !== undefined) {
+    // nats-server's overrideTLS: the flags replace the config file's tls block.
+    const t = state.tls
+    if (t.disabled === true) {
+      return Result.fail(new FlagError({ message: "--tls=false: turning off the config file's TLS from the command line is not supported by effect-nats-server" }))
+    }
+    if (t.cert === undefined) return Result.fail(new FlagError({ message: "TLS Server certificate must be present and valid" }))
+    if (t.key === undefined) return Result.fail(new FlagError({ message: "TLS Server private key must be present and valid" }))
+    options.tls = { certFile: t.cert, keyFile: t.key, ...(t.ca !== undefined ? { caFile: t.ca } : {}), verify: t.verify ?? false }
+  }
   if (state.authorization !== undefined) options.authorization = state.authorization
   if (state.cluster !== undefined) options.cluster = state.cluster
 
@@ -688,6 +707,7 @@ Server Options:
     -n, --name, --server_name <name> Server name (default: the server id)
     -P, --pid <file>                 Write the process id to this file
     -m, --http_port <port>           Serve the HTTP monitoring endpoints on this port
+    -ms, --https_port <port>         Serve them over HTTPS (with the TLS certificate) instead
     -c, --config <file>              Read options from this configuration file
     -t                               Check the configuration file and exit
     -sl, --signal <cmd>[=<pid>]      Send a signal to a running server and exit:
@@ -717,6 +737,13 @@ Authorization Options:
         --pass <password>            Password required for client connections
         --auth <token>               Token required for client connections
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Cluster Options:
         --routes <rurl-1, rurl-2>    Routes to solicit and connect to
         --cluster <cluster-url>      Listen for routes: nats://[user:pass@]host:port
@@ -737,6 +764,6 @@ Common Options:
     -h, --help                       Show this message
     -v, --version                    Show the version
 
-Not supported (refused at startup): JetStream (-js, -sd), TLS (--tls*), syslog (-s, -r),
-HTTPS monitoring (-ms), --profile, leafnodes, gateways, websocket, MQTT.
+Not supported (refused at startup): JetStream (-js, -sd), syslog (-s, -r), --help_tls,
+--profile, leafnodes, gateways, websocket, MQTT.
 `

@@ -16,7 +16,8 @@ const Port = Schema.Int.check(Schema.isBetween({ minimum: -1, maximum: 65535 }))
 /** One user of `authorization { users: [...] }`. */
 export const User = Schema.Struct({
   user: Schema.String,
-  password: Schema.String
+  /** Absent for a user that a client certificate maps to (`tls { verify_and_map: true }`). */
+  password: Schema.optional(Schema.String)
 })
 export type User = typeof User.Type
 
@@ -30,6 +31,23 @@ export const Authorization = Schema.Struct({
   timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000)))
 })
 export type Authorization = typeof Authorization.Type
+
+/**
+ * A `tls { ... }` block (clients at the top level, routes inside `cluster`). Cipher suites and
+ * curves are nats-server's (Go) names; absent → nats-server's defaults. `verifyAndMap` implies
+ * `verify`. The timeout is the handshake's, in milliseconds.
+ */
+export const TlsOptions = Schema.Struct({
+  certFile: Schema.String,
+  keyFile: Schema.String,
+  caFile: Schema.optional(Schema.String),
+  verify: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
+  verifyAndMap: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
+  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000))),
+  cipherSuites: Schema.optional(Schema.Array(Schema.String)),
+  curvePreferences: Schema.optional(Schema.Array(Schema.String))
+})
+export type TlsOptions = typeof TlsOptions.Type
 
 /** Route authorization: exactly one user/password pair (as nats-server allows). */
 export const ClusterAuthorization = Schema.Struct({
@@ -51,7 +69,9 @@ export const ClusterOptions = Schema.Struct({
   connectRetries: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(0))),
   /** Explicit route URLs (`nats-route://host:port`, `nats://user:pass@host:port`). */
   routes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
-  authorization: Schema.optional(ClusterAuthorization)
+  authorization: Schema.optional(ClusterAuthorization),
+  /** Route TLS: both ends verify each other's certificate against `caFile`, as nats-server. */
+  tls: Schema.optional(TlsOptions)
 })
 export type ClusterOptions = typeof ClusterOptions.Type
 
@@ -84,6 +104,10 @@ export const ServerOptions = Schema.Struct({
   /** HTTP monitoring; absent port = off. The host defaults to the client listen host, as nats-server. */
   httpHost: Schema.optional(Schema.String),
   httpPort: Schema.optional(Port),
+  /** HTTPS monitoring with the client `tls` block's certificate (not together with httpPort). */
+  httpsPort: Schema.optional(Port),
+  /** Client TLS: INFO in plain text, then every client must upgrade (nats-server 2.9). */
+  tls: Schema.optional(TlsOptions),
 
   authorization: Schema.optional(Authorization),
   /** The file these options were read from (logged at startup, re-read on reload). */

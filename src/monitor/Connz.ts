@@ -188,6 +188,9 @@ const row = (conn: ClientConnection, now: number, options: ConnzOptions): Row =>
     name: conn.name || undefined,
     lang: conn.lang || undefined,
     version: conn.version || undefined,
+    // nats-server has no TLS state for a connection that is gone.
+    tls_version: conn.stop === undefined ? conn.tlsSession?.version : undefined,
+    tls_cipher_suite: conn.stop === undefined ? conn.tlsSession?.cipher : undefined,
     authorized_user: options.auth ? conn.user || undefined : undefined,
     subscriptions_list: !options.subsDetail && options.subs && subs.length > 0 ? subs.map((s) => s.subject) : undefined,
     subscriptions_list_detail: options.subsDetail && subs.length > 0 ? subs.map(clientSubDetail) : undefined

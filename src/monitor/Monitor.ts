@@ -1,7 +1,8 @@
 /**
  * The HTTP monitor: nats-server 2.9's monitoring endpoints (`/varz`, `/connz`, `/routez`,
- * `/subsz`, `/healthz` and the `/` index) served on `http_host:http_port` while the layer's
- * scope is open.
+ * `/subsz`, `/healthz` and the `/` index) served on `http_host:http_port` — or over HTTPS on
+ * `http_host:https_port` with the client `tls` block's certificate (no client certificates asked
+ * for, as nats-server) — while the layer's scope is open.
  *
  * Every document is computed synchronously from the live `ServerState` at request time, so the
  * counters it shows move with the traffic. Responses are Go-style pretty JSON; `?callback=cb`
@@ -10,6 +11,7 @@
  * @since 0.1.0
  */
 import { createServer } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +20,7 @@ import * as Result from "effect/Result"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { loadTls } from "../net/Tls.js"
 import { Broker } from "../server/Broker.js"
 import type { ServerState } from "../server/ServerState.js"
 import { connz, decodeConnzOptions } from "./Connz.js"
@@ -209,8 +212,16 @@ export const layer: Layer.Layer<never, MonitorListenError, Broker> = Layer.effec
     const server = yield* Broker
     const options = server.options
     const host = options.httpHost ?? options.host
-    const port = options.httpPort === undefined || options.httpPort < 0 ? 0 : options.httpPort
-    const http = yield* NodeHttpServer.make(() => createServer(), { host, port, gracefulShutdownTimeout: Duration.seconds(1) }).pipe(
+    if (options.httpPort !== undefined && options.httpsPort !== undefined) {
+      return yield* new MonitorListenError(`can't specify both HTTP (${options.httpPort}) and HTTPs (${options.httpsPort}) ports`)
+    }
+    const secure = options.httpsPort !== undefined
+    if (secure && options.tls === undefined) return yield* new MonitorListenError("TLS cert and key required for HTTPS")
+    const tls = secure ? yield* loadTls(options.tls!).pipe(Effect.mapError((e) => new MonitorListenError(e.message))) : undefined
+    const configured = secure ? options.httpsPort! : options.httpPort!
+    const port = configured < 0 ? 0 : configured
+    const make = () => (tls === undefined ? createServer() : createHttpsServer({ ...tls.contextOptions, requestCert: false }))
+    const http = yield* NodeHttpServer.make(make, { host, port, gracefulShutdownTimeout: Duration.seconds(1) }).pipe(
       Effect.mapError((e) => new MonitorListenError(`can't listen to the monitor port: ${String((e.cause as Error | undefined)?.message ?? e.cause)}`))
     )
     const bound = "port" in http.address ? http.address.port : port
@@ -219,7 +230,7 @@ export const layer: Layer.Layer<never, MonitorListenError, Broker> = Layer.effec
     yield* Effect.addFinalizer(() => Effect.sync(() => {
       server.monitorAddress = undefined
     }))
-    server.log.info(`Starting http monitor on ${joinHostPort(host, bound)}`)
+    server.log.info(`Starting ${secure ? "https" : "http"} monitor on ${joinHostPort(host, bound)}`)
 
     const handler = new MonitorHandler(server, address)
     const app = Effect.gen(function*() {

@@ -43,7 +43,9 @@ const clusterBlock = (state: ServerState): Record<string, unknown> => {
     cluster_port: cluster?.listen?.port ?? options.port,
     auth_timeout: options.authorization !== undefined ? options.authorization.timeout / 1000 : DEFAULT_AUTH_TIMEOUT,
     urls: urls.length > 0 ? urls : undefined,
-    tls_timeout: DEFAULT_TLS_TIMEOUT
+    tls_timeout: options.tls !== undefined ? options.tls.timeout / 1000 : DEFAULT_TLS_TIMEOUT,
+    tls_required: options.tls !== undefined ? true : undefined,
+    tls_verify: options.tls !== undefined ? true : undefined
   }
 }
 
@@ -68,15 +70,17 @@ export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Dat
     host: state.listen?.host ?? o.host,
     port: state.listen?.port ?? o.port,
     auth_required: state.authRequired() ? true : undefined,
+    tls_required: o.tls !== undefined ? true : undefined,
+    tls_verify: o.tls !== undefined && (o.tls.verify || o.tls.verifyAndMap) ? true : undefined,
     connect_urls: state.connectUrls(),
     max_connections: o.maxConnections,
     max_subscriptions: o.maxSubscriptions > 0 ? o.maxSubscriptions : undefined,
     ping_interval: Math.round(o.pingInterval * NANOS_PER_MS),
     ping_max: o.pingMax,
     http_host: runtime.httpHost,
-    http_port: runtime.httpPort,
+    http_port: o.httpsPort !== undefined ? 0 : runtime.httpPort,
     http_base_path: "",
-    https_port: 0,
+    https_port: o.httpsPort !== undefined ? runtime.httpPort : 0,
     auth_timeout: o.authorization !== undefined ? o.authorization.timeout / 1000 : DEFAULT_AUTH_TIMEOUT,
     max_control_line: o.maxControlLine,
     max_payload: o.maxPayload,
@@ -87,7 +91,7 @@ export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Dat
     mqtt: {},
     websocket: {},
     jetstream: {},
-    tls_timeout: DEFAULT_TLS_TIMEOUT,
+    tls_timeout: o.tls !== undefined ? o.tls.timeout / 1000 : DEFAULT_TLS_TIMEOUT,
     write_deadline: Math.round(o.writeDeadline * NANOS_PER_MS),
     start: goTime(state.start),
     now: goTime(now),

@@ -27,6 +27,10 @@ const describe = (e: Error): string =>
 
 /** Open a TCP connection and wrap it as an Effect `Socket` once it is connected. */
 export const dialTcp = (host: string, port: number): Effect.Effect<Socket.Socket, DialError> =>
+  dialNet(host, port).pipe(Effect.map(fromNetSocket))
+
+/** Open a TCP connection: the connected (paused) Node socket, e.g. to upgrade it to TLS first. */
+export const dialNet = (host: string, port: number): Effect.Effect<Net.Socket, DialError> =>
   Effect.callback<Net.Socket, DialError>((resume) => {
     const s = Net.connect({ host, port })
     const onError = (e: Error) => {
@@ -41,4 +45,4 @@ export const dialTcp = (host: string, port: number): Effect.Effect<Socket.Socket
       resume(Effect.succeed(s))
     })
     return Effect.sync(() => s.destroy())
-  }).pipe(Effect.map(fromNetSocket))
+  })

@@ -20,7 +20,8 @@ export const ErrText = {
   authTimeout: "Authentication Timeout",
   invalidProtocol: "invalid client protocol",
   noRespondersRequiresHeaders: "no responders requires headers support",
-  routePort: "attempted to connect to route port"
+  routePort: "attempted to connect to route port",
+  tlsRequired: "Secure Connection - TLS Required"
 } as const
 
 /** Close reasons as nats-server names them in logs and in /connz. */
@@ -43,6 +44,7 @@ export type CloseReason =
   | "Route Removed"
   | "Read Error"
   | "Write Error"
+  | "TLS Handshake Failure"
 
 /**
  * A violation that ends the connection. `errText` is sent as `-ERR '<errText>'` before closing when

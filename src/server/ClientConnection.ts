@@ -18,6 +18,8 @@ import { type ConnectOptions, parseConnect } from "./ConnectOptions.js"
 import { ConnectionCore } from "./ConnectionCore.js"
 import type { Connection, InfoListener, ServerState } from "./ServerState.js"
 import { LocalSubscription, type Subscriber } from "./Subscription.js"
+import type { CertNames } from "../net/CertNames.js"
+import { certificateUser, mapsCertificates } from "./TlsMap.js"
 
 /** What the connection needs from its session: wake the writer, and finish a close. */
 export interface SessionIO {
@@ -46,6 +48,10 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   connected = false
   /** The first byte the client sent (-1 before any): with auth, it must begin a CONNECT. */
   firstByte = -1
+  /** The names in the client's TLS certificate, when it presented one (verify_and_map). */
+  peerCert: CertNames | undefined = undefined
+  /** The negotiated TLS version and cipher suite (nats-server's names), for /connz. */
+  tlsSession: { readonly version: string; readonly cipher: string } | undefined = undefined
 
   // Keepalive and async INFO.
   /** Async INFOs are only sent after the client's first PING was answered. */
@@ -283,6 +289,10 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     const auth = this.server.options.authorization
     if (auth === undefined) return true
     if (auth.token !== undefined) return c.auth_token === auth.token
+    if (mapsCertificates(this.server.options)) {
+      this.user = certificateUser(this.server.options, this.peerCert, c, this.server.log, this.prefix)
+      return this.user !== undefined
+    }
     if (auth.user !== undefined && c.user === auth.user && c.pass === auth.password) {
       this.user = c.user
       return true

@@ -1,19 +1,25 @@
 /**
  * A client session: the supervised fiber that owns one client socket (see `Session` for the
- * fibers). Here: the greeting, connection limits, the auth timer, keepalive and what happens when
- * the client is gone — unregister it, withdraw its interest, log and remember it.
+ * fibers). Here: the greeting, connection limits, the TLS upgrade, the auth timer, keepalive and
+ * what happens when the client is gone — unregister it, withdraw its interest, log and remember it.
+ *
+ * With TLS (nats-server 2.9): INFO goes out in plain text, then the client starts the handshake
+ * (`ClientTls`); the reader, writer and timers only start on the upgraded socket.
  *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
+import type { TlsConfig } from "../net/Tls.js"
 import { ErrText } from "../protocol/ProtocolError.js"
 import { ClientConnection } from "./ClientConnection.js"
+import { upgradeClient } from "./ClientTls.js"
 import type { ServerState } from "./ServerState.js"
-import { keepalive, makeSignals, remoteAddress, runSession } from "./Session.js"
+import { keepalive, makeSignals, remoteAddress, runSession, type SessionSpec } from "./Session.js"
 
-export const runClientSession = (socket: Socket.Socket, server: ServerState) =>
+export const runClientSession = (socket: Socket.Socket, server: ServerState, tls?: TlsConfig) =>
   Effect.flatMap(remoteAddress, ({ ip, port }) => {
     const signals = makeSignals()
     const cid = server.nextId()
@@ -22,22 +28,29 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState) =>
     const log = server.log
     const o = server.options
 
-    /** Greet (or refuse) the client and start its timers. */
-    const start = Effect.gen(function*() {
+    /** Greet (or refuse) the client: true when it was registered and sent INFO. */
+    const greet = (): boolean => {
       log.debug(`${conn.prefix}Client connection created`)
       if (server.lameDuck) {
         // Lame duck: new clients are turned away so that they pick another member.
-        return conn.close("Server Shutdown")
+        conn.close("Server Shutdown")
+        return false
       }
       if (server.clients.size >= o.maxConnections) {
         // nats-server still greets the client before refusing it.
         conn.sendInfo()
         log.error(`${conn.prefix}${ErrText.maxConnections}`)
-        return conn.close("Maximum Connections Exceeded", ErrText.maxConnections)
+        conn.close("Maximum Connections Exceeded", ErrText.maxConnections)
+        return false
       }
       server.clients.set(cid, conn)
       conn.sendInfo()
       conn.flush()
+      return true
+    }
+
+    /** The keepalive and auth timers (after the TLS handshake, as nats-server). */
+    const timers = Effect.gen(function*() {
       // Later PINGs only when the client was idle for a whole interval.
       yield* keepalive(conn, {
         first: Math.min(o.pingInterval, 2000),
@@ -58,7 +71,10 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState) =>
       }
     })
 
-    return runSession(socket, conn, signals, {
+    /** Greet (or refuse) the client and start its timers. */
+    const start = Effect.suspend(() => (greet() ? timers : Effect.void))
+
+    const spec = (start: Effect.Effect<void, never, Scope.Scope>): SessionSpec => ({
       kind: "client",
       limits: { maxControlLine: o.maxControlLine, maxPayload: o.maxPayload },
       onRead: (chunks) => {
@@ -81,7 +97,14 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState) =>
         conn.close("Slow Consumer (Write Deadline)")
       },
       start
-    }).pipe(
+    })
+
+    const session = tls === undefined
+      ? runSession(socket, conn, signals, spec(start))
+      : Effect.flatMap(upgradeClient(conn, tls, greet), (upgraded) =>
+        upgraded === undefined ? Effect.void : runSession(upgraded, conn, signals, spec(timers)))
+
+    return session.pipe(
       Effect.scoped,
       Effect.ensuring(Effect.sync(() => {
         // Whatever ended the session: unregister, drop interest, log and remember it.

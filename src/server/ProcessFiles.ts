@@ -16,7 +16,7 @@ import { SERVER_NAME, type ServerState } from "./ServerState.js"
 /** What the ports file lists for `server`. */
 export const portsOf = (server: ServerState): Record<string, Array<string>> => {
   const ports: Record<string, Array<string>> = { nats: server.ownClientUrls().map((u) => `nats://${u}`) }
-  if (server.monitorAddress !== undefined) ports["monitoring"] = [`http://${server.monitorAddress.host}:${server.monitorAddress.port}`]
+  if (server.monitorAddress !== undefined) ports["monitoring"] = [`${server.options.httpsPort !== undefined ? "https" : "http"}://${server.monitorAddress.host}:${server.monitorAddress.port}`]
   const cluster = server.cluster
   if (cluster?.listen !== undefined) {
     const { host, port } = cluster.advertisedRoute()

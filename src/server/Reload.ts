@@ -24,7 +24,9 @@ const RELOADABLE = new Set<keyof ServerOptions>([
   "writeDeadline",
   "clientAdvertise",
   "pidFile",
-  "portsFileDir"
+  "portsFileDir",
+  // New client connections use the new certificates (or no TLS); existing ones keep theirs.
+  "tls"
 ])
 
 /** The nats-server option name a field is reported under. */
@@ -70,7 +72,7 @@ export const planReload = (current: ServerOptions, next: ServerOptions): Result.
       continue
     }
     if (!RELOADABLE.has(key)) return Result.fail(`config reload not supported for ${NATS_NAME[key] ?? key}: old=${show(a)}, new=${show(b)}`)
-    changes.push(key === "authorization" ? "authorization users" : `${key} = ${show(b)}`)
+    changes.push(key === "authorization" ? "authorization users" : key === "tls" ? `tls = ${b === undefined ? "disabled" : "enabled"}` : `${key} = ${show(b)}`)
   }
   return Result.succeed({ changes })
 }

@@ -158,6 +158,10 @@ export class ServerState {
       headers: !o.noHeaderSupport
     }
     if (this.authRequired()) info["auth_required"] = true
+    if (o.tls !== undefined) {
+      info["tls_required"] = true
+      if (o.tls.verify || o.tls.verifyAndMap) info["tls_verify"] = true
+    }
     info["max_payload"] = o.maxPayload
     info["client_id"] = clientId
     info["client_ip"] = clientIp

@@ -12,6 +12,7 @@ import { Log, LogLines } from "../log/Log.js"
 import * as NatsServer from "../NatsServer.js"
 import type { MonitorListenError } from "../monitor/Monitor.js"
 import type { ListenError } from "../net/Listener.js"
+import type { TlsConfigError } from "../net/Tls.js"
 import { Broker } from "../server/Broker.js"
 import type { ServerState } from "../server/ServerState.js"
 
@@ -27,7 +28,7 @@ export interface TestServerShape {
 
 export class TestServer extends Context.Service<TestServer, TestServerShape>()("effect-nats-server/testing/TestServer") {
   /** A server with `options` (nats-server defaults otherwise) on an ephemeral loopback port. */
-  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, ListenError | MonitorListenError> =>
+  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, ListenError | MonitorListenError | TlsConfigError> =>
     Layer.effectContext(
       Effect.gen(function*() {
         const decoded = decodeServerOptions({ host: "127.0.0.1", port: -1, ...options })

@@ -355,12 +355,18 @@ describe("errors report file:line:col and a clear message", () => {
     ["websocket { port: 8080 }", "t.conf:1:1: websocket is not supported by effect-nats-server"],
     ["ws { port: 8080 }", "t.conf:1:1: ws is not supported by effect-nats-server"],
     ["mqtt { port: 1883 }", "t.conf:1:1: mqtt is not supported by effect-nats-server"],
-    ["tls { cert_file: a }", "t.conf:1:1: tls is not supported by effect-nats-server"],
+    ["tls { cert_file: a }", "t.conf:1:5: missing 'key_file' in TLS configuration"],
+    ["tls { cert_file: a, key_file: b, cipher_suites: [ TLS_FOO ] }", "t.conf:1:51: unrecognized cipher TLS_FOO"],
+    ["tls { cert_file: a, key_file: b, curve_preferences: [ P256 ] }", "t.conf:1:55: unrecognized curve preference P256"],
+    ["tls { cert_file: a, key_file: b, cipher_suites: [] }", "t.conf:1:49: error parsing tls config, 'cipher_suites' cannot be empty"],
+    ["tls { cert_file: a, key_file: b, pinned_certs: [] }", "t.conf:1:34: pinned_certs is not supported by effect-nats-server"],
+    ["tls { cert_file: a, key_file: b, handshake_first: true }", "t.conf:1:34: unknown field \"handshake_first\""],
+    ["cluster { tls { cert_file: a, key_file: b, verify_and_map: true } }", "t.conf:1:11: verify_and_map in the cluster tls block (route users from certificates) is not supported by effect-nats-server"],
+    ["tls { cert_file: a, key_file: b, verify: 1 }", "t.conf:1:42: verify must be a boolean (true/false, yes/no, on/off), got integer 1"],
     ["accounts { A: {} }", "t.conf:1:1: accounts is not supported by effect-nats-server"],
     ["operator: op.jwt", "t.conf:1:1: operator is not supported by effect-nats-server"],
     ["resolver: MEMORY", "t.conf:1:1: resolver is not supported by effect-nats-server"],
-    ["https: 8443", "t.conf:1:1: https is not supported by effect-nats-server"],
-    ["cluster {\n  tls { }\n}", "t.conf:2:3: tls is not supported by effect-nats-server"],
+    ["cluster {\n  tls { }\n}", "t.conf:2:7: missing 'cert_file' in TLS configuration"],
     ["cluster { permissions { import: a } }", "t.conf:1:11: permissions is not supported by effect-nats-server"],
     ["authorization {\n  users: [\n    {user: a, password: b, permissions: {publish: x}}\n  ]\n}", "t.conf:3:28: permissions is not supported by effect-nats-server"],
     ["max_payload: \"1MB\"", "t.conf:1:14: max_payload must be an integer, got string \"1MB\" (write sizes without quotes, e.g. max_payload: 1MB)"],
@@ -398,7 +404,6 @@ describe("errors report file:line:col and a clear message", () => {
     ["authorization { users: {user: a} }", "t.conf:1:24: users must be an array of { user, password } maps, got a map"],
     ["authorization { users: [ a ] }", "t.conf:1:26: users entries must be maps like { user: name, password: secret }, got string \"a\""],
     ["authorization { users: [ {password: b} ] }", "t.conf:1:26: users entry has no user"],
-    ["authorization { users: [ {user: a} ] }", "t.conf:1:26: users entry for user \"a\" has no password"],
     ["authorization {\n users: [ {user: a, password: b}, {user: a, password: c} ]\n}", "t.conf:2:35: duplicate user \"a\" in users"],
     ["authorization {\n user: a\n users: [ {user: b, password: c} ]\n}", "t.conf:3:2: can not have a single user/password and a users array"],
     ["authorization {\n token: t\n users: []\n}", "t.conf:3:2: can not have a token and a users array"],
@@ -621,5 +626,33 @@ describe("printConfig", () => {
       }),
       { numRuns: 500 }
     )
+  })
+})
+
+describe("tls blocks", () => {
+  it("the client and route tls blocks, https and password-less (certificate-mapped) users", () => {
+    const r = configFromString([
+      "https: 127.0.0.1:8443",
+      "tls {",
+      "  cert_file: ./s.pem, key_file: ./s-key.pem, ca_file: ./ca.pem",
+      "  verify_and_map: true, timeout: 0.5",
+      "  cipher_suites: [ TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 ], curve_preferences: [ X25519, CurveP256 ]",
+      "}",
+      "authorization { users: [ { user: \"CN=alice,O=Acme\" }, { user: b, password: c } ] }",
+      "cluster { listen: 127.0.0.1:6222, tls { cert_file: r.pem, key_file: r-key.pem, ca_file: ca.pem, timeout: \"3s\" } }"
+    ].join("\n"), { file: "t.conf" })
+    expect(Result.isSuccess(r)).toBe(true)
+    const o = Result.getOrThrow(r).options
+    expect(o.httpHost).toBe("127.0.0.1")
+    expect(o.httpsPort).toBe(8443)
+    expect(o.tls).toEqual({
+      certFile: "./s.pem", keyFile: "./s-key.pem", caFile: "./ca.pem", verify: true, verifyAndMap: true, timeout: 500,
+      cipherSuites: ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"], curvePreferences: ["X25519", "CurveP256"]
+    })
+    expect(o.authorization?.users).toEqual([{ user: "CN=alice,O=Acme" }, { user: "b", password: "c" }])
+    expect(o.cluster?.tls).toEqual({ certFile: "r.pem", keyFile: "r-key.pem", caFile: "ca.pem", timeout: 3000 })
+    // And printConfig writes it back to the same options.
+    const again = Result.getOrThrow(configFromString(printConfig(o), { file: "p.conf" })).options
+    expect(decodeServerOptions(again)).toEqual(decodeServerOptions(o))
   })
 })

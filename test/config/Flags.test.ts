@@ -167,13 +167,8 @@ describe("parseFlags: unsupported features are refused, one line each", () => {
     [["--jetstream=true"], "--jetstream", /JetStream/],
     [["-sd", "/data"], "-sd", /JetStream/],
     [["--store_dir=/data"], "--store_dir", /JetStream/],
-    [["--tls"], "--tls", /TLS/],
-    [["--tlscert", "c.pem"], "--tlscert", /TLS/],
-    [["--tlskey", "k.pem"], "--tlskey", /TLS/],
-    [["--tlsverify"], "--tlsverify", /TLS/],
-    [["--tlscacert", "ca.pem"], "--tlscacert", /TLS/],
-    [["-ms", "8443"], "-ms", /HTTPS.*TLS/],
-    [["--https_port=8443"], "--https_port", /HTTPS/],
+    [["--help_tls"], "--help_tls", /help_tls/],
+    [["--tls_handshake_first"], "--tls_handshake_first", /TLS option/],
     [["-s"], "-s", /syslog/],
     [["--syslog"], "--syslog", /syslog/],
     [["-r", "udp://h:514"], "-r", /syslog/],
@@ -195,12 +190,38 @@ describe("parseFlags: unsupported features are refused, one line each", () => {
   }
 
   it("several refusals are all reported, and their values are skipped", () => {
-    const message = err(["-js", "-sd", "/data", "--tls", "-p", "4222"])
+    const message = err(["-js", "-sd", "/data", "--profile", "6060", "-p", "4222"])
     expect(message.split("\n")).toEqual([
       expect.stringMatching(/^-js: JetStream/),
       expect.stringMatching(/^-sd: JetStream/),
-      expect.stringMatching(/^--tls: TLS/)
+      expect.stringMatching(/^--profile: the profiling port/)
     ])
+  })
+})
+
+describe("parseFlags: TLS", () => {
+  it("--tlsverify with a certificate, key and CA is the tls block nats-server's overrideTLS builds", () => {
+    const p = ok(["--tlsverify", "--tlscert", "s.pem", "--tlskey", "s-key.pem", "--tlscacert", "ca.pem"])
+    expect(p.options.tls).toEqual({ certFile: "s.pem", keyFile: "s-key.pem", caFile: "ca.pem", verify: true })
+  })
+  it("--tls turns TLS on without client verification; any --tls* flag does", () => {
+    expect(ok(["--tls", "--tlscert", "s.pem", "--tlskey", "k.pem"]).options.tls).toEqual({ certFile: "s.pem", keyFile: "k.pem", verify: false })
+    expect(ok(["--tlscert=s.pem", "-tlskey", "k.pem"]).options.tls).toEqual({ certFile: "s.pem", keyFile: "k.pem", verify: false })
+  })
+  it("a certificate and a key are required, with nats-server's messages", () => {
+    expect(err(["--tls"])).toBe("TLS Server certificate must be present and valid")
+    expect(err(["--tlsverify", "--tlscert", "s.pem"])).toBe("TLS Server private key must be present and valid")
+  })
+  it("--tls=false (turning off the file's TLS) is refused, not ignored", () => {
+    expect(err(["--tls=false"])).toMatch(/^--tls=false: .*not supported/)
+  })
+  it("-ms / --https_port set the HTTPS monitoring port", () => {
+    expect(ok(["-ms", "8443"]).options.httpsPort).toBe(8443)
+    expect(ok(["--https_port=-1"]).options.httpsPort).toBe(-1)
+  })
+  it("the flags replace the config file's tls block", () => {
+    const merged = mergeOptions({ tls: { certFile: "a", keyFile: "b", verify: true, cipherSuites: ["TLS_AES_128_GCM_SHA256"] } }, ok(["--tls", "--tlscert", "c", "--tlskey", "d"]).options)
+    expect(merged.tls).toEqual({ certFile: "c", keyFile: "d", verify: false })
   })
 })
 
@@ -440,8 +461,6 @@ describe("usage", () => {
 
   it("does not offer unsupported features as options", () => {
     expect(text).not.toMatch(/^\s+-js, --jetstream/m)
-    expect(text).not.toMatch(/^\s+--tlscert/m)
-    expect(text).not.toMatch(/^\s+-ms, --https_port/m)
     expect(text).not.toMatch(/(?<!effect-)nats-server \[options\]/)
   })
 
@@ -449,9 +468,9 @@ describe("usage", () => {
     const flags = new Set(text.match(/(?<![\w-])--?[A-Za-z_]+/g) ?? [])
     const needsValue = new Set(["-a", "--addr", "--net", "-p", "--port", "-n", "--name", "--server_name", "-P", "--pid", "-m",
       "--http_port", "-c", "--config", "-l", "--log", "--client_advertise", "--ports_file_dir", "--user", "--pass", "--auth",
-      "--cluster_name", "--cluster_advertise"])
+      "--cluster_name", "--cluster_advertise", "--https_port"])
     for (const flag of flags) {
-      if (["-js", "-sd", "-s", "-r", "-ms", "--tls", "--profile", "--server", "--count", "--option", "--routes", "-routes",
+      if (["-js", "-sd", "-s", "-r", "-ms", "--tls", "--tlscert", "--tlskey", "--tlsverify", "--tlscacert", "--help_tls", "--profile", "--server", "--count", "--option", "--routes", "-routes",
         "--cluster", "--cluster_listen", "--signal", "-sl", "--max_payload", "--max_pending", "--max_control_line",
         "--max_connections", "--ping_interval", "--connect_retries", "--no_advertise"].includes(flag)) continue
       const argv = needsValue.has(flag) ? [flag, "1"] : [flag]
