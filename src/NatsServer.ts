@@ -18,7 +18,13 @@ import * as ProcessFiles from "./server/ProcessFiles.js"
 const ready = Layer.effectDiscard(Effect.gen(function*() {
   const broker = yield* Broker
   broker.log.info("Server is ready")
-  yield* Effect.addFinalizer(() => Effect.sync(() => broker.log.info("Initiating Shutdown...")))
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      // First finalizer to run: no INFO reaches clients while routes and listeners close.
+      broker.shuttingDown = true
+      broker.log.info("Initiating Shutdown...")
+    })
+  )
 }))
 
 /** The broker's layers over an existing `Log`. */
