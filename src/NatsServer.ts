@@ -11,7 +11,6 @@ import { Log } from "./log/Log.js"
 import { Broker } from "./server/Broker.js"
 import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
-import * as Monitor from "./monitor/Monitor.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
@@ -32,7 +31,10 @@ export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, unknow
   // `ready` is built after the listeners it announces; the cluster after the client listener, so
   // that the route INFO it sends carries our client URL.
   const cluster = options.cluster === undefined ? Layer.empty : ClusterLayer.layer.pipe(Layer.provide(ClientListener.layer))
-  const monitor = options.httpPort === undefined ? Layer.empty : Monitor.layer
+  // The HTTP monitor (and the HTTP stack under it) is loaded only when configured.
+  const monitor = options.httpPort === undefined
+    ? Layer.empty
+    : Layer.unwrap(Effect.promise(() => import("./monitor/Monitor.js")).pipe(Effect.map((m) => m.layer)))
   const listeners = Layer.mergeAll(ClientListener.layer, cluster, monitor)
   const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
   return ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))

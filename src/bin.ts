@@ -4,12 +4,9 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import * as Cli from "./client/Cli.js"
 import { parseFlags, usage } from "./config/Flags.js"
 import { sendSignal } from "./config/Signal.js"
-import { loadOptions, serve } from "./Main.js"
 import { SERVER_NAME, SERVER_VERSION } from "./server/ServerState.js"
 
 const fail = (message: string): never => {
@@ -35,7 +32,9 @@ const main = async (): Promise<void> => {
     return
   }
   // `pub` / `sub`: a client, not a server (see client/Cli.ts).
-  if (typeof command === "object") return Cli.main(command)
+  // Loaded only for what this run does: start-up time is module loading (see docs/DESIGN.md).
+  if (typeof command === "object") return (await import("./client/Cli.js")).main(command)
+  const [Effect, { loadOptions, serve }] = await Promise.all([import("effect/Effect"), import("./Main.js")])
   const input = { configFile, flags }
   const loaded = await Effect.runPromise(Effect.result(loadOptions(input)))
   if (Result.isFailure(loaded)) return fail(loaded.failure)

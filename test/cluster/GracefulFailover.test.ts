@@ -75,7 +75,7 @@ describe("graceful stop: clients fail over to servers they learned", () => {
       }, 15_000)
       // The client can publish too (through whichever survivor it is on).
       let back = 0
-      pub.subscribe(`${subject}.back`, { callback: () => back++ })
+      pub.subscribe(`${subject}.back`, { callback: () => { back++ } })
       await pub.flush()
       await waitUntilAsync(`${how}: the client's publish reaches B`, async () => {
         client.publish(`${subject}.back`, enc.encode("back"))
