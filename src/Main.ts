@@ -30,7 +30,7 @@ import { formatLine, nowMicros } from "./log/Log.js"
 import * as NatsServer from "./NatsServer.js"
 import { Broker } from "./server/Broker.js"
 import { lameDuck } from "./server/LameDuck.js"
-import { planReload } from "./server/Reload.js"
+import { planReload } from "./config/Reload.js"
 import type { ServerState } from "./server/ServerState.js"
 
 export interface StartInput {
@@ -143,6 +143,8 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       return
     }
     server.options = next
+    const cluster = server.cluster
+    if (cluster !== undefined && next.cluster !== undefined) cluster.options = next.cluster
     log.setLevels({ debug: next.debug, trace: next.trace, logtime: next.logtime })
     const file = log.setFile(next.logFile)
     if (Result.isFailure(file)) log.error(file.failure.message)
@@ -151,6 +153,11 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       server.cluster.dynamic = false
       server.clusterName = next.cluster.name
     }
-    for (const change of plan.success.changes) log.info(`Reloaded: ${change}`)
+    const routes = plan.success.routes
+    if (cluster?.explicitRoutes !== undefined && routes !== undefined) {
+      for (const url of routes.remove) yield* cluster.explicitRoutes.remove(url)
+      for (const url of routes.add) yield* cluster.explicitRoutes.add(url)
+    }
+    for (const change of plan.success.changes) log.info(change)
     log.info("Reloaded server configuration")
   })

@@ -18,6 +18,9 @@ import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
 import { hostPort, parseRouteUrl } from "./RouteUrl.js"
 
+/** Route URLs are the same route when they differ only in a trailing `/` (nats-server's urlsAreEqual). */
+const routeKey = (url: string): string => url.trim().replace(/\/+$/, "")
+
 /** nats-server logs a failed dial at ERR on attempt 1 and then every this many attempts. */
 const CONNECT_ERROR_REPORTS = 3600
 /** nats-server's DEFAULT_ROUTE_CONNECT. */
@@ -111,7 +114,27 @@ export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
     cluster.dialer = {
       dial: (url, serverId) => FiberMap.run(implicit, serverId, implicitRoute(url, serverId), { onlyIfMissing: true }).pipe(Effect.asVoid)
     }
-    for (const url of options.routes) yield* explicitRoute(url).pipe(Effect.forkScoped)
+    // Explicit routes, keyed by URL so that a config reload can add and remove them.
+    const explicit = yield* FiberMap.make<string>()
+    cluster.explicitRoutes = {
+      add: (url) => FiberMap.run(explicit, url, explicitRoute(url), { onlyIfMissing: true }).pipe(Effect.asVoid),
+      remove: (url) =>
+        Effect.gen(function*() {
+          // nats-server's routesOption.Apply: close, without reconnecting, the routes dialed
+          // through that URL.
+          for (const conn of [...cluster.links]) {
+            if (conn.solicitedUrl === undefined || routeKey(conn.solicitedUrl) !== routeKey(url)) continue
+            conn.solicitedUrl = undefined
+            conn.explicit = false
+            conn.close("Route Removed")
+            log.info(`Removed route ${url}`)
+          }
+          // Then stop its dialer (which may be the fiber running that route's session).
+          yield* FiberMap.remove(explicit, url)
+        })
+    }
+    // Dialed at once: the first attempt is not delayed (nats-server's solicitRoutes).
+    for (const url of options.routes) yield* cluster.explicitRoutes.add(url)
     return cluster
   })
 )

@@ -25,6 +25,7 @@ import { goJson, goJsonIndent, joinHostPort } from "./format.js"
 import { badRequest, type MonitorResponse } from "./params.js"
 import { decodeRoutezOptions, routez } from "./Routez.js"
 import { decodeSubszOptions, subsz } from "./Subsz.js"
+import * as Unserved from "./Unserved.js"
 import { varz } from "./Varz.js"
 
 /** Where the monitor of one broker listens (the bound port, also when `http_port` was -1/0). */
@@ -51,7 +52,12 @@ export const Paths = {
   routez: "/routez",
   subsz: "/subsz",
   subscriptionsz: "/subscriptionsz",
-  healthz: "/healthz"
+  healthz: "/healthz",
+  accountz: "/accountz",
+  accstatz: "/accstatz",
+  jsz: "/jsz",
+  leafz: "/leafz",
+  gatewayz: "/gatewayz"
 } as const
 
 /**
@@ -183,6 +189,22 @@ export class MonitorHandler {
         return server.listen === undefined
           ? { status: 503, contentType: "application/json", body: goJson({ status: "unavailable", error: "server not ready" }) }
           : json(goJson({ status: "ok" }))
+      // Features this server does not have, answered as nats-server does without them.
+      case Paths.accountz:
+        this.count(Paths.accountz)
+        return json(goJsonIndent(Unserved.accountz(server)))
+      case Paths.accstatz:
+        this.count(Paths.accstatz)
+        return json(goJsonIndent(Unserved.accstatz(server, query)))
+      case Paths.jsz:
+        this.count(Paths.jsz)
+        return json(goJsonIndent(Unserved.jsz(server)))
+      case Paths.leafz:
+        this.count(Paths.leafz)
+        return json(goJsonIndent(Unserved.leafz(server)))
+      case Paths.gatewayz:
+        this.count(Paths.gatewayz)
+        return json(goJsonIndent(Unserved.gatewayz(server)))
       default:
         return NOT_FOUND
     }
