@@ -71,10 +71,11 @@ const writeCodeCache = () =>
   })
 
 export const build = async () => {
+  // A clean build: no output of a source that was moved or deleted (nor its map) survives.
+  fs.rmSync(path.join(root, "dist"), { recursive: true, force: true })
   const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", path.join(root, "tsconfig.build.json")], { stdio: "inherit" })
   if (tsc.status !== 0) throw new Error("tsc failed")
   const esbuild = await import("esbuild")
-  fs.rmSync(path.join(root, "dist/bin"), { recursive: true, force: true })
   const bundle = path.join(root, "dist/bin/effect-nats-server.cjs")
   await esbuild.build({
     absWorkingDir: root,
@@ -86,10 +87,10 @@ export const build = async () => {
     format: "cjs",
     platform: "node",
     target: "node20",
-    minify: true,
-    // Maps carry their sources (sourcesContent): nothing they name has to be shipped.
-    sourcemap: "linked",
-    sourcesContent: true,
+    // Whitespace and syntax only: identifiers stay, so stack traces read without a source map
+    // (a map would name files of other packages that this package does not ship).
+    minifyWhitespace: true,
+    minifySyntax: true,
     // Native addons stay ordinary dependencies.
     external: ["@node-rs/*"],
     logLevel: "warning"
