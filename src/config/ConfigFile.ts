@@ -498,14 +498,14 @@ const topSection = section<TopState>(
   ],
   [
     "trace_verbose", "logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num", "syslog",
-    "remote_syslog", "prof_port", "https", "https_port", "http_base_path", "max_sub_tokens",
+    "remote_syslog", "prof_port", "https", "https_port", "http_base_path", "max_sub_tokens", "max_subscription_tokens",
     "max_traced_msg_len", "max_closed_clients", "disable_sublist_cache", "no_sublist_cache",
     "connect_error_reports", "reconnect_error_reports", "tls", "ocsp", "ocsp_cache", "allow_non_tls",
     "no_auth_user", "accounts", "system_account", "system", "no_system_account", "no_system", "no_sys_acc",
     "mappings", "maps", "operator", "operators", "root", "roots", "root_operator", "root_operators",
     "resolver", "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload",
     "resolver_pinned_accounts", "trusted", "trusted_keys", "gateway", "leafnodes", "leaf", "websocket",
-    "ws", "mqtt", "jetstream", "store_dir", "default_js_domain", "nkey"
+    "ws", "mqtt", "jetstream", "store_dir", "storedir", "default_js_domain", "nkey"
   ]
 )
 
