@@ -131,6 +131,10 @@ const startupError = (cause: Cause.Cause<unknown>): string => {
 const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
   Effect.gen(function*() {
     const log = server.log
+    if (input.configFile === undefined) {
+      log.error("Failed to reload server configuration: can only reload config when a file is provided using -c or --config")
+      return
+    }
     const loaded = yield* Effect.result(loadOptions(input))
     if (Result.isFailure(loaded)) {
       log.error(`Failed to reload server configuration: ${loaded.failure}`)

@@ -69,8 +69,8 @@ export const diffRoutes = (old: ReadonlyArray<string>, next: ReadonlyArray<strin
 }
 
 /**
- * `cluster {}` changes: host and port are fixed (enabling or disabling clustering is a port
- * change from or to 0, as in nats-server); the rest — name, advertise, authorization, … — is
+ * `cluster {}` changes: host and port are fixed (enabling or disabling clustering is a host
+ * change from or to "" — then a port change from or to 0 — as in nats-server); the rest — name, advertise, authorization, … — is
  * reloaded as `Reloaded: cluster`, and `routes` separately.
  */
 const planCluster = (
