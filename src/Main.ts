@@ -27,6 +27,7 @@ import { loadConfigFile } from "./config/ConfigFile.js"
 import { mergeOptions, validateFlags } from "./config/Flags.js"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 import { formatLine, nowMicros } from "./log/Log.js"
+import { ErrText } from "./protocol/ProtocolError.js"
 import * as NatsServer from "./NatsServer.js"
 import { Broker } from "./server/Broker.js"
 import { lameDuck } from "./server/LameDuck.js"
@@ -161,6 +162,12 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
     if (cluster?.explicitRoutes !== undefined && routes !== undefined) {
       for (const url of routes.remove) yield* cluster.explicitRoutes.remove(url)
       for (const url of routes.add) yield* cluster.explicitRoutes.add(url)
+    }
+    // nats-server's maxConnOption: close clients until within the new limit.
+    if (next.maxConnections > 0 && server.clients.size > next.maxConnections) {
+      const excess = [...server.clients.values()].slice(0, server.clients.size - next.maxConnections)
+      for (const client of excess) client.close("Maximum Connections Exceeded", ErrText.maxConnections)
+      log.info(`Closed ${excess.length} connections to fall within max_connections`)
     }
     for (const change of plan.success.changes) log.info(change)
     log.info("Reloaded server configuration")

@@ -4,14 +4,21 @@
  * the last one checked side by side against real nats-server.
  */
 import * as Result from "effect/Result"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { RawClient } from "../support/raw.js"
+import { waitUntil } from "../support/wait.js"
 import { afterAll, describe, expect, it } from "vitest"
 import { diffRoutes, planReload } from "../../src/config/Reload.js"
 import { decodeServerOptions, type ServerOptionsInput } from "../../src/config/ServerOptions.js"
-import { type ChildServer, natsServerPath, startNatsServer, startOurs } from "../support/servers.js"
+import { type ChildServer, freePort, natsServerPath, startNatsServer, startOurs } from "../support/servers.js"
 
 const procs: Array<ChildServer> = []
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ens-reload-"))
 afterAll(async () => {
   for (const p of procs) await p.stop()
+  fs.rmSync(dir, { recursive: true, force: true })
 })
 
 const plan = (a: ServerOptionsInput, b: ServerOptionsInput) => planReload(decodeServerOptions(a), decodeServerOptions(b))
@@ -65,5 +72,28 @@ describe("SIGHUP without a config file", () => {
     s.child.kill("SIGHUP")
     await s.waitFor("[ERR] Failed to reload server configuration: can only reload config when a file is provided using -c or --config")
     expect(s.child.exitCode).toBe(null)
+  })
+})
+
+describe("max_connections lowered by SIGHUP", () => {
+  const targets = [{ name: "effect-nats-server", start: startOurs }]
+  if (natsServerPath !== undefined) targets.push({ name: "nats-server", start: startNatsServer })
+  it.each(targets)("$name: closes clients until within the limit", async ({ name, start }) => {
+    const port = await freePort()
+    const conf = path.join(dir, `maxconn-${name}.conf`)
+    fs.writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_connections: 10\n`)
+    const s = await start(["-c", conf])
+    procs.push(s)
+    const clients = await Promise.all([0, 1, 2].map(() => RawClient.connect(port)))
+    for (const c of clients) c.send('CONNECT {"verbose":false}\r\n')
+    await Promise.all(clients.map((c) => c.expectOpen()))
+    fs.writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_connections: 1\n`)
+    s.child.kill("SIGHUP")
+    await s.waitFor("Closed 2 connections to fall within max_connections")
+    await s.waitFor("Reloaded: max_connections = 1")
+    await waitUntil("two clients closed", () => clients.filter((c) => c.closed).length === 2)
+    for (const c of clients.filter((c) => c.closed)) expect(c.pending()).toContain("-ERR 'maximum connections exceeded'")
+    await clients.find((c) => !c.closed)!.expectOpen()
+    for (const c of clients) c.close()
   })
 })
