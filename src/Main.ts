@@ -31,6 +31,7 @@ import { ErrText } from "./protocol/ProtocolError.js"
 import * as NatsServer from "./NatsServer.js"
 import { Broker } from "./server/Broker.js"
 import { lameDuck } from "./server/LameDuck.js"
+import { deletePortsFile, writePidFile, writePortsFile } from "./server/ProcessFiles.js"
 import { planReload } from "./config/Reload.js"
 import type { ServerState } from "./server/ServerState.js"
 
@@ -147,7 +148,14 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       log.error(`Failed to reload server configuration: ${plan.failure}`)
       return
     }
+    const previous = server.options
     server.options = next
+    // nats-server's pidFileOption / portsFileDirOption.
+    if (next.pidFile !== undefined && next.pidFile !== previous.pidFile) writePidFile(server)
+    if (next.portsFileDir !== previous.portsFileDir) {
+      if (previous.portsFileDir !== undefined) deletePortsFile(previous.portsFileDir)
+      if (next.portsFileDir !== undefined) writePortsFile(server, next.portsFileDir)
+    }
     const cluster = server.cluster
     if (cluster !== undefined && next.cluster !== undefined) cluster.options = next.cluster
     log.setLevels({ debug: next.debug, trace: next.trace, logtime: next.logtime })

@@ -39,21 +39,47 @@ export const portsOf = (server: ServerState): Record<string, Array<string>> => {
   return ports
 }
 
+const portsFile = (dir: string): string => path.join(dir, `${programName()}_${process.pid}.ports`)
+
+/** Write `options.pidFile` (if set); errors are logged, as nats-server does. */
+export const writePidFile = (server: ServerState): void => {
+  const { pidFile } = server.options
+  if (pidFile === undefined) return
+  try {
+    fs.writeFileSync(pidFile, String(process.pid))
+  } catch (e) {
+    server.log.error(`Could not write pidfile: ${String(e)}`)
+  }
+}
+
+/** Write the ports file into `dir`; errors are logged. */
+export const writePortsFile = (server: ServerState, dir: string): void => {
+  const file = portsFile(dir)
+  try {
+    fs.writeFileSync(file, JSON.stringify(portsOf(server)))
+  } catch (e) {
+    server.log.error(`Error writing ports file (${file}): ${String(e)}`)
+  }
+}
+
+/** Remove the ports file from `dir` (shutdown, or `ports_file_dir` changed by a reload). */
+export const deletePortsFile = (dir: string): void => {
+  fs.rmSync(portsFile(dir), { force: true })
+}
+
 export const layer: Layer.Layer<never, never, Broker> = Layer.effectDiscard(
   Effect.gen(function*() {
     const server = yield* Broker
-    const { pidFile, portsFileDir } = server.options
-    if (pidFile !== undefined) {
-      yield* Effect.sync(() => fs.writeFileSync(pidFile, String(process.pid))).pipe(
-        Effect.catchDefect((e) => Effect.sync(() => server.log.error(`Could not write pidfile: ${String(e)}`)))
-      )
-    }
-    if (portsFileDir !== undefined) {
-      const file = path.join(portsFileDir, `${programName()}_${process.pid}.ports`)
-      yield* Effect.acquireRelease(
-        Effect.sync(() => fs.writeFileSync(file, JSON.stringify(portsOf(server)))),
-        () => Effect.sync(() => fs.rmSync(file, { force: true }))
-      ).pipe(Effect.catchDefect((e) => Effect.sync(() => server.log.error(`Error writing ports file (${file}): ${String(e)}`))))
-    }
+    yield* Effect.sync(() => writePidFile(server))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        if (server.options.portsFileDir !== undefined) writePortsFile(server, server.options.portsFileDir)
+      }),
+      // The directory at shutdown: a reload may have moved the file.
+      () =>
+        Effect.sync(() => {
+          if (server.options.portsFileDir !== undefined) deletePortsFile(server.options.portsFileDir)
+        })
+    )
   })
 )

@@ -81,6 +81,26 @@ describe("ports file", () => {
     expect(fs.existsSync(file)).toBe(false)
   })
 
+  it("moves with ports_file_dir on SIGHUP, and pid_file is written anew", async () => {
+    const [d1, d2] = ["p1", "p2"].map((d) => fs.mkdtempSync(path.join(dir, d)))
+    const conf = path.join(dir, "moving.conf")
+    const write = (ports: string, pid: string) => fs.writeFileSync(conf, `listen: 127.0.0.1:-1\nports_file_dir: "${ports}"\npid_file: "${pid}"\n`)
+    write(d1!, path.join(d1!, "s.pid"))
+    const p = await startOurs(["-c", conf])
+    procs.push(p)
+    const name = `effect-nats-server_${p.child.pid}.ports`
+    await waitUntil("ports file in the first dir", () => fs.existsSync(path.join(d1!, name)))
+    write(d2!, path.join(d2!, "s.pid"))
+    p.child.kill("SIGHUP")
+    await p.waitFor(`Reloaded: ports_file_dir = ${d2}`)
+    expect(fs.existsSync(path.join(d1!, name))).toBe(false)
+    expect(JSON.parse(fs.readFileSync(path.join(d2!, name), "utf8"))).toEqual({ nats: [`nats://127.0.0.1:${p.port}`] })
+    expect(fs.readFileSync(path.join(d2!, "s.pid"), "utf8")).toBe(String(p.child.pid))
+    p.child.kill("SIGINT")
+    await p.exited
+    expect(fs.existsSync(path.join(d2!, name))).toBe(false)
+  })
+
   it("programName: argv0 set by a wrapper wins over node; else the script's base name without .js", () => {
     expect(programName("node", "/usr/lib/node_modules/effect-nats-server/bin/effect-nats-server.js")).toBe("effect-nats-server")
     expect(programName("/usr/bin/node", "/tmp/x/nats-server")).toBe("nats-server")
