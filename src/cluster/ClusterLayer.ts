@@ -1,7 +1,8 @@
 /**
  * The cluster as a Layer: the route listener, one dialer fiber per configured (explicit) route
- * that retries forever, and dialer fibers for gossiped (implicit) routes kept in a `FiberMap`
- * keyed by server id, so a server is never dialed twice at once. All of them live in the layer's
+ * that retries forever — kept in a `FiberMap` keyed by URL, so a config reload can add and
+ * remove routes (`ClusterState.explicitRoutes`) — and dialer fibers for gossiped (implicit)
+ * routes kept in a `FiberMap` keyed by server id, so a server is never dialed twice at once. All of them live in the layer's
  * scope and stop with it.
  *
  * @since 0.1.0
