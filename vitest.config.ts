@@ -21,6 +21,7 @@ if (typeof (Map as { groupBy?: unknown }).groupBy !== "function") {
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/support/globalSetup.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Integration tests start servers on ephemeral ports; two forks fit the 2-core machines.

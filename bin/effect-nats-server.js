@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 // The process that runs this file is the server itself (no wrapper), so signals and exit codes reach it.
+//
+// Start-up is module loading: the executable is one CommonJS bundle (dist/bin, see scripts/build.js)
+// compiled with V8's code cache when a matching one was written at build time — Node 20 has no
+// built-in compile cache for user code, and compiling the bundle is most of the start-up cost.
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { setFlagsFromString } from "node:v8"
+import * as vm from "node:vm"
 
 // A broker allocates a short-lived op per message: a larger young generation (32 MiB semi-spaces
 // instead of 16) halves the scavenges. Measured with `npm run bench`: pubsub_1KB +40%. Set here,
@@ -8,4 +17,22 @@ import { setFlagsFromString } from "node:v8"
 // its own settings.
 setFlagsFromString("--max-semi-space-size=32")
 
-await import("../dist/src/bin.js")
+const bundle = path.join(path.dirname(fileURLToPath(import.meta.url)), "../dist/bin/effect-nats-server.cjs")
+const cacheFile = `${bundle}.cache`
+const source = fs.readFileSync(bundle, "utf8")
+let cachedData
+try {
+  cachedData = fs.readFileSync(cacheFile)
+} catch {
+  // no cache: compile from source
+}
+const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  filename: bundle,
+  ...(cachedData !== undefined ? { cachedData } : {})
+})
+// The build writes the cache from a warm-up run, once the functions start-up needs are compiled.
+if (process.env["EFFECT_NATS_SERVER_WRITE_CODE_CACHE"] === "1") {
+  process.once("exit", () => fs.writeFileSync(cacheFile, script.createCachedData()))
+}
+const module = { exports: {} }
+script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, path.dirname(bundle))

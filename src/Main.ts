@@ -27,11 +27,13 @@ import { loadConfigFile } from "./config/ConfigFile.js"
 import { mergeOptions, validateFlags } from "./config/Flags.js"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 import { formatLine, nowMicros } from "./log/Log.js"
+import { ErrText } from "./protocol/ProtocolError.js"
 import * as NatsServer from "./NatsServer.js"
 import { loadTls } from "./net/Tls.js"
 import { Broker } from "./server/Broker.js"
 import { lameDuck } from "./server/LameDuck.js"
-import { planReload } from "./server/Reload.js"
+import { deletePortsFile, writePidFile, writePortsFile } from "./server/ProcessFiles.js"
+import { planReload } from "./config/Reload.js"
 import type { ServerState } from "./server/ServerState.js"
 
 export interface StartInput {
@@ -136,6 +138,10 @@ const startupError = (cause: Cause.Cause<unknown>): string => {
 const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
   Effect.gen(function*() {
     const log = server.log
+    if (input.configFile === undefined) {
+      log.error("Failed to reload server configuration: can only reload config when a file is provided using -c or --config")
+      return
+    }
     const loaded = yield* Effect.result(loadOptions(input))
     if (Result.isFailure(loaded)) {
       log.error(`Failed to reload server configuration: ${loaded.failure}`)
@@ -147,7 +153,16 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       log.error(`Failed to reload server configuration: ${plan.failure}`)
       return
     }
+    const previous = server.options
     server.options = next
+    // nats-server's pidFileOption / portsFileDirOption.
+    if (next.pidFile !== undefined && next.pidFile !== previous.pidFile) writePidFile(server)
+    if (next.portsFileDir !== previous.portsFileDir) {
+      if (previous.portsFileDir !== undefined) deletePortsFile(previous.portsFileDir)
+      if (next.portsFileDir !== undefined) writePortsFile(server, next.portsFileDir)
+    }
+    const cluster = server.cluster
+    if (cluster !== undefined && next.cluster !== undefined) cluster.options = next.cluster
     log.setLevels({ debug: next.debug, trace: next.trace, logtime: next.logtime })
     const file = log.setFile(next.logFile)
     if (Result.isFailure(file)) log.error(file.failure.message)
@@ -156,6 +171,17 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       server.cluster.dynamic = false
       server.clusterName = next.cluster.name
     }
-    for (const change of plan.success.changes) log.info(`Reloaded: ${change}`)
+    const routes = plan.success.routes
+    if (cluster?.explicitRoutes !== undefined && routes !== undefined) {
+      for (const url of routes.remove) yield* cluster.explicitRoutes.remove(url)
+      for (const url of routes.add) yield* cluster.explicitRoutes.add(url)
+    }
+    // nats-server's maxConnOption: close clients until within the new limit.
+    if (next.maxConnections > 0 && server.clients.size > next.maxConnections) {
+      const excess = [...server.clients.values()].slice(0, server.clients.size - next.maxConnections)
+      for (const client of excess) client.close("Maximum Connections Exceeded", ErrText.maxConnections)
+      log.info(`Closed ${excess.length} connections to fall within max_connections`)
+    }
+    for (const change of plan.success.changes) log.info(change)
     log.info("Reloaded server configuration")
   })

@@ -14,7 +14,6 @@ import type { MonitorListenError } from "./monitor/Monitor.js"
 import { Broker } from "./server/Broker.js"
 import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
-import * as Monitor from "./monitor/Monitor.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
 
 /**
@@ -28,14 +27,23 @@ export type NatsServerError = ListenError | MonitorListenError | TlsConfigError 
 const ready = Layer.effectDiscard(Effect.gen(function*() {
   const broker = yield* Broker
   broker.log.info("Server is ready")
-  yield* Effect.addFinalizer(() => Effect.sync(() => broker.log.info("Initiating Shutdown...")))
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      // First finalizer to run: no INFO reaches clients while routes and listeners close.
+      broker.shuttingDown = true
+      broker.log.info("Initiating Shutdown...")
+    })
+  )
 }))
 
 /** The broker's layers over an existing `Log`. */
 export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError, Log> => {
   // `ready` is built after the listeners it announces; the cluster after the client listener and
-  // the monitor, so that the route INFO it sends carries our client URL and monitor URL.
-  const monitor = options.httpPort === undefined && options.httpsPort === undefined ? Layer.empty : Monitor.layer
+  // the monitor, so that the route INFO it sends carries our client URL and monitor URL. The
+  // monitor (and the HTTP stack under it) is loaded only when configured.
+  const monitor = options.httpPort === undefined && options.httpsPort === undefined
+    ? Layer.empty
+    : Layer.unwrap(Effect.promise(() => import("./monitor/Monitor.js")).pipe(Effect.map((m) => m.layer)))
   const cluster = options.cluster === undefined
     ? Layer.empty
     : ClusterLayer.layer.pipe(Layer.provide(Layer.merge(ClientListener.layer, monitor)))

@@ -28,6 +28,14 @@ export interface ImplicitDialer {
   dial(url: string, serverId: string): Effect.Effect<void>
 }
 
+/** The configured (explicit) routes' dialers, for config reload. */
+export interface ExplicitRoutes {
+  /** Dial `url` now and keep redialing it (no-op when already configured). */
+  add(url: string): Effect.Effect<void>
+  /** Stop dialing `url` and close the routes dialed through it (`Route Removed`). */
+  remove(url: string): Effect.Effect<void>
+}
+
 export class ClusterState {
   /** The registered route per remote server id. */
   readonly routes = new Map<string, RouteConnection>()
@@ -43,10 +51,13 @@ export class ClusterState {
   /** What configured URLs turned out to be (server id), to skip redials while connected. */
   readonly urlIds = new Map<string, string>()
   dialer: ImplicitDialer | undefined = undefined
+  /** Start and stop the dialers of configured routes (config reload); set by the cluster layer. */
+  explicitRoutes: ExplicitRoutes | undefined = undefined
 
   constructor(
     readonly server: ServerState,
-    readonly options: ClusterOptions
+    /** Replaced on config reload. */
+    public options: ClusterOptions
   ) {
     this.membership = Ref.makeUnsafe(Membership.empty)
     this.dynamic = options.name === undefined

@@ -1,7 +1,8 @@
 /**
  * The cluster as a Layer: the route listener, one dialer fiber per configured (explicit) route
- * that retries forever, and dialer fibers for gossiped (implicit) routes kept in a `FiberMap`
- * keyed by server id, so a server is never dialed twice at once. All of them live in the layer's
+ * that retries forever — kept in a `FiberMap` keyed by URL, so a config reload can add and
+ * remove routes (`ClusterState.explicitRoutes`) — and dialer fibers for gossiped (implicit)
+ * routes kept in a `FiberMap` keyed by server id, so a server is never dialed twice at once. All of them live in the layer's
  * scope and stop with it.
  *
  * @since 0.1.0
@@ -19,6 +20,9 @@ import { Broker } from "../server/Broker.js"
 import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
 import { hostPort, parseRouteUrl } from "./RouteUrl.js"
+
+/** Route URLs are the same route when they differ only in a trailing `/` (nats-server's urlsAreEqual). */
+const routeKey = (url: string): string => url.trim().replace(/\/+$/, "")
 
 /** nats-server logs a failed dial at ERR on attempt 1 and then every this many attempts. */
 const CONNECT_ERROR_REPORTS = 3600
@@ -120,7 +124,27 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
     cluster.dialer = {
       dial: (url, serverId) => FiberMap.run(implicit, serverId, implicitRoute(url, serverId), { onlyIfMissing: true }).pipe(Effect.asVoid)
     }
-    for (const url of options.routes) yield* explicitRoute(url).pipe(Effect.forkScoped)
+    // Explicit routes, keyed by URL so that a config reload can add and remove them.
+    const explicit = yield* FiberMap.make<string>()
+    cluster.explicitRoutes = {
+      add: (url) => FiberMap.run(explicit, url, explicitRoute(url), { onlyIfMissing: true }).pipe(Effect.asVoid),
+      remove: (url) =>
+        Effect.gen(function*() {
+          // nats-server's routesOption.Apply: close, without reconnecting, the routes dialed
+          // through that URL.
+          for (const conn of [...cluster.links]) {
+            if (conn.solicitedUrl === undefined || routeKey(conn.solicitedUrl) !== routeKey(url)) continue
+            conn.solicitedUrl = undefined
+            conn.explicit = false
+            conn.close("Route Removed")
+            log.info(`Removed route ${url}`)
+          }
+          // Then stop its dialer (which may be the fiber running that route's session).
+          yield* FiberMap.remove(explicit, url)
+        })
+    }
+    // Dialed at once: the first attempt is not delayed (nats-server's solicitRoutes).
+    for (const url of options.routes) yield* cluster.explicitRoutes.add(url)
     return cluster
   })
 )

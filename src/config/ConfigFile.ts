@@ -260,6 +260,22 @@ const hostPort = (e: ConfigEntry): { readonly host: string | undefined; readonly
   return { host: host === "" ? undefined : host, port: checkPort(v.pos, e.key, Number(portText)) }
 }
 
+/**
+ * `server_tags`: a string or an array of strings, lower-cased, trimmed and de-duplicated as
+ * nats-server's `jwt.TagList.Add` does (reported in /varz `tags`).
+ */
+const serverTags = (e: ConfigEntry): Array<string> => {
+  const v = e.value
+  const items = v._tag === "Array" ? v.items : [v]
+  const out: Array<string> = []
+  for (const item of items) {
+    if (item._tag !== "String") return fail(item.pos, `error parsing tags: unsupported type ${describe(item)} where string is expected`)
+    const tag = item.value.trim().toLowerCase()
+    if (tag !== "" && !out.includes(tag)) out.push(tag)
+  }
+  return out
+}
+
 const noSpaces = (e: ConfigEntry, what: string): string => {
   const s = str(e)
   if (s.includes(" ")) fail(e.value.pos, `${what} "${s}" cannot contain spaces`)
@@ -275,20 +291,23 @@ type Handler<T> = (e: ConfigEntry, target: T, ctx: Ctx) => void
 interface Section<T> {
   readonly keys: ReadonlyMap<string, Handler<T>>
   readonly unsupported: ReadonlySet<string>
+  /** Keys nats-server reads as another key of the section (`alias → key`). */
+  readonly aliases?: ReadonlyMap<string, string>
 }
 
 const section = <T>(
   keys: ReadonlyArray<readonly [ReadonlyArray<string>, Handler<T>]>,
-  unsupported: ReadonlyArray<string>
+  unsupported: ReadonlyArray<string>,
+  aliases?: Record<string, string>
 ): Section<T> => {
   const m = new Map<string, Handler<T>>()
   for (const [names, h] of keys) for (const n of names) m.set(n, h)
-  return { keys: m, unsupported: new Set(unsupported) }
+  return { keys: m, unsupported: new Set(unsupported), ...(aliases !== undefined ? { aliases: new Map(Object.entries(aliases)) } : {}) }
 }
 
 const walk = <T>(m: ConfigMap, s: Section<T>, target: T, ctx: Ctx): void => {
   for (const e of m.entries) {
-    const k = e.key.toLowerCase()
+    const k = s.aliases?.get(e.key.toLowerCase()) ?? e.key.toLowerCase()
     const h = s.keys.get(k)
     if (h !== undefined) h(e, target, ctx)
     else if (s.unsupported.has(k)) fail(e.pos, `${e.key} is not supported by effect-nats-server`)
@@ -301,7 +320,10 @@ const userSection = section<{ user?: string; password?: string }>(
     [["user", "username"], (e, t) => { t.user = str(e) }],
     [["pass", "password"], (e, t) => { t.password = str(e) }]
   ],
-  ["permissions", "nkey", "allowed_connection_types", "account"]
+  ["permissions", "nkey", "allowed_connection_types", "account"],
+  // nats-server 2.9.10 (opts.go parseUsers) reads a user's `permission` and `authorization` as
+  // `permissions` — the nats.js test harness writes `permission`.
+  { permission: "permissions", authorization: "permissions" }
 )
 
 const parseUsers = (e: ConfigEntry, ctx: Ctx): Array<UserInput> => {
@@ -482,6 +504,7 @@ const topSection = section<TopState>(
     [["host", "net"], (e, t) => { t.out.host = str(e) }],
     [["port"], (e, t) => { t.out.port = port(e) }],
     [["server_name"], (e, t) => { t.out.serverName = noSpaces(e, "server_name") }],
+    [["server_tags"], (e, t) => { t.out.serverTags = serverTags(e) }],
     [["client_advertise"], (e, t) => { t.out.clientAdvertise = str(e) }],
     [["debug"], (e, t) => { t.out.debug = bool(e) }],
     [["trace"], (e, t) => { t.out.trace = bool(e) }],
@@ -530,14 +553,14 @@ const topSection = section<TopState>(
   ],
   [
     "trace_verbose", "logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num", "syslog",
-    "remote_syslog", "prof_port", "http_base_path", "max_sub_tokens",
+    "remote_syslog", "prof_port", "http_base_path", "max_sub_tokens", "max_subscription_tokens",
     "max_traced_msg_len", "max_closed_clients", "disable_sublist_cache", "no_sublist_cache",
     "connect_error_reports", "reconnect_error_reports", "ocsp", "ocsp_cache", "allow_non_tls",
     "no_auth_user", "accounts", "system_account", "system", "no_system_account", "no_system", "no_sys_acc",
     "mappings", "maps", "operator", "operators", "root", "roots", "root_operator", "root_operators",
     "resolver", "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload",
     "resolver_pinned_accounts", "trusted", "trusted_keys", "gateway", "leafnodes", "leaf", "websocket",
-    "ws", "mqtt", "jetstream", "store_dir", "server_tags", "default_js_domain", "nkey"
+    "ws", "mqtt", "jetstream", "store_dir", "storedir", "default_js_domain", "nkey"
   ]
 )
 

@@ -77,6 +77,8 @@ export type ClusterOptions = typeof ClusterOptions.Type
 
 export const ServerOptions = Schema.Struct({
   serverName: Schema.optional(Schema.String),
+  /** `server_tags`, reported in /varz `tags`. */
+  serverTags: Schema.optional(Schema.Array(Schema.String)),
   host: Schema.String.pipe(Schema.withDecodingDefault(Effect.succeed("0.0.0.0"))),
   port: Port.pipe(Schema.withDecodingDefault(Effect.succeed(4222))),
   clientAdvertise: Schema.optional(Schema.String),

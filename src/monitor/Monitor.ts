@@ -32,6 +32,7 @@ import { varz, type VarzRuntime } from "./Varz.js"
 import { meshz } from "./Mesh.js"
 import { meshPage } from "./MeshPage.js"
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE, MetricsRegistry, snapshot } from "./Metrics.js"
+import * as Unserved from "./Unserved.js"
 
 /** Where the monitor of one broker listens (the bound port, also when `http_port` was -1/0). */
 export interface MonitorAddress {
@@ -61,7 +62,12 @@ export const Paths = {
   /** Prometheus text format (ours; nats-server needs an exporter). */
   metrics: "/metrics",
   /** The cluster as this server and the peers it can reach see it, for the `/` page (ours). */
-  meshz: "/meshz"
+  meshz: "/meshz",
+  accountz: "/accountz",
+  accstatz: "/accstatz",
+  jsz: "/jsz",
+  leafz: "/leafz",
+  gatewayz: "/gatewayz"
 } as const
 
 /**
@@ -181,6 +187,22 @@ export class MonitorHandler {
         return server.listen === undefined
           ? { status: 503, contentType: "application/json", body: goJson({ status: "unavailable", error: "server not ready" }) }
           : json(goJson({ status: "ok" }))
+      // Features this server does not have, answered as nats-server does without them.
+      case Paths.accountz:
+        this.count(Paths.accountz)
+        return json(goJsonIndent(Unserved.accountz(server)))
+      case Paths.accstatz:
+        this.count(Paths.accstatz)
+        return json(goJsonIndent(Unserved.accstatz(server, query)))
+      case Paths.jsz:
+        this.count(Paths.jsz)
+        return json(goJsonIndent(Unserved.jsz(server)))
+      case Paths.leafz:
+        this.count(Paths.leafz)
+        return json(goJsonIndent(Unserved.leafz(server)))
+      case Paths.gatewayz:
+        this.count(Paths.gatewayz)
+        return json(goJsonIndent(Unserved.gatewayz(server)))
       default:
         return NOT_FOUND
     }

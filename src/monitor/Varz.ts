@@ -113,6 +113,7 @@ export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Dat
     slow_consumers: router.stats.slowConsumers,
     subscriptions: router.index.size,
     http_req_stats: sortedStats(runtime.reqStats),
-    config_load_time: goTime(state.start)
+    config_load_time: goTime(state.start),
+    ...(o.serverTags !== undefined && o.serverTags.length > 0 ? { tags: o.serverTags } : {})
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The pid file (`-P`, `pid_file`) and the ports file (`--ports_file_dir`, `ports_file_dir`):
- * `<dir>/effect-nats-server_<pid>.ports` with the URLs of every listener, the JSON that client
- * test harnesses read. Written once the listeners are bound; the ports file is removed at
+ * `<dir>/<program name>_<pid>.ports` with the URLs of every listener, the JSON that client
+ * test harnesses read. The program name is the base name the process was started as, as
+ * nats-server's `filepath.Base(os.Args[0])`: run through a symlink named `nats-server`, the file
+ * is `nats-server_<pid>.ports`, which is what harnesses written for nats-server wait for. Written once the listeners are bound; the ports file is removed at
  * shutdown (the pid file stays, as with nats-server).
  *
  * @since 0.1.0
@@ -12,6 +14,18 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Broker } from "./Broker.js"
 import { SERVER_NAME, type ServerState } from "./ServerState.js"
+
+/**
+ * The name this process was started as: `argv0` when a wrapper set it (`exec -a nats-server
+ * node …`), else the script's base name without its `.js`/`.cjs`/`.mjs` extension (Node keeps
+ * the symlink's path in `argv[1]`).
+ */
+export const programName = (argv0: string = process.argv0, script: string | undefined = process.argv[1]): string => {
+  const zero = path.basename(argv0)
+  if (zero !== "" && !/^node(js)?(\.exe)?$/i.test(zero)) return zero
+  if (script === undefined || script === "") return SERVER_NAME
+  return path.basename(script).replace(/\.(c|m)?js$/, "")
+}
 
 /** What the ports file lists for `server`. */
 export const portsOf = (server: ServerState): Record<string, Array<string>> => {
@@ -25,21 +39,47 @@ export const portsOf = (server: ServerState): Record<string, Array<string>> => {
   return ports
 }
 
+const portsFile = (dir: string): string => path.join(dir, `${programName()}_${process.pid}.ports`)
+
+/** Write `options.pidFile` (if set); errors are logged, as nats-server does. */
+export const writePidFile = (server: ServerState): void => {
+  const { pidFile } = server.options
+  if (pidFile === undefined) return
+  try {
+    fs.writeFileSync(pidFile, String(process.pid))
+  } catch (e) {
+    server.log.error(`Could not write pidfile: ${String(e)}`)
+  }
+}
+
+/** Write the ports file into `dir`; errors are logged. */
+export const writePortsFile = (server: ServerState, dir: string): void => {
+  const file = portsFile(dir)
+  try {
+    fs.writeFileSync(file, JSON.stringify(portsOf(server)))
+  } catch (e) {
+    server.log.error(`Error writing ports file (${file}): ${String(e)}`)
+  }
+}
+
+/** Remove the ports file from `dir` (shutdown, or `ports_file_dir` changed by a reload). */
+export const deletePortsFile = (dir: string): void => {
+  fs.rmSync(portsFile(dir), { force: true })
+}
+
 export const layer: Layer.Layer<never, never, Broker> = Layer.effectDiscard(
   Effect.gen(function*() {
     const server = yield* Broker
-    const { pidFile, portsFileDir } = server.options
-    if (pidFile !== undefined) {
-      yield* Effect.sync(() => fs.writeFileSync(pidFile, String(process.pid))).pipe(
-        Effect.catchDefect((e) => Effect.sync(() => server.log.error(`Could not write pidfile: ${String(e)}`)))
-      )
-    }
-    if (portsFileDir !== undefined) {
-      const file = path.join(portsFileDir, `${SERVER_NAME}_${process.pid}.ports`)
-      yield* Effect.acquireRelease(
-        Effect.sync(() => fs.writeFileSync(file, JSON.stringify(portsOf(server)))),
-        () => Effect.sync(() => fs.rmSync(file, { force: true }))
-      ).pipe(Effect.catchDefect((e) => Effect.sync(() => server.log.error(`Error writing ports file (${file}): ${String(e)}`))))
-    }
+    yield* Effect.sync(() => writePidFile(server))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        if (server.options.portsFileDir !== undefined) writePortsFile(server, server.options.portsFileDir)
+      }),
+      // The directory at shutdown: a reload may have moved the file.
+      () =>
+        Effect.sync(() => {
+          if (server.options.portsFileDir !== undefined) deletePortsFile(server.options.portsFileDir)
+        })
+    )
   })
 )

@@ -61,6 +61,12 @@ export class ServerState {
   /** Cluster name once clustering is on. */
   clusterName: string | undefined = undefined
   lameDuck = false
+  /**
+   * Set when shutdown begins: from then on clients are sent no INFO (nats-server's
+   * `sendAsyncInfoToClients` returns when `s.shutdown`), so a server that goes away never pushes
+   * a `connect_urls` shrunk by its own closing routes — clients keep every server they learned.
+   */
+  shuttingDown = false
   /** The cluster, when this server has a route listener. */
   cluster: ClusterState | undefined = undefined
   /** Client connections accepted since start. */
@@ -136,6 +142,7 @@ export class ServerState {
     const same = urls.length === this.peerClientUrls.length && urls.every((u, i) => u === this.peerClientUrls[i])
     if (same) return
     this.peerClientUrls = urls
+    if (this.shuttingDown) return
     for (const client of this.clients.values()) client.infoChanged()
   }
 

@@ -32,7 +32,11 @@ describe("the binary", () => {
     const good = conf("good.conf", "listen: 127.0.0.1:4999\ncluster {\n  name: c\n  listen: 127.0.0.1:6999\n}\n")
     const ok = run("-c", good, "-t")
     expect(ok.status).toBe(0)
-    expect(ok.stdout).toContain("test is successful")
+    // nats-server's wording, on stderr as nats-server writes it.
+    expect(ok.stderr).toBe(`effect-nats-server: configuration file ${good} is valid\n`)
+    const none = run("-t")
+    expect(none.status).toBe(1)
+    expect(none.stderr).toBe("effect-nats-server: must specify [-c, --config] option to check configuration file syntax\n")
     const bad = conf("bad.conf", "port: 4222\nfoo_unknown: 1\n")
     const r = run("--config", bad, "-t")
     expect(r.status).toBe(1)

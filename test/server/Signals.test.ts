@@ -37,7 +37,7 @@ describe("signals", () => {
     fs.writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: 2048\ndebug: true\n`)
     s.child.kill("SIGHUP")
     await s.waitFor("Reloaded server configuration")
-    expect(s.output()).toContain("Reloaded: maxPayload = 2048")
+    expect(s.output()).toContain("Reloaded: max_payload = 2048")
     expect(s.output()).toContain("Reloaded: debug = true")
     const after = await RawClient.connect(s.port)
     expect(after.info["max_payload"]).toBe(2048)

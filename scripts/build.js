@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * The build: `tsc` (the library under dist/src, with declarations; bench and examples under dist)
+ * and an esbuild bundle of the executable under dist/bin (start-up is dominated by module loading:
+ * one bundle with lazily loaded chunks for the monitor and the pub/sub client starts in a fraction
+ * of the time of hundreds of module files).
+ *
+ *   node scripts/build.js             build
+ *   node scripts/build.js --if-stale  build only when a source is newer than the last build
+ *                                     (npm start / npm test / the test suite's global setup)
+ */
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const stamp = path.join(root, "dist", ".build-stamp")
+/** What the build reads; newer than the stamp → stale. */
+const inputs = ["src", "bench", "examples", "scripts/build.js", "tsconfig.json", "tsconfig.build.json", "package.json"]
+
+const newest = (p) => {
+  let st
+  try {
+    st = fs.statSync(p)
+  } catch {
+    return 0
+  }
+  if (!st.isDirectory()) return st.mtimeMs
+  let max = st.mtimeMs
+  for (const e of fs.readdirSync(p)) max = Math.max(max, newest(path.join(p, e)))
+  return max
+}
+
+export const isStale = () => {
+  let built
+  try {
+    built = fs.statSync(stamp).mtimeMs
+  } catch {
+    return true
+  }
+  if (!fs.existsSync(path.join(root, "dist/bin/effect-nats-server.cjs"))) return true
+  return inputs.some((i) => newest(path.join(root, i)) > built)
+}
+
+/**
+ * Run the executable once (a standalone server on a random loopback port, until ready) so that
+ * it writes V8's code cache for the bundle next to it (bin/effect-nats-server.js reads it).
+ */
+const writeCodeCache = () =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, "bin/effect-nats-server.js"), "-a", "127.0.0.1", "-p", "-1"], {
+      env: { ...process.env, EFFECT_NATS_SERVER_WRITE_CODE_CACHE: "1" },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let err = ""
+    let stopping = false
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+    child.stderr.on("data", (d) => {
+      err += d.toString()
+      if (!stopping && err.includes("Server is ready")) {
+        stopping = true
+        child.kill("SIGINT")
+      }
+    })
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve()
+      else reject(new Error(`warm-up run for the code cache failed (${code}):\n${err}`))
+    })
+  })
+
+export const build = async () => {
+  // A clean build: no output of a source that was moved or deleted (nor its map) survives.
+  fs.rmSync(path.join(root, "dist"), { recursive: true, force: true })
+  const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", path.join(root, "tsconfig.build.json")], { stdio: "inherit" })
+  if (tsc.status !== 0) throw new Error("tsc failed")
+  const esbuild = await import("esbuild")
+  const bundle = path.join(root, "dist/bin/effect-nats-server.cjs")
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ["src/bin.ts"],
+    outfile: bundle,
+    bundle: true,
+    // CommonJS: Node's ESM loader costs start-up time per module and per builtin; the dynamic
+    // imports of optional parts (monitor, pub/sub client) stay lazy (evaluated on first use).
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    // Whitespace and syntax only: identifiers stay, so stack traces read without a source map
+    // (a map would name files of other packages that this package does not ship).
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // Native addons stay ordinary dependencies.
+    external: ["@node-rs/*"],
+    logLevel: "warning"
+  })
+  await writeCodeCache()
+  fs.writeFileSync(stamp, new Date().toISOString() + "\n")
+}
+
+const main = async () => {
+  if (process.argv.includes("--if-stale") && !isStale()) return
+  await build()
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e)
+    process.exit(1)
+  })
+}
