@@ -30,7 +30,7 @@ describe("README: TLS", () => {
   const local = (text: string) => text.replaceAll("./certs/", `${certs.dir}/`)
   /** The README client call, with the certificate paths of this run. */
   const readmeConnect = (port: number, who: string) => {
-    const line = blocks.find((b) => b.lang === "ts")!.text
+    const line = blocks.find((b) => b.lang === "js")!.text
     expect(line).toContain(`connect({ servers: "127.0.0.1:4222", tls: { caFile: "./certs/ca.pem", certFile: "./certs/alice.pem", keyFile: "./certs/alice-key.pem" } })`)
     return connect({ servers: `127.0.0.1:${port}`, tls: { caFile: `${certs.dir}/ca.pem`, certFile: `${certs.dir}/${who}.pem`, keyFile: `${certs.dir}/${who}-key.pem` } })
   }
