@@ -99,6 +99,14 @@ export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
           attempt++
           const conn = yield* dialOnce(url, false, attempt)
           if (conn !== undefined) {
+            // Whoever answered at that URL may not be the server gossiped (it restarted with a new
+            // id): once that server is connected through another route, stop, as nats-server does.
+            // Without this the loop would redial forever, each time as a duplicate route.
+            const found = conn.remoteId
+            if (found !== undefined && found !== serverId && (cluster.routes.has(found) || found === server.serverId)) {
+              log.debug(`Not attempting reconnect for solicited route, already connected to "${found}"`)
+              return
+            }
             left = budget
             attempt = 0
           }

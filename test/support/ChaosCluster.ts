@@ -29,6 +29,8 @@ export interface ClusterSpec {
   /** Route/client keepalive: short, so a silent drop is noticed quickly. */
   readonly pingInterval: string
   readonly clusterName?: string
+  /** Debug logging (-D) on every node; with CHAOS_LOGS=<dir> every node's output is saved there. */
+  readonly debug?: boolean
 }
 
 export interface RoutezRoute {
@@ -122,6 +124,7 @@ export class ChaosCluster {
       "--cluster_name", this.spec.clusterName ?? "chaos"
     ]
     if (routes.length > 0) args.push("--routes", routes.join(","))
+    if (this.spec.debug === true) args.push("-D")
     if (n.spec.impl === "ours") return [...args, "--ping_interval", this.spec.pingInterval]
     // nats-server has no ping_interval flag: a config file holds it (flags override the rest).
     const conf = path.join(this.dir, `${n.name}.conf`)
@@ -131,6 +134,7 @@ export class ChaosCluster {
 
   /** (Re)start a node on its ports and learn its (new) server id. */
   async startNode(n: ChaosNode): Promise<void> {
+    this.saveLog(n)
     const args = this.args(n)
     n.proc = n.spec.impl === "ours" ? await startOurs(args) : await startNatsServer(args)
     n.stopped = false
@@ -229,7 +233,16 @@ export class ChaosCluster {
     }).join("\n")
   }
 
+  /** With CHAOS_LOGS set, keep the output of the node's current process (before a restart, at the end). */
+  private saveLog(n: ChaosNode): void {
+    const dir = process.env["CHAOS_LOGS"]
+    if (dir === undefined || n.proc === undefined) return
+    fs.mkdirSync(dir, { recursive: true })
+    fs.writeFileSync(path.join(dir, `${n.name}.${n.starts}.log`), n.proc.output())
+  }
+
   async stop(): Promise<void> {
+    for (const n of this.nodes) this.saveLog(n)
     for (const n of this.nodes) {
       if (n.proc !== undefined) {
         if (n.stopped) n.proc.child.kill("SIGCONT")

@@ -30,6 +30,8 @@ export interface SeqReport {
   /** Up to 20 examples of loss outside every window, and the total. */
   readonly lostOutside: ReadonlyArray<{ readonly sub: number; readonly pub: number; readonly seq: number }>
   readonly lostOutsideTotal: number
+  /** Loss outside windows as ranges: `sub<s> pub<p> <from>-<to>`. */
+  readonly lostOutsideRanges: ReadonlyArray<string>
   readonly windows: ReadonlyArray<SeqWindow>
 }
 
@@ -103,6 +105,12 @@ export class SeqChecker {
     const lostOutside: Array<{ sub: number; pub: number; seq: number }> = []
     let lostOutsideTotal = 0
     let lostInsideWindows = 0
+    const ranges: Array<string> = []
+    let open: { sub: number; pub: number; from: number; to: number } | undefined
+    const close = () => {
+      if (open !== undefined) ranges.push(`sub${open.sub} pub${open.pub} ${open.from}-${open.to}`)
+      open = undefined
+    }
     for (let s = 0; s < this.subscribers; s++) {
       for (let p = 0; p < this.publishers; p++) {
         const c = this.got[s]![p]!
@@ -112,11 +120,18 @@ export class SeqChecker {
           else {
             lostOutsideTotal++
             if (lostOutside.length < 20) lostOutside.push({ sub: s, pub: p, seq })
+            if (open !== undefined && open.sub === s && open.pub === p && open.to === seq - 1) open.to = seq
+            else {
+              close()
+              open = { sub: s, pub: p, from: seq, to: seq }
+            }
           }
         }
       }
     }
+    close()
     return {
+      lostOutsideRanges: ranges,
       published: [...this.sent],
       received: this.total,
       duplicates: this.duplicates,
