@@ -12,7 +12,8 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type ChildServer, freePort, natsServerPath, startNatsServer, startOurs } from "./servers.js"
+import * as net from "node:net"
+import { type ChildServer, natsServerPath, startNatsServer, startOurs } from "./servers.js"
 import { type LinkRule, routeConnectName, TcpProxy } from "./TcpProxy.js"
 
 export type Impl = "ours" | "nats"
@@ -44,6 +45,38 @@ export interface Routez {
   readonly server_id: string
   readonly num_routes: number
   readonly routes: ReadonlyArray<RoutezRoute>
+}
+
+/** The kernel's ephemeral port range (where listen(0) and outgoing connections take ports). */
+const ephemeralRange = (): [number, number] => {
+  try {
+    const [lo, hi] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number)
+    if (lo !== undefined && hi !== undefined && lo > 0) return [lo, hi]
+  } catch {
+    // not Linux
+  }
+  return [32768, 60999]
+}
+
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const srv = net.createServer()
+    srv.once("error", () => resolve(false))
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)))
+  })
+
+/**
+ * A free port below the ephemeral range: a node must get the same ports back when it restarts,
+ * and ports there are never handed out meanwhile to outgoing connections or `listen(0)` (which a
+ * chaos run makes hundreds of).
+ */
+export const freeFixedPort = async (): Promise<number> => {
+  const [lo] = ephemeralRange()
+  const base = Math.max(1024, lo - 12_000)
+  for (;;) {
+    const port = base + Math.floor(Math.random() * (lo - base))
+    if (await canListen(port)) return port
+  }
 }
 
 export class ChaosNode {
@@ -100,13 +133,15 @@ export class ChaosCluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chaos-"))
     const nodes: Array<ChaosNode> = []
     for (const [i, s] of spec.nodes.entries()) {
-      const [clientPort, clusterPort, monitorPort] = [await freePort(), await freePort(), await freePort()]
+      const [clientPort, clusterPort, monitorPort] = [await freeFixedPort(), await freeFixedPort(), await freeFixedPort()]
       const proxy = await TcpProxy.start({ port: clusterPort! }, 0, { tagOf: routeConnectName })
       nodes.push(new ChaosNode(i, s, clientPort!, clusterPort!, monitorPort!, proxy))
     }
     const cluster = new ChaosCluster(spec, nodes, dir)
     try {
-      for (const n of nodes) await cluster.startNode(n)
+      // The seed first, the others together (each retries its routes until its peers are up).
+      await cluster.startNode(nodes[0]!)
+      await Promise.all(nodes.slice(1).map((n) => cluster.startNode(n)))
     } catch (e) {
       await cluster.stop()
       throw e

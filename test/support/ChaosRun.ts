@@ -45,6 +45,17 @@ export interface FaultResult {
   readonly windowSeqs: number
 }
 
+/**
+ * One fault of each kind for the bounded tests: node 1 killed and restarted, node 2 frozen, the
+ * link 0–1 (node 1's configured route to the seed) reset, the link 1–2 (gossiped) silently dropped.
+ */
+export const boundedFaults: ReadonlyArray<Fault> = [
+  { kind: "kill", a: 1 },
+  { kind: "freeze", a: 2 },
+  { kind: "reset", a: 0, b: 1 },
+  { kind: "drop", a: 1, b: 2 }
+]
+
 export const SUBJECT = "chaos.*"
 const enc = new TextEncoder()
 const dec = new TextDecoder()

@@ -6,7 +6,8 @@
  * whose `name` is its server id), and a rule decides per tag what the network does to it:
  *
  * - `pass`  — bytes flow both ways;
- * - `reset` — both sockets are destroyed at once (the peers see the connection reset/closed);
+ * - `reset` — both sockets are reset at once (a clean close from one side, by contrast, is passed
+ *   on as a clean close once what was in flight got through);
  * - `drop`  — a silent partition: both sockets are paused and kept open, no byte and no close
  *   crosses, so only a keepalive (the route PING interval) notices. Bytes sent meanwhile stay in
  *   the kernel buffers, as unacknowledged segments would; when the rule returns to `pass` the
@@ -60,7 +61,7 @@ class Link implements ProxyLink {
     private readonly proxy: TcpProxy
   ) {
     downstream.on("error", () => this.destroy())
-    downstream.on("close", () => this.destroy())
+    downstream.on("close", () => this.sideClosed())
     downstream.on("data", this.onHead)
   }
 
@@ -83,7 +84,7 @@ class Link implements ProxyLink {
     const up = net.connect({ host: this.proxy.target.host, port: this.proxy.target.port })
     this.upstream = up
     up.on("error", () => this.destroy())
-    up.on("close", () => this.destroy())
+    up.on("close", () => this.sideClosed())
     up.once("connect", () => {
       if (this.state === "closed") return
       up.setNoDelay(true)
@@ -118,6 +119,25 @@ class Link implements ProxyLink {
     this.upstream.resume()
   }
 
+  /**
+   * One side closed cleanly: the other is ended, not reset, so what it still has to deliver gets
+   * there first (as TCP would); the link is gone once both sides are.
+   */
+  private sideClosed() {
+    if (this.state === "closed") return
+    const up = this.upstream
+    const down = this.downstream
+    if (up === undefined || (up.destroyed && down.destroyed)) {
+      this.state = "closed"
+      if (up === undefined) down.destroy()
+      this.proxy.forget(this)
+      return
+    }
+    if (!up.destroyed) up.end()
+    if (!down.destroyed) down.end()
+  }
+
+  /** A cut: both sides reset at once. */
   destroy() {
     if (this.state === "closed") return
     this.state = "closed"
