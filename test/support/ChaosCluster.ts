@@ -236,12 +236,34 @@ export class ChaosCluster {
   }
 
   /**
-   * Whether the mesh is whole: every node up, each with exactly one route to each other node's
-   * current server id, and (when `subject` is given) each route carrying the peer's interest in it.
+   * Whether exactly one TCP connection joins every pair of nodes, and nothing else is in flight:
+   * every proxy link open (not held, not being tagged) and dialed by a current member. Then the
+   * route each end reports to the other is that one connection — not, say, a zombie link on one
+   * side and a new one on the other.
+   */
+  linksSettled(): boolean {
+    const ids = new Set(this.nodes.map((n) => n.serverId))
+    const perPair = new Map<string, number>()
+    for (const n of this.nodes) {
+      for (const l of n.proxy.list()) {
+        if (l.state !== "open" || l.tag === undefined || !ids.has(l.tag) || l.tag === n.serverId) return false
+        const key = [l.tag, n.serverId].sort().join(" ")
+        perPair.set(key, (perPair.get(key) ?? 0) + 1)
+      }
+    }
+    const pairs = (this.nodes.length * (this.nodes.length - 1)) / 2
+    return perPair.size === pairs && [...perPair.values()].every((c) => c === 1)
+  }
+
+  /**
+   * Whether the mesh is whole: every node up, exactly one connection per pair (`linksSettled`),
+   * each node with exactly one route to each other node's current server id, and (when `subject`
+   * is given) each route carrying the peer's interest in it.
    */
   async meshFormed(subject?: string): Promise<boolean> {
-    if (this.live().length !== this.nodes.length) return false
+    if (this.live().length !== this.nodes.length || !this.linksSettled()) return false
     const all = await this.routezAll()
+    if (!this.linksSettled()) return false
     return all.every((rz, i) => {
       if (rz === undefined) return false
       const others = this.nodes.filter((o) => o.index !== i).map((o) => o.serverId).sort()
