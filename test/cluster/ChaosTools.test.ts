@@ -123,4 +123,24 @@ describe("TcpProxy", () => {
     d3.socket.write("CONNECT {\"name\":\"NX\"}\r\n")
     await waitUntil("passes again", () => t.conns.length === 2)
   })
+
+  it("refuses dials while told to, and accepts again on the same port", async () => {
+    const t = await target()
+    const proxy = await TcpProxy.start({ port: t.port })
+    cleanup.push(() => proxy.close())
+    await proxy.refuse()
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port: proxy.port, host: "127.0.0.1" })
+      s.once("connect", () => {
+        s.destroy()
+        resolve(false)
+      })
+      s.once("error", () => resolve(true))
+    })
+    expect(refused).toBe(true)
+    await proxy.accept()
+    const d = await dial(proxy.port)
+    d.socket.write("hello\r\n")
+    await waitUntil("forwarded", () => t.conns[0]?.got === "hello\r\n")
+  })
 })

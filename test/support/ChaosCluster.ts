@@ -134,7 +134,8 @@ export class ChaosCluster {
     const nodes: Array<ChaosNode> = []
     for (const [i, s] of spec.nodes.entries()) {
       const [clientPort, clusterPort, monitorPort] = [await freeFixedPort(), await freeFixedPort(), await freeFixedPort()]
-      const proxy = await TcpProxy.start({ port: clusterPort! }, 0, { tagOf: routeConnectName })
+      // A fixed port too: it is closed while the node is down and reopened when it restarts.
+      const proxy = await TcpProxy.start({ port: clusterPort! }, await freeFixedPort(), { tagOf: routeConnectName })
       nodes.push(new ChaosNode(i, s, clientPort!, clusterPort!, monitorPort!, proxy))
     }
     const cluster = new ChaosCluster(spec, nodes, dir)
@@ -170,6 +171,7 @@ export class ChaosCluster {
   /** (Re)start a node on its ports and learn its (new) server id. */
   async startNode(n: ChaosNode): Promise<void> {
     this.saveLog(n)
+    await n.proxy.accept()
     const args = this.args(n)
     n.proc = n.spec.impl === "ours" ? await startOurs(args) : await startNatsServer(args)
     n.stopped = false
@@ -186,13 +188,15 @@ export class ChaosCluster {
     }
   }
 
-  /** SIGKILL a node and wait until it is gone. */
+  /** SIGKILL a node and wait until it is gone (its route address then refuses dials). */
   async kill(n: ChaosNode): Promise<void> {
     if (n.proc === undefined) return
     if (n.stopped) n.proc.child.kill("SIGCONT")
     n.proc.child.kill("SIGKILL")
     await n.proc.exited
     n.stopped = false
+    // A dead host's route port refuses dials; the proxy must not accept them on its behalf.
+    await n.proxy.refuse()
   }
 
   freeze(n: ChaosNode): void {

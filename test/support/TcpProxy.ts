@@ -210,6 +210,32 @@ export class TcpProxy {
     return [...this.links].map((l) => ({ id: l.id, tag: l.tag, state: l.state }))
   }
 
+  /** Whether it accepts connections (see `refuse`). */
+  get listening(): boolean {
+    return this.server.listening
+  }
+
+  /**
+   * Stop accepting, so dials are refused as by a dead host's closed port (open links go on).
+   * A proxy accepts every dial, so without this a stopped target would look reachable.
+   */
+  refuse(): Promise<void> {
+    if (!this.server.listening) return Promise.resolve()
+    return new Promise((resolve) => this.server.close(() => resolve()))
+  }
+
+  /** Accept again, on the same port. */
+  accept(): Promise<void> {
+    if (this.server.listening) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject)
+      this.server.listen(this.port, "127.0.0.1", () => {
+        this.server.off("error", reject)
+        resolve()
+      })
+    })
+  }
+
   /** @internal */
   forget(link: Link): void {
     this.links.delete(link)
@@ -217,6 +243,6 @@ export class TcpProxy {
 
   async close(): Promise<void> {
     for (const l of [...this.links]) l.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await this.refuse()
   }
 }
