@@ -88,7 +88,11 @@ export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
         }
       })
 
-    /** A gossiped route: 1 + connect_retries attempts, a fresh budget after each drop. */
+    /**
+     * A gossiped route: 1 + connect_retries attempts, a fresh budget after each drop. As in
+     * nats-server, a failed dial is retried after RETRY_MS but a lost connection is redialed after
+     * only 0–100 ms (the jitter keeps two servers that lost the same link from redialing in lockstep).
+     */
     const implicitRoute = (url: string, serverId: string) =>
       Effect.gen(function*() {
         const budget = 1 + options.connectRetries
@@ -110,7 +114,7 @@ export const layer: Layer.Layer<Cluster, unknown, Broker> = Layer.effect(
             left = budget
             attempt = 0
           }
-          yield* Effect.sleep(jitter(RETRY_MS))
+          yield* Effect.sleep(conn !== undefined ? jitter(0) : jitter(RETRY_MS))
           if (conn !== undefined && !cluster.routes.has(serverId)) log.debug(`Attempting reconnect for solicited route "${url}"`)
         }
       })
