@@ -283,6 +283,7 @@ export class ClusterState {
       }
     }
     const { host, port } = this.peerRouteAddress(conn, info)
+    this.noteConfiguredUrl(host, port, info.server_id)
     return this.updateMembership((state) =>
       Membership.join(state, {
         serverId: info.server_id,
@@ -293,6 +294,20 @@ export class ClusterState {
         rid: conn.rid
       })
     )
+  }
+
+  /**
+   * A peer registered through any link whose route address is one of our configured URLs: that
+   * URL now leads to this server. Its dialer then leaves it alone while connected instead of
+   * dialing a duplicate (after a restart the server at a URL has a new id, and a duplicate can
+   * replace the working route, losing what was in flight on it).
+   */
+  private noteConfiguredUrl(host: string, port: number, serverId: string): void {
+    const address = hostPort(normalizeHost(host), port)
+    for (const url of this.options.routes) {
+      const u = parseRouteUrl(url)
+      if (u !== undefined && hostPort(normalizeHost(u.host), u.port) === address) this.urlIds.set(url, serverId)
+    }
   }
 
   /** Where others should dial this peer: its advertised `ip`, else its TCP address + INFO port. */
