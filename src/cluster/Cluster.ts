@@ -17,7 +17,7 @@ import type { ServerState } from "../server/ServerState.js"
 import { NATS_COMPAT_VERSION } from "../server/ServerState.js"
 import { makeDynamicName, makeNonce } from "../server/ServerId.js"
 import { parseConnect } from "../server/ConnectOptions.js"
-import { preferNew } from "./Duplicates.js"
+import { peerKeepsFirst, preferNew } from "./Duplicates.js"
 import * as Membership from "./Membership.js"
 import { parsePeerInfo, type PeerInfo } from "./RouteInfo.js"
 import type { RouteConnection } from "./RouteConnection.js"
@@ -247,7 +247,7 @@ export class ClusterState {
 
     const existing = this.routes.get(info.server_id)
     if (existing !== undefined && existing !== conn) {
-      const replace = preferNew(s.serverId, info.server_id, existing.solicitedUrl !== undefined, conn.solicitedUrl !== undefined)
+      const replace = !peerKeepsFirst(raw) && preferNew(s.serverId, info.server_id, existing.solicitedUrl !== undefined, conn.solicitedUrl !== undefined)
       const dropped = replace ? existing : conn
       const kept = replace ? conn : existing
       this.log.debug(`${dropped.prefix}Detected duplicate remote route "${info.server_id}"`)
