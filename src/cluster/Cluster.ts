@@ -17,7 +17,7 @@ import type { ServerState } from "../server/ServerState.js"
 import { NATS_COMPAT_VERSION } from "../server/ServerState.js"
 import { makeDynamicName, makeNonce } from "../server/ServerId.js"
 import { parseConnect } from "../server/ConnectOptions.js"
-import { preferNew } from "./Duplicates.js"
+import { peerKeepsFirst, preferNew } from "./Duplicates.js"
 import * as Membership from "./Membership.js"
 import { parsePeerInfo, type PeerInfo } from "./RouteInfo.js"
 import type { RouteConnection } from "./RouteConnection.js"
@@ -269,7 +269,7 @@ export class ClusterState {
 
     const existing = this.routes.get(info.server_id)
     if (existing !== undefined && existing !== conn) {
-      const replace = preferNew(s.serverId, info.server_id, existing.solicitedUrl !== undefined, conn.solicitedUrl !== undefined)
+      const replace = !peerKeepsFirst(raw) && preferNew(s.serverId, info.server_id, existing.solicitedUrl !== undefined, conn.solicitedUrl !== undefined)
       const dropped = replace ? existing : conn
       const kept = replace ? conn : existing
       this.log.debug(`${dropped.prefix}Detected duplicate remote route "${info.server_id}"`)
@@ -305,6 +305,7 @@ export class ClusterState {
       }
     }
     const { host, port } = this.peerRouteAddress(conn, info)
+    this.noteConfiguredUrl(host, port, info.server_id)
     return this.updateMembership((state) =>
       Membership.join(state, {
         serverId: info.server_id,
@@ -315,6 +316,20 @@ export class ClusterState {
         rid: conn.rid
       })
     )
+  }
+
+  /**
+   * A peer registered through any link whose route address is one of our configured URLs: that
+   * URL now leads to this server. Its dialer then leaves it alone while connected instead of
+   * dialing a duplicate (after a restart the server at a URL has a new id, and a duplicate can
+   * replace the working route, losing what was in flight on it).
+   */
+  private noteConfiguredUrl(host: string, port: number, serverId: string): void {
+    const address = hostPort(normalizeHost(host), port)
+    for (const url of this.options.routes) {
+      const u = parseRouteUrl(url)
+      if (u !== undefined && hostPort(normalizeHost(u.host), u.port) === address) this.urlIds.set(url, serverId)
+    }
   }
 
   /** Where others should dial this peer: its advertised `ip`, else its TCP address + INFO port. */

@@ -101,7 +101,11 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
         }
       })
 
-    /** A gossiped route: 1 + connect_retries attempts, a fresh budget after each drop. */
+    /**
+     * A gossiped route: 1 + connect_retries attempts, a fresh budget after each drop. As in
+     * nats-server, a failed dial is retried after RETRY_MS but a lost connection is redialed after
+     * only 0–100 ms (the jitter keeps two servers that lost the same link from redialing in lockstep).
+     */
     const implicitRoute = (url: string, serverId: string) =>
       Effect.gen(function*() {
         const budget = 1 + options.connectRetries
@@ -112,10 +116,18 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
           attempt++
           const conn = yield* dialOnce(url, false, attempt)
           if (conn !== undefined) {
+            // Whoever answered at that URL may not be the server gossiped (it restarted with a new
+            // id): once that server is connected through another route, stop, as nats-server does.
+            // Without this the loop would redial forever, each time as a duplicate route.
+            const found = conn.remoteId
+            if (found !== undefined && found !== serverId && (cluster.routes.has(found) || found === server.serverId)) {
+              log.debug(`Not attempting reconnect for solicited route, already connected to "${found}"`)
+              return
+            }
             left = budget
             attempt = 0
           }
-          yield* Effect.sleep(jitter(RETRY_MS))
+          yield* Effect.sleep(conn !== undefined ? jitter(0) : jitter(RETRY_MS))
           if (conn !== undefined && !cluster.routes.has(serverId)) log.debug(`Attempting reconnect for solicited route "${url}"`)
         }
       })
