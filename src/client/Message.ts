@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { toText } from "../protocol/ByteString.js"
 import type * as Op from "../protocol/Op.js"
 import { decodeHeaders, type Headers } from "../protocol/Headers.js"
 import { ProtocolError } from "./Errors.js"
@@ -50,10 +51,14 @@ export class Message implements NatsMessage {
   }
 }
 
+/** The parser's byte-string subject, reply and sid become text (UTF-8) for the application. */
 export const toMessage = (op: Op.Msg): Message => {
-  if (op.headerSize < 0) return new Message(op.subject, op.sid, op.reply, undefined, undefined, undefined, op.payload)
+  const subject = toText(op.subject)
+  const sid = toText(op.sid)
+  const reply = op.reply === undefined ? undefined : toText(op.reply)
+  if (op.headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, op.payload)
   const h = decodeHeaders(op.payload.subarray(0, op.headerSize))
-  return new Message(op.subject, op.sid, op.reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize))
+  return new Message(subject, sid, reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize))
 }
 
 /** The server's `INFO`, as sent (unknown fields are kept). */

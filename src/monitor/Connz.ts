@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { toText } from "../protocol/ByteString.js"
 import * as Result from "effect/Result"
 import { ClientConnection } from "../server/ClientConnection.js"
 import type { Connection, ServerState } from "../server/ServerState.js"
@@ -136,9 +137,10 @@ interface Row {
 
 /** A subscription as `/connz?subs=detail` lists it (no account, as in nats-server). */
 export const clientSubDetail = (sub: LocalSubscription): Record<string, unknown> => ({
-  subject: sub.subject,
-  qgroup: sub.queue,
-  sid: sub.sid,
+  // Byte strings become JSON text as Go writes them (invalid UTF-8 as U+FFFD).
+  subject: toText(sub.subject),
+  qgroup: sub.queue === undefined ? undefined : toText(sub.queue),
+  sid: toText(sub.sid),
   msgs: sub.delivered,
   max: sub.max > 0 ? sub.max : undefined,
   cid: sub.owner.cid
@@ -189,7 +191,7 @@ const row = (conn: ClientConnection, now: number, options: ConnzOptions): Row =>
     lang: conn.lang || undefined,
     version: conn.version || undefined,
     authorized_user: options.auth ? conn.user || undefined : undefined,
-    subscriptions_list: !options.subsDetail && options.subs && subs.length > 0 ? subs.map((s) => s.subject) : undefined,
+    subscriptions_list: !options.subsDetail && options.subs && subs.length > 0 ? subs.map((s) => toText(s.subject)) : undefined,
     subscriptions_list_detail: options.subsDetail && subs.length > 0 ? subs.map(clientSubDetail) : undefined
   }
   return {

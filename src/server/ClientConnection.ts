@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
+import { toText } from "../protocol/ByteString.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import type { Parsed } from "../protocol/Parser.js"
@@ -46,6 +47,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   connected = false
   /** The first byte the client sent (-1 before any): with auth, it must begin a CONNECT. */
   firstByte = -1
+  /** The pending PUB's line was already checked (a `PubLine` came before its payload). */
+  private pubLineChecked = false
 
   // Keepalive and async INFO.
   /** Async INFOs are only sent after the client's first PING was answered. */
@@ -168,18 +171,42 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.server.router.flush()
   }
 
-  private pub(op: Op.Pub): void {
-    if (!this.connected && this.server.authRequired()) return this.authViolation()
+  /**
+   * What nats-server checks on a PUB/HPUB control line, before its payload: auth, headers, and in
+   * pedantic mode the subject. False when the connection was closed.
+   */
+  private checkPubLine(op: Op.Pub | Op.PubLine): boolean {
+    if (!this.connected && this.server.authRequired()) {
+      this.authViolation()
+      return false
+    }
     if (op.headerSize >= 0 && !this.headers) {
       this.server.log.error(`${this.prefix}message headers not supported`)
-      return this.close("Protocol Violation")
+      this.close("Protocol Violation")
+      return false
     }
-    this.inMsgs++
-    this.inBytes += op.payload.length
-    if (this.server.log.traceEnabled) this.tracePub(op)
     // nats-server 2.9 (live): pedantic only *reports* a publish subject that is not a valid literal;
     // the message is still routed (`-ERR 'Invalid Publish Subject'`, `+OK`, then the MSGs).
     if (this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
+    return true
+  }
+
+  /**
+   * A PUB line whose payload is still to come: check it now, as nats-server does — twice when it
+   * re-checks a line whose payload spills into the next read (see `Op.PubLine`).
+   */
+  private pubLine(op: Op.PubLine): void {
+    if (!this.checkPubLine(op)) return
+    if (op.recheck && this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
+    this.pubLineChecked = true
+  }
+
+  private pub(op: Op.Pub): void {
+    if (this.pubLineChecked) this.pubLineChecked = false
+    else if (!this.checkPubLine(op)) return
+    this.inMsgs++
+    this.inBytes += op.payload.length
+    if (this.server.log.traceEnabled) this.tracePub(op)
     // The verbose +OK goes out before any delivery (to this client's own subs or a 503).
     if (this.verbose) this.ok()
     // An HPUB with an empty header block (`HPUB foo 0 5`) is routed as a plain message (nats-server: MSG).
@@ -189,7 +216,9 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   private tracePub(op: Op.Pub): void {
-    const head = op.headerSize >= 0 ? `HPUB ${op.subject}${op.reply ? " " + op.reply : ""} ${op.headerSize} ${op.payload.length}` : `PUB ${op.subject}${op.reply ? " " + op.reply : ""} ${op.payload.length}`
+    const subject = toText(op.subject)
+    const reply = op.reply === undefined ? undefined : toText(op.reply)
+    const head = op.headerSize >= 0 ? `HPUB ${subject}${reply ? " " + reply : ""} ${op.headerSize} ${op.payload.length}` : `PUB ${subject}${reply ? " " + reply : ""} ${op.payload.length}`
     this.server.log.trace(`${this.prefix}<<- [${head}]`)
     this.server.log.trace(`${this.prefix}<<- MSG_PAYLOAD: [${JSON.stringify(Buffer.from(op.payload).toString("utf8"))}]`)
   }
@@ -206,6 +235,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   private control(op: Op.Op): void {
+    if (op._tag === "PubLine") return this.pubLine(op)
     if (this.server.log.traceEnabled && op._tag !== "Connect") this.server.log.trace(`${this.prefix}<<- [${traceText(op)}]`)
     if (!this.connected && op._tag !== "Connect" && this.server.authRequired()) return this.authViolation()
     switch (op._tag) {
@@ -355,9 +385,9 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 const traceText = (op: Op.Op): string => {
   switch (op._tag) {
     case "Sub":
-      return `SUB ${op.subject}${op.queue !== undefined ? " " + op.queue : ""} ${op.sid}`
+      return toText(`SUB ${op.subject}${op.queue !== undefined ? " " + op.queue : ""} ${op.sid}`)
     case "Unsub":
-      return `UNSUB ${op.sid}${op.max !== undefined ? " " + op.max : ""}`
+      return toText(`UNSUB ${op.sid}${op.max !== undefined ? " " + op.max : ""}`)
     case "Ping":
       return "PING"
     case "Pong":

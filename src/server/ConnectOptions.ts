@@ -44,6 +44,8 @@ export const parseConnect = (json: string): Result.Result<ConnectOptions, string
   } catch (e) {
     return Result.fail(json.trim() === "" ? "unexpected end of JSON input" : String((e as Error).message))
   }
+  // Go unmarshals `null` into the options as a no-op: `CONNECT null` is a CONNECT with defaults.
+  if (raw === null) raw = {}
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return Result.fail("json: cannot unmarshal into Go value of type server.clientOpts")
   // Go ignores null fields; drop them so they take the defaults.
   const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null))

@@ -10,6 +10,9 @@
  * fails with `SlowConsumer` once the consumer has taken what was already buffered. Nothing is
  * dropped silently.
  *
+ * Subjects, reply subjects and queue names are text here (UTF-8 on the wire); inside the broker
+ * they are byte strings (`ByteString`), converted on the way in and out.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -21,6 +24,7 @@ import * as Stream from "effect/Stream"
 import { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
 import { Message, type NatsMessage } from "../client/Message.js"
 import { nuid } from "../client/NatsClient.js"
+import { fromText, toText } from "../protocol/ByteString.js"
 import { decodeHeaders, encodeHeaders, type Headers, validateHeaders } from "../protocol/Headers.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
 import type { Publisher } from "./Router.js"
@@ -49,6 +53,8 @@ const toBytes = (payload: Uint8Array | string): Uint8Array => (typeof payload ==
 /** A message as a subscriber keeps it: the payload is copied out of the publisher's read buffer. */
 const toMessage = (subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array): NatsMessage => {
   const bytes = Uint8Array.prototype.slice.call(payload) as Uint8Array
+  subject = toText(subject)
+  if (reply !== undefined) reply = toText(reply)
   if (headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, bytes)
   const h = decodeHeaders(bytes.subarray(0, headerSize))
   return new Message(subject, sid, reply, h.headers, h.status, h.description, bytes.subarray(headerSize))
@@ -68,7 +74,7 @@ class StreamSubscriber implements Subscriber {
     if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload))) return
     this.server.router.stats.slowConsumers++
     this.server.router.removeLocal(sub)
-    Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: sub.subject, sid: sub.sid, pendingLimit: this.capacity })))
+    Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: toText(sub.subject), sid: sub.sid, pendingLimit: this.capacity })))
   }
 
   forget(): void {
@@ -141,7 +147,8 @@ export class InProcess {
       payload = Buffer.concat([block, body])
     }
     const router = this.server.router
-    const delivered = router.publishLocal(this.publisher, subject, options?.reply, headerSize, payload)
+    const reply = options?.reply === undefined ? undefined : fromText(options.reply)
+    const delivered = router.publishLocal(this.publisher, fromText(subject), reply, headerSize, payload)
     router.flush()
     return delivered
   }
@@ -161,7 +168,8 @@ export class InProcess {
       const capacity = Math.max(1, options?.bufferSize ?? 8192)
       const queue = yield* Queue.bounded<NatsMessage, SlowConsumer | Cause.Done>(capacity)
       const cid = server.nextId()
-      const sub = new LocalSubscription(new StreamSubscriber(cid, server, queue, capacity), subject, options?.queue, String(cid))
+      const group = options?.queue === undefined ? undefined : fromText(options.queue)
+      const sub = new LocalSubscription(new StreamSubscriber(cid, server, queue, capacity), fromText(subject), group, String(cid))
       yield* Effect.acquireRelease(
         Effect.sync(() => {
           server.router.addLocal(sub)
