@@ -14,8 +14,9 @@ export const NATS_SERVER: string | undefined = process.env["NATS_SERVER"] ??
   [...(process.env["PATH"] ?? "").split(":"), "/usr/sbin", "/usr/bin"].map((d) => path.join(d, "nats-server")).find((f) => fs.existsSync(f))
 
 /** The limits both servers run with: small, so that cases reach them. */
-export const FUZZ_CONFIG = `max_payload: 4096
-max_control_line: 512
+export const FUZZ_LIMITS = { maxControlLine: 512, maxPayload: 4096 } as const
+export const FUZZ_CONFIG = `max_payload: ${FUZZ_LIMITS.maxPayload}
+max_control_line: ${FUZZ_LIMITS.maxControlLine}
 ping_interval: "10m"
 `
 

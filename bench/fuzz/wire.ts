@@ -3,8 +3,12 @@
  * with an event-loop turn between them so they tend to arrive as separate reads), then collect
  * everything the server sends until it closes or stays quiet for `idleMs` (and at most `maxMs`).
  *
- * Servers answer in order and the case ends with a PING, so quiet after data means done; a case
- * that leaves a payload pending gets no answer and ends at `idleMs`.
+ * Servers answer in order and the case ends with a PING, so once the output ends with a PONG a
+ * short quiet (`pongIdleMs`) means done; otherwise (a payload left pending, a close on its way) the
+ * case ends after `idleMs` of quiet.
+ *
+ * `reset` records a connection reset: a server that closes while our later chunks are still
+ * arriving makes its kernel answer with RST, which can discard the last bytes it sent.
  */
 import * as net from "node:net"
 
@@ -15,10 +19,13 @@ export interface Exchange {
   readonly out: Buffer
   /** The server closed the connection within the window. */
   readonly closed: boolean
+  /** The connection was reset (ECONNRESET/EPIPE) rather than closed cleanly. */
+  readonly reset: boolean
 }
 
 export interface ExchangeOptions {
   readonly idleMs: number
+  readonly pongIdleMs?: number
   readonly maxMs: number
   readonly connectMs?: number
 }
@@ -30,6 +37,7 @@ export const exchange = (port: number, chunks: ReadonlyArray<Uint8Array>, option
     let buf: Buffer = Buffer.alloc(0)
     let info: string | undefined
     let closed = false
+    let reset = false
     let done = false
     let idle: NodeJS.Timeout | undefined
     let started = 0
@@ -44,11 +52,12 @@ export const exchange = (port: number, chunks: ReadonlyArray<Uint8Array>, option
       if (maxTimer !== undefined) clearTimeout(maxTimer)
       socket.destroy()
       if (error !== undefined) reject(error)
-      else resolve({ info: info ?? "", out: buf, closed })
+      else resolve({ info: info ?? "", out: buf, closed, reset })
     }
     const armIdle = () => {
       if (idle !== undefined) clearTimeout(idle)
-      idle = setTimeout(() => finish(), options.idleMs)
+      const pong = buf.length >= 6 && buf.subarray(buf.length - 6).toString("latin1") === "PONG\r\n"
+      idle = setTimeout(() => finish(), pong ? options.pongIdleMs ?? options.idleMs : options.idleMs)
     }
     const send = async () => {
       started = Date.now()
@@ -79,5 +88,7 @@ export const exchange = (port: number, chunks: ReadonlyArray<Uint8Array>, option
       if (info === undefined) finish(new Error("closed before INFO"))
       else finish()
     })
-    socket.on("error", () => {})
+    socket.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ECONNRESET" || e.code === "EPIPE") reset = true
+    })
   })

@@ -67,6 +67,7 @@ export const encode = (op: Op.Op): Uint8Array => {
       return out.take()!
     }
     case "PubLine":
+    case "HpubRefused":
       // Not a wire op: the parser's early notice of a PUB line (its PUB follows).
       return new Uint8Array(0)
     case "RouteMsg": {

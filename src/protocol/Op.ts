@@ -50,6 +50,15 @@ export interface PubLine {
   readonly recheck: boolean
 }
 
+/**
+ * A client's HPUB line that the parser refuses (bad arguments or sizes, max_payload); its error
+ * follows. nats-server refuses an HPUB from a client that did not agree to headers before it
+ * looks at the arguments, so the connection gets to check that first.
+ */
+export interface HpubRefused {
+  readonly _tag: "HpubRefused"
+}
+
 /** `SUB <subject> [queue] <sid>` */
 export interface Sub {
   readonly _tag: "Sub"
@@ -137,7 +146,7 @@ export interface Ignored {
   readonly op: string
 }
 
-export type ClientOp = Connect | Pub | PubLine | Sub | Unsub | Ping | Pong | Info | Ok | Err
+export type ClientOp = Connect | Pub | PubLine | HpubRefused | Sub | Unsub | Ping | Pong | Info | Ok | Err
 export type RouteOp = Connect | Info | Ping | Pong | Ok | Err | RouteSub | RouteUnsub | RouteMsg | Ignored | Pub | Sub | Unsub
 export type ServerOp = Info | Msg | Ping | Pong | Ok | Err
 export type Op = ClientOp | RouteOp | ServerOp
@@ -145,3 +154,4 @@ export type Op = ClientOp | RouteOp | ServerOp
 export const PING: Ping = { _tag: "Ping" }
 export const PONG: Pong = { _tag: "Pong" }
 export const OK: Ok = { _tag: "Ok" }
+export const HPUB_REFUSED: HpubRefused = { _tag: "HpubRefused" }

@@ -25,7 +25,7 @@
  */
 import * as Stream from "effect/Stream"
 import type * as Op from "./Op.js"
-import { PING, PONG, OK } from "./Op.js"
+import { HPUB_REFUSED, PING, PONG, OK } from "./Op.js"
 import * as PE from "./ProtocolError.js"
 import type { ProtocolError } from "./ProtocolError.js"
 
@@ -103,6 +103,11 @@ export interface ParserState {
   readonly lineAcc: Grow | undefined
   /** Where the carried line's arguments start; -1 while its op name is not complete. */
   readonly lineArgs: number
+  /**
+   * The carried line's arguments began in an earlier read: nats-server then keeps them in its
+   * `argBuf`, where later reads add every byte but CR and the line end drops nothing.
+   */
+  readonly lineSplit: boolean
   readonly awaiting: AwaitingPayload | undefined
   /** Set once a violation was reported: the stream is over, later input is ignored. */
   readonly failed: boolean
@@ -120,6 +125,7 @@ export const initial = (kind: PeerKind, limits: ParserLimits): ParserState => ({
   line: undefined,
   lineAcc: undefined,
   lineArgs: -1,
+  lineSplit: false,
   awaiting: undefined,
   failed: false
 })
@@ -151,14 +157,20 @@ const text = (buf: Buffer, i: number): string => (buf as unknown as FastSlices).
 /** Whether the last `tokenize` met a CR between tokens. */
 let tokSawCR = false
 
-/** Split `[from, to)` on runs of space, tab, CR and LF; returns the token count. */
-const tokenize = (buf: Uint8Array, from: number, to: number): number => {
+/**
+ * Split `[from, to)` on runs of space, tab, CR and LF (nats-server's `splitArg`); with `blanksOnly`
+ * on space and tab only, as its `processPub`/`processHeaderPub` do (there a CR is a token byte).
+ * Returns the token count.
+ */
+const tokenize = (buf: Uint8Array, from: number, to: number, blanksOnly = false): number => {
   let n = 0
   let i = from
   tokSawCR = false
+  const crlf = blanksOnly ? -1 : CR
+  const lf = blanksOnly ? -1 : LF
   while (i < to) {
     let b = buf[i]!
-    while (b === SPACE || b === TAB || b === CR || b === LF) {
+    while (b === SPACE || b === TAB || b === crlf || b === lf) {
       if (b === CR) tokSawCR = true
       if (++i === to) return n
       b = buf[i]!
@@ -175,7 +187,7 @@ const tokenize = (buf: Uint8Array, from: number, to: number): number => {
     tokStart[n] = i
     while (i < to) {
       b = buf[i]!
-      if (b === SPACE || b === TAB || b === CR || b === LF) break
+      if (b === SPACE || b === TAB || b === crlf || b === lf) break
       i++
     }
     tokEnd[n] = i
@@ -303,18 +315,12 @@ type LineResult = Op.Op | ProtocolError
  * anywhere in them after their first byte drops the last byte before the LF, whatever it is
  * (`SUB foo 1\rx\n` subscribes sid `1`); arguments are then split on space, tab, CR and LF.
  */
-const lineToOp = (state: ParserState, buf: Buffer, s: number, lf: number): LineResult => {
+const lineToOp = (state: ParserState, buf: Buffer, s: number, lf: number, split: boolean): LineResult => {
   const kind = state.kind
   const found = opAt(kind, buf, s, lf)
   if (found === undefined) return PE.unknownOp(kindName(kind), buf, s)
   const [op, argsAt] = found
-  let e = lf
-  for (let k = skipBlanks(buf, argsAt, lf) + 1; k < lf; k++) {
-    if (buf[k] === CR) {
-      e = lf - 1
-      break
-    }
-  }
+  const e = !split && crAfterFirst(buf, skipBlanks(buf, argsAt, lf), lf) ? lf - 1 : lf
   work.scanned += lf - s
   // nats-server measures the arguments from their first non-blank byte (the CR is not counted).
   const max = state.limits.maxControlLine
@@ -401,9 +407,18 @@ const routeSub = (
     ? { _tag: "RouteSub", account, subject, queue, weight }
     : { _tag: "RouteUnsub", account, subject, queue }
 
+/** Set when the last line was a client HPUB that `pubHead` refused (see `Op.HpubRefused`). */
+let hpubRefused = false
+
 /** `PUB subj [reply] size` / `HPUB subj [reply] hsize tsize`. */
 const pubHead = (state: ParserState, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
-  const n = tokenize(buf, s, e)
+  const r = pubHeadOf(state, buf, s, e, headers)
+  if (headers && state.kind === "client" && r instanceof PE.ProtocolError) hpubRefused = true
+  return r
+}
+
+const pubHeadOf = (state: ParserState, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
+  const n = tokenize(buf, s, e, state.kind === "client")
   const min = headers ? 3 : 2
   if (n !== min && n !== min + 1) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
   const total = size(buf, n - 1)
@@ -496,7 +511,7 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
   const ops: Array<Op.Op> = []
   if (state.failed) return [state, { ops, error: undefined }]
   const fail = (error: ProtocolError): [ParserState, Parsed] => [
-    { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, awaiting: undefined, failed: true },
+    { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: undefined, failed: true },
     { ops, error }
   ]
 
@@ -511,6 +526,8 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
     const want = total - aw.have
     if (end < want) {
       const acc = append(aw.acc, aw.have, buf, 0, end, total)
+      // The byte after the payload is here and is not CR: fail now, as nats-server does.
+      if (aw.have + end > aw.size && acc.buf[aw.size] !== CR) return fail(PE.unknownOp(kindName(state.kind), acc.buf, aw.size))
       return [{ ...state, awaiting: { head: aw.head, size: aw.size, acc, have: aw.have + end } }, { ops, error: undefined }]
     }
     const whole = append(aw.acc, aw.have, buf, 0, want, total).buf
@@ -524,15 +541,23 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
 
   // 2. Complete a control line left over from the previous chunk.
   if (state.line !== undefined) {
-    const lf = buf.indexOf(LF, i)
+    if (state.lineArgs === -1) {
+      // Only part of an op name (a few bytes) was carried: parse it with this chunk as one.
+      const line = state.line
+      work.copied += line.length + end - i
+      return loop(state, concat([line, buf.subarray(i)], line.length + end - i), 0, ops, fail)
+    }
+    let lf = buf.indexOf(LF, i)
+    // An LF where the arguments would start is their first byte, not the line end (nats-server).
+    if (lf >= 0 && state.lineArgs >= 0 && !state.lineSplit && skipBlanks(buf, i, lf) === lf) lf = buf.indexOf(LF, lf + 1)
     work.scanned += (lf < 0 ? end : lf + 1) - i
     if (lf < 0) return carryMore(state, buf, i, ops, fail)
     const acc = moreLine(state, buf, i, lf + 1)
     const joined = acc.buf.subarray(0, acc.used)
     const rest = buf.subarray(lf + 1)
     // Parse the joined line (plus whatever payload follows) as if it were its own chunk start.
-    const head = parseLine(state, joined, 0, joined.length - 1)
-    if (head instanceof PE.ProtocolError) return fail(head)
+    const head = parseLine(state, joined, 0, joined.length - 1, state.lineSplit)
+    if (head instanceof PE.ProtocolError) return failLine(head, ops, fail)
     if (!isHead(head)) {
       ops.push(head)
     } else {
@@ -555,35 +580,71 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
 /** `lineArgs` of a carried PING/PONG/+OK: the rest of its line is ignored, not buffered. */
 const IGNORE_REST = -2
 
+/** Whether `buf[from, to)` holds a CR after its first byte (the CR that sets nats-server's `drop`). */
+const crAfterFirst = (buf: Uint8Array, from: number, to: number): boolean => {
+  for (let k = from + 1; k < to; k++) if (buf[k] === CR) return true
+  return false
+}
+
 /**
- * Append `buf[from, to)` to the carried line. Blanks between the op name and its arguments are
- * dropped, so that a carried line stays op name, one blank and arguments.
+ * Append `buf[from, to)` (which holds no line end but perhaps a final LF) to the carried line the
+ * way nats-server buffers a split line: blanks before the arguments are skipped; the read in which
+ * the arguments begin adds them up to its end, less one byte if it held a CR after their first
+ * byte; later reads add every byte but CR.
  */
 const moreLine = (state: ParserState, buf: Buffer, from: number, to: number): Grow => {
   const len = state.line!.length
-  if (state.lineArgs === IGNORE_REST) from = Math.max(from, to - 1) // only the line end
-  else if (state.lineArgs >= 0 && len === state.lineArgs) from = skipBlanks(buf, from, to)
-  return append(state.lineAcc, len, buf, from, to, Infinity)
+  if (state.lineArgs === IGNORE_REST) return append(state.lineAcc, len, buf, Math.max(from, to - 1), to, Infinity)
+  if (!state.lineSplit) {
+    // Arguments begin in this read: as one line (the caller parses it with the CR rule).
+    return append(state.lineAcc, len, buf, len === state.lineArgs ? skipBlanks(buf, from, to) : from, to, Infinity)
+  }
+  let acc = state.lineAcc
+  let at = len
+  let k = from
+  while (k < to) {
+    let e = k
+    while (e < to && buf[e] !== CR) e++
+    if (e > k) {
+      acc = append(acc, at, buf, k, e, Infinity)
+      at = acc.used
+    }
+    k = e + 1
+  }
+  return acc ?? append(undefined, 0, buf, 0, 0, Infinity)
 }
 
 /** The carried line goes on and this chunk has no line end either. */
 const carryMore = (state: ParserState, buf: Buffer, from: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
-  const line = state.line!
-  const end = buf.length
-  if (state.lineArgs === -1) {
-    // Still inside the op name (a few bytes): judge the joined line afresh.
-    return carryLine(state, concat([line, buf.subarray(from)], line.length + end - from), 0, ops, fail)
-  }
   if (state.lineArgs === IGNORE_REST) return [state, { ops, error: undefined }]
-  const acc = moreLine(state, buf, from, end)
+  const end = buf.length
+  const line = state.line!
+  let acc: Grow
+  if (state.lineSplit) {
+    acc = moreLine(state, buf, from, end)
+  } else {
+    const p = skipBlanks(buf, from, end)
+    if (p === end) return [state, { ops, error: undefined }]
+    // The arguments begin in this read and go on: it adds them, less one byte after a CR.
+    acc = append(state.lineAcc, line.length, buf, p, end - (crAfterFirst(buf, p, end) ? 1 : 0), Infinity)
+  }
   const len = acc.used
   const max = state.limits.maxControlLine
-  const args = len - state.lineArgs - (acc.buf[len - 1] === CR ? 1 : 0)
+  const args = len - state.lineArgs
   if (args > max) return fail(PE.maxControlLine(max, args))
-  return [{ ...state, line: acc.buf.subarray(0, len), lineAcc: acc }, { ops, error: undefined }]
+  return [{ ...state, line: acc.buf.subarray(0, len), lineAcc: acc, lineSplit: true }, { ops, error: undefined }]
 }
 
 type Fail = (error: ProtocolError) => [ParserState, Parsed]
+
+/** A line was refused: end the stream, telling the connection first when it was an HPUB. */
+const failLine = (error: ProtocolError, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+  if (hpubRefused) {
+    hpubRefused = false
+    ops.push(HPUB_REFUSED)
+  }
+  return fail(error)
+}
 
 // ---------------------------------------------------------------------------------------------
 // The fast path for the most common line, a client's `PUB subject [reply] size`: one pass over
@@ -702,10 +763,16 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
   const end = buf.length
   const fast = state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
   while (i < end) {
-    const lf = buf.indexOf(LF, i)
+    let lf = buf.indexOf(LF, i)
     if (lf < 0) return carryLine(state, buf, i, ops, fail)
+    // Rare: `SUB \n…`, `CONNECT\n…` — the LF is the first byte of the arguments, not the line end.
+    const before = buf[lf - 1]
+    if ((before === SPACE || before === TAB || lf - i === 7 || lf - i === 4) && lfStartsArgs(state.kind, buf, i, lf)) {
+      lf = buf.indexOf(LF, lf + 1)
+      if (lf < 0) return carryLine(state, buf, i, ops, fail)
+    }
     const head = (fast !== undefined && lf - i > 6 ? fast(state, buf, i, lf) : undefined) ?? parseLine(state, buf, i, lf)
-    if (head instanceof PE.ProtocolError) return fail(head)
+    if (head instanceof PE.ProtocolError) return failLine(head, ops, fail)
     if (!isHead(head)) {
       ops.push(head)
       i = lf + 1
@@ -719,16 +786,25 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
     }
     i = lf + 1 + size + 2
   }
-  return [state.line === undefined && state.awaiting === undefined ? state : { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, awaiting: undefined }, {
+  return [state.line === undefined && state.awaiting === undefined ? state : { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: undefined }, {
     ops,
     error: undefined
   }]
 }
 
-/** Parse the line `[s, lf)` (see `lineToOp` for where its arguments end). */
-const parseLine = (state: ParserState, buf: Buffer, s: number, lf: number): LineResult => {
+/** Whether the LF at `lf` is where the arguments of an op with arguments starting at `s` begin. */
+const lfStartsArgs = (kind: PeerKind, buf: Uint8Array, s: number, lf: number): boolean => {
+  const found = opAt(kind, buf, s, lf)
+  return found !== undefined && !NO_ARGS.includes(found[0]) && skipBlanks(buf, found[1], lf) === lf
+}
+
+/**
+ * Parse the line `[s, lf)` (see `lineToOp` for where its arguments end); `split` for a line
+ * assembled like nats-server's `argBuf`, whose end drops nothing.
+ */
+const parseLine = (state: ParserState, buf: Buffer, s: number, lf: number, split = false): LineResult => {
   if (lf === s) return PE.unknownOp(kindName(state.kind), buf, s)
-  return lineToOp(state, buf, s, lf)
+  return lineToOp(state, buf, s, lf, split)
 }
 
 /**
@@ -770,9 +846,14 @@ const takePayload = (
     ops.push(head)
     return undefined
   }
+  if (avail > size && buf[from + size] !== CR) {
+    // The byte after the payload is here and is not CR: fail now, as nats-server does.
+    pubLine(state, head, ops, false)
+    return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, from + size) }]
+  }
   pubLine(state, head, ops, true)
   const acc = avail > 0 ? append(undefined, 0, buf, from, buf.length, need) : undefined
-  return [{ ...state, line: undefined, lineAcc: undefined, lineArgs: -1, awaiting: { head, size, acc, have: avail } }, { ops, error: undefined }]
+  return [{ ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: { head, size, acc, have: avail } }, { ops, error: undefined }]
 }
 
 /** A client's PUB/HPUB line whose payload is not complete here: tell the connection now. */
@@ -790,6 +871,7 @@ const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op
   const found = judgeEnd > s ? opAt(state.kind, buf, s, judgeEnd) : undefined
   let line: Uint8Array
   let lineArgs = -1
+  let split = false
   if (found === undefined) {
     // Still inside the op name: at most 7 bytes (+ CR).
     line = Uint8Array.prototype.slice.call(buf, s, e)
@@ -798,19 +880,19 @@ const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op
     line = Uint8Array.prototype.slice.call(buf, s, s + found[0].length)
     lineArgs = IGNORE_REST
   } else {
-    // As nats-server, refuse an unfinished argument as soon as it is longer than max_control_line
-    // (measured from its first non-blank byte, without a trailing CR), and carry only the op
-    // name, one blank and the argument, so a carried line stays bounded.
+    // Carry the op name, its blank and — as nats-server's argBuf holds them — the arguments begun
+    // in this read, less one byte when they hold a CR after their first byte. Refuse them as soon
+    // as they are longer than max_control_line, so a carried line stays bounded.
     const max = state.limits.maxControlLine
-    const argsFrom = skipBlanks(buf, found[1], judgeEnd)
-    if (judgeEnd - argsFrom > max) return fail(PE.maxControlLine(max, judgeEnd - argsFrom))
-    line = argsFrom === found[1] || found[1] === s + found[0].length
-      ? Uint8Array.prototype.slice.call(buf, s, e)
-      : concat([buf.subarray(s, found[1]), buf.subarray(argsFrom, e)], found[1] - s + e - argsFrom)
+    const argsFrom = skipBlanks(buf, found[1], e)
+    const argsEnd = argsFrom < e && crAfterFirst(buf, argsFrom, e) ? e - 1 : e
+    if (argsEnd - argsFrom > max) return fail(PE.maxControlLine(max, argsEnd - argsFrom))
+    line = concat([buf.subarray(s, found[1]), buf.subarray(argsFrom, argsEnd)], found[1] - s + argsEnd - argsFrom)
     lineArgs = found[1] - s
+    split = argsFrom < e
   }
   work.copied += line.length
-  return [{ ...state, line, lineAcc: { buf: asBuffer(line), used: line.length }, lineArgs, awaiting: undefined }, { ops, error: undefined }]
+  return [{ ...state, line, lineAcc: { buf: asBuffer(line), used: line.length }, lineArgs, lineSplit: split, awaiting: undefined }, { ops, error: undefined }]
 }
 
 /**

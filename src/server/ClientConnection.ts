@@ -258,6 +258,13 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
           this.close("Protocol Violation")
         }
         return
+      case "HpubRefused":
+        // nats-server refuses HPUB from a client without headers before reading its arguments.
+        if (!this.headers) {
+          this.server.log.error(`${this.prefix}message headers not supported`)
+          this.close("Protocol Violation")
+        }
+        return
       case "Ok":
         return
       case "Err":
@@ -341,22 +348,22 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   private sub(op: Op.Sub): void {
-    if (!isValidSubject(op.subject) || (op.queue !== undefined && !isValidQueueName(op.queue))) {
-      this.sendErr(ErrText.invalidSubject)
-      return
-    }
+    // nats-server's order (processSub): the subscription limit, then a live sid (silently ignored,
+    // whatever the subject: the first subscription stays), then the subject.
     const max = this.server.options.maxSubscriptions
     if (max > 0 && this.subs.size >= max) {
       this.server.log.error(`${this.prefix}${ErrText.maxSubscriptions}`)
       this.sendErr(ErrText.maxSubscriptions)
       return
     }
-    // Re-using a live sid is silently ignored (the first subscription stays).
-    if (!this.subs.has(op.sid)) {
-      const sub = new LocalSubscription(this, op.subject, op.queue, op.sid)
-      this.subs.set(op.sid, sub)
-      this.server.router.addLocal(sub)
+    if (this.subs.has(op.sid)) return this.ok()
+    if (!isValidSubject(op.subject) || (op.queue !== undefined && !isValidQueueName(op.queue))) {
+      this.sendErr(ErrText.invalidSubject)
+      return
     }
+    const sub = new LocalSubscription(this, op.subject, op.queue, op.sid)
+    this.subs.set(op.sid, sub)
+    this.server.router.addLocal(sub)
     this.ok()
   }
 

@@ -153,6 +153,10 @@ describe("Parser", () => {
     const bad = parseAll("client", [bytes("HPUB a 0 1\r\nxy\r\n")])
     expect(bad.ops).toEqual([{ _tag: "PubLine", subject: "a", reply: undefined, headerSize: 0, recheck: false }])
     expect(bad.error?.errText).toBe(ErrText.unknownOp)
+    // The byte after the payload is judged as soon as it arrives, not when the CRLF would be whole.
+    for (const chunks of [["PUB a 2\r\nabX"], ["PUB a 2\r\na", "bX"]]) {
+      expect(parseAll("client", chunks.map(bytes)).error?.errText, chunks.join("|")).toBe(ErrText.unknownOp)
+    }
   })
 
   it("follows nats-server's line rules: sizes of at most 9 digits, CONNECT/INFO arguments right after the name, a CR in the arguments drops the last byte", () => {
@@ -170,8 +174,10 @@ describe("Parser", () => {
       { _tag: "Sub", subject: "foo", queue: undefined, sid: "1" },
       { _tag: "Sub", subject: "foo", queue: undefined, sid: "2" },
       { _tag: "Unsub", sid: "1", max: undefined },
-      { _tag: "Pub", subject: "foo", reply: undefined, headerSize: -1, payload: [] }
+      // A client's PUB splits on blanks only: the CR stays in the subject.
+      { _tag: "Pub", subject: "\rfoo", reply: undefined, headerSize: -1, payload: [] }
     ])
+    expect(parseAll("client", [bytes("PUB foo 2\r \nok\r\n")]).error?.reason).toBe("Protocol Violation")
     // `PUB foo\r1\n`: the dropped byte is the size, so the line has one argument.
     expect(parseAll("client", [bytes("PUB foo\r1\n")]).error?.reason).toBe("Protocol Violation")
   })
