@@ -8,6 +8,9 @@
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import { toText } from "../protocol/ByteString.js"
 import * as Encoder from "../protocol/Encoder.js"
@@ -95,6 +98,41 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   flush(): void {
     this.dirty = false
     if (this.out.size > 0) this.io.wakeWriter()
+    // nats-server's fast-producer stall: past half of max_pending, the client whose batch fed us
+    // waits (a bounded time) for us to drain before it is read again.
+    const router = this.server.router
+    if (router.clientBatch && router.stalled === undefined && !this.closing && this.pending > this.server.options.maxPending / 2) {
+      router.stalled = this
+      this.stalls++
+    }
+  }
+
+  /** Output not yet accepted by the socket: buffered plus handed over. */
+  get pending(): number {
+    return this.out.size + this.inFlight
+  }
+
+  /** Producers this connection stalled so far. */
+  stalls = 0
+  private drained: Deferred.Deferred<void> | undefined = undefined
+
+  /**
+   * Backlogged: wait until the pending output is below half of max_pending again, at most
+   * nats-server's `stallDuration` (100 ms, growing with the backlog to 1 s at max_pending).
+   */
+  awaitDrain(): Effect.Effect<void> {
+    const max = this.server.options.maxPending
+    if (this.closing || this.pending <= max / 2) return Effect.void
+    this.drained ??= Deferred.makeUnsafe<void>()
+    return Deferred.await(this.drained).pipe(Effect.timeoutOption(Duration.millis(stallMillis(this.pending, max))), Effect.asVoid)
+  }
+
+  /** The socket accepted a write: release a stalled producer once below half of max_pending. */
+  written(): void {
+    if (this.drained !== undefined && (this.closing || this.pending < this.server.options.maxPending / 2)) {
+      Deferred.doneUnsafe(this.drained, Effect.void)
+      this.drained = undefined
+    }
   }
 
   /** Subscriber: one message for one of our subscriptions (hot path). */
@@ -144,6 +182,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.closeReason = reason
     this.stop = new Date()
     this.flush()
+    this.written()
     this.io.closed()
   }
 
@@ -153,6 +192,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   apply(parsed: Parsed): void {
     const ops = parsed.ops
     if (ops.length > 0) this.lastActivity = new Date()
+    this.server.router.clientBatch = true
     for (let i = 0; i < ops.length && !this.closing; i++) {
       const op = ops[i]!
       if (op._tag === "Pub") this.pub(op)
@@ -169,6 +209,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
       }
     }
     this.server.router.flush()
+    this.server.router.clientBatch = false
   }
 
   /**
@@ -387,6 +428,14 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   removeAllSubscriptions(): void {
     for (const sub of this.subs.values()) this.server.router.removeLocal(sub)
   }
+}
+
+/** nats-server 2.9's `stallDuration`: 100 ms, plus 100 ms per tenth of max_pending above half, at most 1 s. */
+export const stallMillis = (pending: number, max: number): number => {
+  if (pending >= max) return 1000
+  const half = max / 2
+  if (pending <= half) return 100
+  return Math.min(1000, 100 + 100 * Math.floor((pending - half) / (half / 10)))
 }
 
 const traceText = (op: Op.Op): string => {

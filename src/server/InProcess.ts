@@ -148,8 +148,10 @@ export class InProcess {
     }
     const router = this.server.router
     const reply = options?.reply === undefined ? undefined : fromText(options.reply)
+    router.clientBatch = true
     const delivered = router.publishLocal(this.publisher, fromText(subject), reply, headerSize, payload)
     router.flush()
+    router.clientBatch = false
     return delivered
   }
 
