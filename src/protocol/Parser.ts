@@ -422,7 +422,7 @@ const pubHeadOf = (state: ParserState, buf: Buffer, s: number, e: number, header
   const min = headers ? 3 : 2
   if (n !== min && n !== min + 1) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
   const total = size(buf, n - 1)
-  if (total < 0) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
+  if (total < 0) return headers ? PE.badArgs("HeaderPub", buf.toString("utf8", s, e)) : PE.badSize("Pub", buf.toString("utf8", s, e))
   let headerSize = -1
   if (headers) {
     headerSize = size(buf, n - 2)
@@ -463,6 +463,12 @@ const routeMsgHead = (buf: Buffer, s: number, e: number, headers: boolean): Line
   if (n < 2 + sizes) return bad()
   const total = size(buf, n - 1)
   const headerSize = headers ? size(buf, n - 2) : -1
+  if (total < 0 && !headers) {
+    // nats-server logs the split arguments (a Go slice): `[$G foo 1000000000]`.
+    const args: Array<string> = []
+    for (let k = 0; k < n; k++) args.push(buf.toString("utf8", tokStart[k]!, tokEnd[k]!))
+    return PE.badSize("RoutedMsgArgs", `[${args.join(" ")}]`)
+  }
   if (total < 0 || (headers && (headerSize < 0 || headerSize > total))) return bad()
   const middle = n - sizes - 2 // tokens between subject and sizes
   let reply: string | undefined
