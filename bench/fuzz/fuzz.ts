@@ -80,6 +80,8 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzResult> => {
     let [a, b] = await Promise.all([run(t.ours, c, idleMs), run(t.ref, c, idleMs)])
     if (!same(a, b)) {
       retried++
+      // Let whatever the first attempt left in flight land before replaying on the same servers.
+      await new Promise((r) => setTimeout(r, idleMs * 4))
       ;[a, b] = await Promise.all([run(t.ours, c, idleMs * 8), run(t.ref, c, idleMs * 8)])
     }
     if (!same(a, b)) {
