@@ -21,9 +21,26 @@ const DURATION = flag("duration", 120) * 1000
 const RATE = flag("rate", 20_000)
 const SAMPLE = flag("sample", 10) * 1000
 
-const CONFIG = `write_deadline: "2s"
+const config = (httpPort: number) => `write_deadline: "2s"
 ping_interval: "10m"
+http: "127.0.0.1:${httpPort}"
 `
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once("error", reject)
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port
+      srv.close(() => resolve(port))
+    })
+  })
+
+/** `slow_consumers` from the server's /varz (a paused socket cannot see its own close). */
+const slowConsumers = async (httpPort: number): Promise<number> => {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/varz`)
+  return ((await res.json()) as { slow_consumers: number }).slow_consumers
+}
 
 const rssMiB = (pid: number): number => {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
@@ -35,6 +52,7 @@ interface Stats {
   delivered: number
   published: number
   slowCut: number
+  slowStarted: number
   churn: number
   errors: number
 }
@@ -93,9 +111,7 @@ const load = async (port: number, until: number, stats: Stats): Promise<void> =>
       const s = track(await connect(port))
       s.write('CONNECT {"verbose":false}\r\nSUB soak.data 9\r\n')
       s.pause()
-      s.on("close", () => {
-        if (Date.now() < until) stats.slowCut++
-      })
+      stats.slowStarted++
       await new Promise((r) => setTimeout(r, 5000))
     }
   }
@@ -130,11 +146,12 @@ const main = async () => {
     console.error("nats-server not found (set NATS_SERVER or install it)")
     process.exit(2)
   }
-  const procs: Array<Proc> = await Promise.all([startProc("ours", CONFIG), startProc("ref", CONFIG)])
+  const http = [await freePort(), await freePort()] as const
+  const procs: Array<Proc> = await Promise.all([startProc("ours", config(http[0])), startProc("ref", config(http[1]))])
   const [ours, ref] = procs as [Proc, Proc]
   const stats: Record<string, Stats> = {
-    ours: { delivered: 0, published: 0, slowCut: 0, churn: 0, errors: 0 },
-    ref: { delivered: 0, published: 0, slowCut: 0, churn: 0, errors: 0 }
+    ours: { delivered: 0, published: 0, slowCut: 0, slowStarted: 0, churn: 0, errors: 0 },
+    ref: { delivered: 0, published: 0, slowCut: 0, slowStarted: 0, churn: 0, errors: 0 }
   }
   const started = Date.now()
   const until = started + DURATION
@@ -146,13 +163,15 @@ const main = async () => {
   try {
     await Promise.all([load(ours.port, until, stats["ours"]!), load(ref.port, until, stats["ref"]!)])
     clearInterval(timer)
+    stats["ours"]!.slowCut = await slowConsumers(http[0])
+    stats["ref"]!.slowCut = await slowConsumers(http[1])
     sample()
     // Idle for a moment: what does each hold once the load is gone?
     await new Promise((r) => setTimeout(r, 5000))
     sample()
     for (const name of ["ours", "ref"]) {
       const s = stats[name]!
-      console.log(`${name.padEnd(4)}: published ${s.published}, delivered to fast subscribers ${s.delivered}, slow consumers cut ${s.slowCut}, churn connections ${s.churn}, socket errors ${s.errors}`)
+      console.log(`${name.padEnd(4)}: published ${s.published}, delivered to fast subscribers ${s.delivered}, slow consumers cut ${s.slowCut} of ${s.slowStarted}, churn connections ${s.churn}, socket errors ${s.errors}`)
     }
   } finally {
     clearInterval(timer)
