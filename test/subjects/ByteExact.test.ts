@@ -108,6 +108,14 @@ describe("byte subjects", () => {
       return out
     }
 
+    it("the issue's cases: no rewriting to U+FFFD, no cross-matching, no sid collision", async () => {
+      const c = await RawClient.connect(server.port)
+      c.send('CONNECT {"verbose":false}\r\nSUB x.\xfc 1\r\nSUB a \xfc\r\nSUB b \xf6\r\n' +
+        "PUB f\xf6\xf6 0\r\n\r\nPUB x.\xf6 1\r\n1\r\nPUB x.\xef\xbf\xbd 1\r\n2\r\nPUB x.\xfc 1\r\n3\r\nPUB a 1\r\n4\r\nPUB b 1\r\n5\r\nPING\r\n")
+      await c.expectPastPings("MSG x.\xfc 1 1\r\n3\r\nMSG a \xfc 1\r\n4\r\nMSG b \xf6 1\r\n5\r\nPONG\r\n")
+      c.close()
+    })
+
     it("property: delivered bytes equal published bytes, to exactly the matching subscriptions", async () => {
       await fc.assert(
         fc.asyncProperty(
