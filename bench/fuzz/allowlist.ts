@@ -99,12 +99,13 @@ export const allowlist: ReadonlyArray<Explanation> = [
   {
     id: "long-line-with-stray-cr",
     reason:
-      "OPEN, cause not established: a control line longer than max_control_line that holds a stray CR. We refuse " +
-      "every over-long line (nats-server does for the plain ones, live); nats-server 2.9.10 accepted this one " +
-      "(seed 8 case 40788 of the 100,000-case run, reproducible): where it measures a line once a CR has set its " +
-      "drop flag, or assembled it in argBuf across reads, was not pinned down in the time available. Narrow on " +
-      "purpose: only when we closed with that -ERR, nats-server went on, everything before is the same, and the " +
-      "case has a stray CR.",
+      "A control line just over max_control_line that holds a stray CR (seed 8 case 40788 of a 100,000-case run, " +
+      "reproducible). nats-server measures the assembled argument at the line end (overMaxControlLineLimit) — " +
+      "the same measure as ours — but its first reads are 512 bytes (readLoop's start buffer), so it met this " +
+      "line split across reads, and a split line's argBuf loses its CRs and, since the first part held a CR, one " +
+      "more byte: what it measured fitted, what we measured (the line in one read) did not. The same read-boundary " +
+      "rule as stray-cr-in-split-line, at boundaries of nats-server's own choosing. Narrow on purpose: only when " +
+      "we closed with that -ERR, nats-server went on, everything before is the same, and the case has a stray CR.",
     explains: (c, ours, ref) => {
       const a = text(ours)
       if (!hasStrayCr(c) || !ours.closed || !a.endsWith(MAX_CONTROL_LINE)) return false
