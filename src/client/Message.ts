@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import { toText } from "../protocol/ByteString.js"
 import type * as Op from "../protocol/Op.js"
 import { decodeHeaders, type Headers, type HeadersInput } from "../protocol/Headers.js"
 import { InvalidArgument, type NatsClientError, ProtocolError } from "./Errors.js"
@@ -74,10 +75,14 @@ export class Message implements NatsMessage {
   }
 }
 
+/** The parser's byte-string subject, reply and sid become text (UTF-8) for the application. */
 export const toMessage = (op: Op.Msg, replier?: Replier): Message => {
-  if (op.headerSize < 0) return new Message(op.subject, op.sid, op.reply, undefined, undefined, undefined, op.payload, replier)
+  const subject = toText(op.subject)
+  const sid = toText(op.sid)
+  const reply = op.reply === undefined ? undefined : toText(op.reply)
+  if (op.headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, op.payload, replier)
   const h = decodeHeaders(op.payload.subarray(0, op.headerSize))
-  return new Message(op.subject, op.sid, op.reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize), replier)
+  return new Message(subject, sid, reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize), replier)
 }
 
 /** The server's `INFO`, as sent (unknown fields are kept). */

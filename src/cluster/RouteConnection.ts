@@ -155,14 +155,15 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
 
   /** Announce one change of local interest (RS+ with the weight for queues, RS- at zero). */
   sendInterest(change: InterestChange): void {
-    this.send(Buffer.from(interestLine(change), "utf8"))
+    this.send(Buffer.from(interestLine(change), "latin1"))
   }
 
   /** The full local interest, right after registration, in one write. */
   sendAllInterest(): void {
     let text = ""
     for (const change of this.server.router.localInterest.values()) text += interestLine(change)
-    if (text.length > 0) this.send(Buffer.from(text, "utf8"))
+    // Subjects and queue names are byte strings: one byte per char.
+    if (text.length > 0) this.send(Buffer.from(text, "latin1"))
   }
 
   close(reason: CloseReason, errText?: string): void {

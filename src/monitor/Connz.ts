@@ -4,8 +4,10 @@
  *
  * @since 0.1.0
  */
+import { toText } from "../protocol/ByteString.js"
 import * as Result from "effect/Result"
 import { ClientConnection } from "../server/ClientConnection.js"
+import { ClosedClient, type ClosedSubscription } from "../server/ClosedClient.js"
 import type { Connection, ServerState } from "../server/ServerState.js"
 import type { LocalSubscription } from "../server/Subscription.js"
 import { goRtt, goTime, goUptime } from "./format.js"
@@ -135,10 +137,11 @@ interface Row {
 }
 
 /** A subscription as `/connz?subs=detail` lists it (no account, as in nats-server). */
-export const clientSubDetail = (sub: LocalSubscription): Record<string, unknown> => ({
-  subject: sub.subject,
-  qgroup: sub.queue,
-  sid: sub.sid,
+export const clientSubDetail = (sub: LocalSubscription | ClosedSubscription): Record<string, unknown> => ({
+  // Byte strings become JSON text as Go writes them (invalid UTF-8 as U+FFFD).
+  subject: toText(sub.subject),
+  qgroup: sub.queue === undefined ? undefined : toText(sub.queue),
+  sid: toText(sub.sid),
   msgs: sub.delivered,
   max: sub.max > 0 ? sub.max : undefined,
   cid: sub.owner.cid
@@ -152,13 +155,14 @@ const NO_RTT_PING_BEFORE_FIRST_PONG_MS = 2000
  * PINGs) is sent a PING now, so that the next request shows its RTT. Only once the client got its
  * first PONG (or 2s after it connected), as nats-server.
  */
-const requestRtt = (conn: ClientConnection, now: number): void => {
+const requestRtt = (conn: ClientConnection | ClosedClient, now: number): void => {
+  if (conn instanceof ClosedClient) return
   if (conn.rtt !== undefined || conn.closing || !conn.lang) return
   if (conn.firstPingDone || now - conn.start.getTime() > NO_RTT_PING_BEFORE_FIRST_PONG_MS) conn.sendPing()
 }
 
 /** The ConnInfo of one client, open or closed (a closed one is frozen at its stop time). */
-const row = (conn: ClientConnection, now: number, options: ConnzOptions): Row => {
+const row = (conn: ClientConnection | ClosedClient, now: number, options: ConnzOptions): Row => {
   if (conn.stop === undefined) requestRtt(conn, now)
   const start = conn.start.getTime()
   const last = conn.lastActivity.getTime()
@@ -189,10 +193,10 @@ const row = (conn: ClientConnection, now: number, options: ConnzOptions): Row =>
     lang: conn.lang || undefined,
     version: conn.version || undefined,
     // nats-server has no TLS state for a connection that is gone.
-    tls_version: conn.stop === undefined ? conn.tlsSession?.version : undefined,
-    tls_cipher_suite: conn.stop === undefined ? conn.tlsSession?.cipher : undefined,
+    tls_version: conn instanceof ClosedClient ? undefined : conn.tlsSession?.version,
+    tls_cipher_suite: conn instanceof ClosedClient ? undefined : conn.tlsSession?.cipher,
     authorized_user: options.auth ? conn.user || undefined : undefined,
-    subscriptions_list: !options.subsDetail && options.subs && subs.length > 0 ? subs.map((s) => s.subject) : undefined,
+    subscriptions_list: !options.subsDetail && options.subs && subs.length > 0 ? subs.map((s) => toText(s.subject)) : undefined,
     subscriptions_list_detail: options.subsDetail && subs.length > 0 ? subs.map(clientSubDetail) : undefined
   }
   return {
@@ -264,11 +268,10 @@ export const connz = (state: ServerState, options: ConnzOptions, now: number = D
 
   const open: Array<ClientConnection> = []
   for (const conn of state.clients.values()) if (isClient(conn)) open.push(conn)
-  const closed: Array<ClientConnection> = []
-  if (options.state !== "open") for (const conn of state.closed) if (isClient(conn)) closed.push(conn)
+  const closed: Array<ClosedClient> = options.state !== "open" ? state.closed : []
 
   let total = options.state === "open" ? open.length : options.state === "closed" ? closed.length : open.length + closed.length
-  let picked: Array<ClientConnection>
+  let picked: Array<ClientConnection | ClosedClient>
   if (options.cid > 0) {
     const hit = options.state === "closed"
       ? closed.find((c) => c.cid === options.cid)

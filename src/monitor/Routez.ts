@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { toText } from "../protocol/ByteString.js"
 import * as Result from "effect/Result"
 import type { RouteConnection } from "../cluster/RouteConnection.js"
 import type { ServerState } from "../server/ServerState.js"
@@ -41,12 +42,12 @@ const routeInfo = (route: RouteConnection, now: number, options: RoutezOptions):
     out_bytes: route.outBytes,
     subscriptions: route.subscriptionCount,
     subscriptions_list: !options.subsDetail && options.subs && interest.length > 0
-      ? interest.map(([, i]) => i.subject)
+      ? interest.map(([, i]) => toText(i.subject))
       : undefined,
     // The sid of a route subscription is its interest key (`account subject[ queue]`), as in
     // nats-server; per-subscription message counts are not kept for remote interest.
     subscriptions_list_detail: options.subsDetail && interest.length > 0
-      ? interest.map(([key, i]) => ({ subject: i.subject, qgroup: i.queue, sid: key, msgs: 0, cid: route.rid }))
+      ? interest.map(([key, i]) => ({ subject: toText(i.subject), qgroup: i.queue === undefined ? undefined : toText(i.queue), sid: toText(key), msgs: 0, cid: route.rid }))
       : undefined
   }
 }

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { fromText, toText } from "../protocol/ByteString.js"
 import * as Result from "effect/Result"
 import type { ServerState } from "../server/ServerState.js"
 import type { LocalSubscription } from "../server/Subscription.js"
@@ -33,9 +34,10 @@ export const decodeSubszOptions = (query: URLSearchParams): Result.Result<SubszO
   if (Result.isFailure(offset)) return Result.fail(offset.failure)
   const limit = decodeInt(query, "limit")
   if (Result.isFailure(limit)) return Result.fail(limit.failure)
-  const test = query.get("test") ?? ""
+  // The query is text; subjects in the index are byte strings (its UTF-8 bytes).
+  const test = fromText(query.get("test") ?? "")
   if (test !== "" && !isValidLiteralSubject(test)) {
-    return Result.fail(`invalid test subject, must be valid publish subject: ${test}`)
+    return Result.fail(`invalid test subject, must be valid publish subject: ${toText(test)}`)
   }
   return Result.succeed({
     subs: subs.success,
@@ -68,9 +70,9 @@ const sublistStats = (state: ServerState, include: boolean): Record<string, unkn
 /** A subscription as `/subsz` lists it (with its account). */
 const subDetail = (sub: LocalSubscription): Record<string, unknown> => ({
   account: GLOBAL_ACCOUNT,
-  subject: sub.subject,
-  qgroup: sub.queue,
-  sid: sub.sid,
+  subject: toText(sub.subject),
+  qgroup: sub.queue === undefined ? undefined : toText(sub.queue),
+  sid: toText(sub.sid),
   msgs: sub.delivered,
   max: sub.max > 0 ? sub.max : undefined,
   cid: sub.owner.cid

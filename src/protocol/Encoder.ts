@@ -3,12 +3,17 @@
  * generic `encode(op)` — the inverse of the parser, used by clients, route links and the
  * round-trip property tests. Message frames on the hot path go straight into an `OutBuffer`.
  *
+ * JSON and `-ERR` texts are written as UTF-8; subjects, sids, queue names and accounts are byte
+ * strings (see `ByteString`) and are written back as the bytes they stand for.
+ *
  * @since 0.1.0
  */
 import type * as Op from "./Op.js"
 import { OutBuffer } from "./OutBuffer.js"
 
 const ascii = (s: string): Uint8Array => Buffer.from(s, "utf8")
+/** A protocol line made of byte strings: one byte per char. */
+const line = (s: string): Uint8Array => Buffer.from(s, "latin1")
 
 export const PING_BYTES: Uint8Array = ascii("PING\r\n")
 export const PONG_BYTES: Uint8Array = ascii("PONG\r\n")
@@ -41,26 +46,30 @@ export const encode = (op: Op.Op): Uint8Array => {
     case "Err":
       return ascii(`-ERR ${op.message}\r\n`)
     case "Sub":
-      return ascii(`SUB ${op.subject} ${op.queue === undefined ? "" : op.queue + " "}${op.sid}\r\n`)
+      return line(`SUB ${op.subject} ${op.queue === undefined ? "" : op.queue + " "}${op.sid}\r\n`)
     case "Unsub":
-      return ascii(`UNSUB ${op.sid}${op.max === undefined ? "" : " " + op.max}\r\n`)
+      return line(`UNSUB ${op.sid}${op.max === undefined ? "" : " " + op.max}\r\n`)
     case "RouteSub":
-      return ascii(`RS+ ${op.account} ${op.subject}${op.queue === undefined ? "" : ` ${op.queue} ${op.weight}`}\r\n`)
+      return line(`RS+ ${op.account} ${op.subject}${op.queue === undefined ? "" : ` ${op.queue} ${op.weight}`}\r\n`)
     case "RouteUnsub":
-      return ascii(`RS- ${op.account} ${op.subject}${op.queue === undefined ? "" : ` ${op.queue}`}\r\n`)
+      return line(`RS- ${op.account} ${op.subject}${op.queue === undefined ? "" : ` ${op.queue}`}\r\n`)
     case "Ignored":
-      return ascii(`${op.op}\r\n`)
+      return line(`${op.op}\r\n`)
     case "Pub": {
       const head = op.headerSize >= 0 ? "HPUB" : "PUB"
       const sizes = op.headerSize >= 0 ? `${op.headerSize} ${op.payload.length}` : `${op.payload.length}`
-      const line = ascii(`${head} ${op.subject} ${op.reply === undefined ? "" : op.reply + " "}${sizes}\r\n`)
-      return Buffer.concat([line, op.payload, CRLF])
+      const control = line(`${head} ${op.subject} ${op.reply === undefined ? "" : op.reply + " "}${sizes}\r\n`)
+      return Buffer.concat([control, op.payload, CRLF])
     }
     case "Msg": {
       const out = new OutBuffer()
       out.appendMsg(op.subject, op.sid, op.reply, op.headerSize, op.payload)
       return out.take()!
     }
+    case "PubLine":
+    case "HpubRefused":
+      // Not a wire op: the parser's early notice of a PUB line (its PUB follows).
+      return new Uint8Array(0)
     case "RouteMsg": {
       const out = new OutBuffer()
       out.appendRouteMsg(op.account, op.subject, op.reply, op.queues, op.headerSize, op.payload)

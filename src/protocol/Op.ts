@@ -9,6 +9,10 @@
  * Payloads are views into the chunk they arrived in (copied only when a payload spans chunks), and
  * for header messages `payload` holds headers followed by body, with `headerSize` bytes of headers.
  *
+ * Subjects, reply subjects, sids, queue names and accounts are **byte strings**: one char per byte
+ * (latin1), so any byte sequence — invalid UTF-8 included — is kept exactly, compares and hashes by
+ * its bytes, and goes back on the wire unchanged. `ByteString` converts at the API edges.
+ *
  * @since 0.1.0
  */
 
@@ -25,6 +29,34 @@ export interface Pub {
   readonly reply: string | undefined
   readonly headerSize: number
   readonly payload: Uint8Array
+}
+
+/**
+ * The control line of a client's PUB/HPUB whose payload is not (validly) complete in the read that
+ * carried the line. nats-server checks the line before the payload (headers allowed, pedantic
+ * subject): this op lets the connection do the same at the same point. The `Pub` follows once the
+ * payload is complete.
+ */
+export interface PubLine {
+  readonly _tag: "PubLine"
+  readonly subject: string
+  readonly reply: string | undefined
+  readonly headerSize: number
+  /**
+   * The payload is still pending at the end of the read (rather than bad). nats-server then checks
+   * the line a second time (`clonePubArg`): a pedantic `-ERR 'Invalid Publish Subject'` goes out
+   * twice.
+   */
+  readonly recheck: boolean
+}
+
+/**
+ * A client's HPUB line that the parser refuses (bad arguments or sizes, max_payload); its error
+ * follows. nats-server refuses an HPUB from a client that did not agree to headers before it
+ * looks at the arguments, so the connection gets to check that first.
+ */
+export interface HpubRefused {
+  readonly _tag: "HpubRefused"
 }
 
 /** `SUB <subject> [queue] <sid>` */
@@ -114,7 +146,7 @@ export interface Ignored {
   readonly op: string
 }
 
-export type ClientOp = Connect | Pub | Sub | Unsub | Ping | Pong | Info | Ok | Err
+export type ClientOp = Connect | Pub | PubLine | HpubRefused | Sub | Unsub | Ping | Pong | Info | Ok | Err
 export type RouteOp = Connect | Info | Ping | Pong | Ok | Err | RouteSub | RouteUnsub | RouteMsg | Ignored | Pub | Sub | Unsub
 export type ServerOp = Info | Msg | Ping | Pong | Ok | Err
 export type Op = ClientOp | RouteOp | ServerOp
@@ -122,3 +154,4 @@ export type Op = ClientOp | RouteOp | ServerOp
 export const PING: Ping = { _tag: "Ping" }
 export const PONG: Pong = { _tag: "Pong" }
 export const OK: Ok = { _tag: "Ok" }
+export const HPUB_REFUSED: HpubRefused = { _tag: "HpubRefused" }

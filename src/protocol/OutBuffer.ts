@@ -8,18 +8,31 @@
  * full, its untaken part is queued as it is and a new chunk starts: bytes are never moved, even
  * when a slow socket lets megabytes pile up.
  *
+ * Memory follows use: a connection starts without a chunk, its first chunks are small (2 KiB,
+ * doubling up to 64 KiB as they fill), a used-up chunk is dropped once taken and `clear` lets go of
+ * everything — idle and closed connections hold no 64 KiB buffers.
+ *
  * @since 0.1.0
  */
 
 const CHUNK = 64 * 1024
+const FIRST_CHUNK = 2 * 1024
+const NONE = Buffer.alloc(0)
 
 interface FastWrites {
   utf8Write(s: string, offset: number): number
   latin1Write(s: string, offset: number): number
 }
 
+/*
+ * Subjects, sids, queue names and accounts are byte strings (one char per byte, see `ByteString`):
+ * they are written back as those bytes. Only `appendString` encodes text as UTF-8.
+ */
+
 export class OutBuffer {
-  private buf: Buffer = Buffer.allocUnsafe(CHUNK)
+  private buf: Buffer = NONE
+  /** Size of the next chunk: doubles each time one fills, up to CHUNK. */
+  private nextChunk = FIRST_CHUNK
   private start = 0
   private pos = 0
   /** Filled chunks' untaken views, oldest first (from `head`). */
@@ -39,7 +52,8 @@ export class OutBuffer {
       this.full.push(this.buf.subarray(this.start, this.pos))
       this.fullBytes += this.pos - this.start
     }
-    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n))
+    if (this.buf !== NONE && this.nextChunk < CHUNK) this.nextChunk *= 2
+    this.buf = Buffer.allocUnsafe(Math.max(this.nextChunk, n))
     this.start = 0
     this.pos = 0
   }
@@ -57,26 +71,19 @@ export class OutBuffer {
   }
 
   /**
-   * Short ASCII strings (subjects, sids) are copied with a plain loop: cheaper than a call into
-   * the native UTF-8 encoder. Anything else takes the encoder.
+   * A byte string (subject, sid, queue, account), one byte per char. Short ones are copied with a
+   * plain loop — cheaper than a call into the native encoder; longer ones take `latin1Write`.
    */
   private str(s: string): void {
     const n = s.length
     if (n <= 64) {
       const b = this.buf
       const at = this.pos
-      let i = 0
-      for (; i < n; i++) {
-        const c = s.charCodeAt(i)
-        if (c >= 0x80) break
-        b[at + i] = c
-      }
-      if (i === n) {
-        this.pos = at + n
-        return
-      }
+      for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(i)
+      this.pos = at + n
+      return
     }
-    this.pos += (this.buf as unknown as FastWrites).utf8Write(s, this.pos)
+    this.pos += (this.buf as unknown as FastWrites).latin1Write(s, this.pos)
   }
 
   private num(n: number): void {
@@ -119,7 +126,7 @@ export class OutBuffer {
    * `HMSG <subject> <sid> [reply] <hdr> <total>`, then the payload.
    */
   appendMsg(subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    this.reserve(48 + 3 * (subject.length + sid.length + (reply === undefined ? 0 : reply.length)) + payload.length)
+    this.reserve(48 + subject.length + sid.length + (reply === undefined ? 0 : reply.length) + payload.length)
     const b = this.buf
     if (headerSize >= 0) b[this.pos++] = 72 // H
     b[this.pos++] = 77 // M
@@ -151,7 +158,7 @@ export class OutBuffer {
   ): void {
     let qlen = 0
     if (queues !== undefined) for (const q of queues) qlen += q.length + 1
-    this.reserve(56 + 3 * (account.length + subject.length + (reply === undefined ? 0 : reply.length) + qlen) + payload.length)
+    this.reserve(56 + account.length + subject.length + (reply === undefined ? 0 : reply.length) + qlen + payload.length)
     const b = this.buf
     if (headerSize >= 0) {
       b[this.pos++] = 72 // H
@@ -200,9 +207,11 @@ export class OutBuffer {
     if (this.pos === this.start) return undefined
     const view = this.buf.subarray(this.start, this.pos)
     this.start = this.pos
-    // Once the chunk is nearly used up, start the next one so small takes do not fragment it.
+    // Once the chunk is nearly used up, drop it (the next append starts another) so that small
+    // takes do not fragment it.
     if (this.buf.length - this.pos < 512) {
-      this.buf = Buffer.allocUnsafe(CHUNK)
+      if (this.nextChunk < CHUNK) this.nextChunk *= 2
+      this.buf = NONE
       this.start = 0
       this.pos = 0
     }
@@ -214,6 +223,8 @@ export class OutBuffer {
     this.full = []
     this.head = 0
     this.fullBytes = 0
-    this.start = this.pos
+    this.buf = NONE
+    this.start = 0
+    this.pos = 0
   }
 }

@@ -9,13 +9,23 @@
  * Like nats-server's `parser.go` it is one loop over the chunk, but it finds line ends with
  * `indexOf` instead of a per-byte state machine and it never copies a payload that is whole in the
  * chunk. Limits are enforced on the control line, before any payload byte is read:
- * `max_control_line` on the arguments, `max_payload` on PUB/HPUB sizes (clients only).
+ * `max_control_line` on the arguments, `max_payload` on PUB/HPUB sizes (clients only), sizes of at
+ * most 9 digits (nats-server's `parseSize`).
+ *
+ * Subjects, reply subjects, sids, queue names and accounts come out as byte strings (one char per
+ * byte, see `ByteString`): bytes in, the same bytes out, whatever their encoding.
+ *
+ * The work is linear in the bytes received however they are chunked: an unfinished payload or
+ * control line is appended to a growable buffer (doubling, so each byte is copied O(1) times on
+ * average) instead of being re-assembled on every read, and the buffer of a payload never grows
+ * past what was received (×2) or the declared size. `work` counts the bytes copied and scanned
+ * outside the one-chunk fast path, so tests can check this without timing anything.
  *
  * @since 0.1.0
  */
 import * as Stream from "effect/Stream"
 import type * as Op from "./Op.js"
-import { PING, PONG, OK } from "./Op.js"
+import { HPUB_REFUSED, PING, PONG, OK } from "./Op.js"
 import * as PE from "./ProtocolError.js"
 import type { ProtocolError } from "./ProtocolError.js"
 
@@ -29,13 +39,48 @@ export interface ParserLimits {
   readonly maxPayload: number
 }
 
+/**
+ * A growable byte buffer that successive parser states share. A state owns the prefix
+ * `[0, its length)`; appending writes past it, which earlier states never look at. When a state is
+ * stepped again after a later one appended (`used` is past its length), it forks a copy first, so
+ * `step` stays pure.
+ */
+interface Grow {
+  buf: Buffer
+  used: number
+}
+
+/** Bytes the parser copied or scanned outside the one-chunk fast path (for tests; cheap to keep). */
+export const work = { copied: 0, scanned: 0 }
+
+/** Append `src[from, to)` to the `len` bytes a state owns in `g`; at most `cap` bytes in all. */
+const append = (g: Grow | undefined, len: number, src: Uint8Array, from: number, to: number, cap: number): Grow => {
+  const n = to - from
+  const need = len + n
+  let out = g
+  if (out === undefined || out.used !== len || out.buf.length < need) {
+    // Double (amortised O(1) copies per byte), never past `cap`; a payload starts at 64 KiB.
+    const size = Math.min(cap, Math.max(2 * need, cap === Infinity ? 256 : 65536))
+    const buf = Buffer.allocUnsafe(Math.max(size, need))
+    if (out !== undefined && len > 0) {
+      buf.set(out.buf.subarray(0, len))
+      work.copied += len
+    }
+    out = { buf, used: len }
+  }
+  out.buf.set(src.subarray(from, to), len)
+  work.copied += n
+  out.used = need
+  return out
+}
+
 /** A control line was parsed; its payload is still arriving. */
 interface AwaitingPayload {
   /** The op, complete but for its payload. */
   readonly head: PayloadHead
   readonly size: number
-  /** Bytes of the payload (plus trailing CRLF) received so far, in order. */
-  readonly parts: ReadonlyArray<Uint8Array>
+  /** The payload (plus trailing CRLF) received so far: `have` bytes of `acc`. */
+  readonly acc: Grow | undefined
   readonly have: number
 }
 
@@ -53,8 +98,16 @@ let headSize = 0
 export interface ParserState {
   readonly kind: PeerKind
   readonly limits: ParserLimits
-  /** An unfinished control line carried over from the previous chunk. */
+  /** An unfinished control line carried over from the previous chunk (a view of `lineAcc`). */
   readonly line: Uint8Array | undefined
+  readonly lineAcc: Grow | undefined
+  /** Where the carried line's arguments start; -1 while its op name is not complete. */
+  readonly lineArgs: number
+  /**
+   * The carried line's arguments began in an earlier read: nats-server then keeps them in its
+   * `argBuf`, where later reads add every byte but CR and the line end drops nothing.
+   */
+  readonly lineSplit: boolean
   readonly awaiting: AwaitingPayload | undefined
   /** Set once a violation was reported: the stream is over, later input is ignored. */
   readonly failed: boolean
@@ -70,6 +123,9 @@ export const initial = (kind: PeerKind, limits: ParserLimits): ParserState => ({
   kind,
   limits,
   line: undefined,
+  lineAcc: undefined,
+  lineArgs: -1,
+  lineSplit: false,
   awaiting: undefined,
   failed: false
 })
@@ -87,29 +143,35 @@ const kindName = (kind: PeerKind): string => kind === "route" ? "Router" : kind 
 
 let tokStart = new Int32Array(64)
 let tokEnd = new Int32Array(64)
-let tokHigh = new Uint8Array(64)
 
 const asBuffer = (chunk: Uint8Array): Buffer =>
   Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
 
 interface FastSlices {
   latin1Slice(start: number, end: number): string
-  utf8Slice(start: number, end: number): string
 }
 
-/** Decode a token: ASCII takes the cheap latin1 path, anything else is UTF-8. */
-const text = (buf: Buffer, i: number): string =>
-  tokHigh[i] === 0
-    ? (buf as unknown as FastSlices).latin1Slice(tokStart[i]!, tokEnd[i]!)
-    : (buf as unknown as FastSlices).utf8Slice(tokStart[i]!, tokEnd[i]!)
+/** Token `i` as a byte string (one char per byte). */
+const text = (buf: Buffer, i: number): string => (buf as unknown as FastSlices).latin1Slice(tokStart[i]!, tokEnd[i]!)
 
-/** Split `[from, to)` on runs of space, tab, CR and LF; returns the token count. */
-const tokenize = (buf: Uint8Array, from: number, to: number): number => {
+/** Whether the last `tokenize` met a CR between tokens. */
+let tokSawCR = false
+
+/**
+ * Split `[from, to)` on runs of space, tab, CR and LF (nats-server's `splitArg`); with `blanksOnly`
+ * on space and tab only, as its `processPub`/`processHeaderPub` do (there a CR is a token byte).
+ * Returns the token count.
+ */
+const tokenize = (buf: Uint8Array, from: number, to: number, blanksOnly = false): number => {
   let n = 0
   let i = from
+  tokSawCR = false
+  const crlf = blanksOnly ? -1 : CR
+  const lf = blanksOnly ? -1 : LF
   while (i < to) {
     let b = buf[i]!
-    while (b === SPACE || b === TAB || b === CR || b === LF) {
+    while (b === SPACE || b === TAB || b === crlf || b === lf) {
+      if (b === CR) tokSawCR = true
       if (++i === to) return n
       b = buf[i]!
     }
@@ -121,30 +183,27 @@ const tokenize = (buf: Uint8Array, from: number, to: number): number => {
       }
       tokStart = grow(tokStart)
       tokEnd = grow(tokEnd)
-      const high = new Uint8Array(tokHigh.length * 2)
-      high.set(tokHigh)
-      tokHigh = high
     }
     tokStart[n] = i
-    let high = 0
     while (i < to) {
       b = buf[i]!
-      if (b === SPACE || b === TAB || b === CR || b === LF) break
-      high |= b
+      if (b === SPACE || b === TAB || b === crlf || b === lf) break
       i++
     }
     tokEnd[n] = i
-    tokHigh[n] = high & 0x80
     n++
   }
   return n
 }
 
-/** A non-negative decimal from token `i`, or -1 when it is not one (as nats-server's parseSize). */
+/** Longest size field nats-server's `parseSize` accepts. */
+const MAX_SIZE_DIGITS = 9
+
+/** A non-negative decimal of at most 9 digits from token `i`, or -1 (as nats-server's parseSize). */
 const size = (buf: Uint8Array, i: number): number => {
   const s = tokStart[i]!
   const e = tokEnd[i]!
-  if (e - s > 15) return -1
+  if (e - s > MAX_SIZE_DIGITS || e === s) return -1
   let n = 0
   for (let j = s; j < e; j++) {
     const d = buf[j]! - 48
@@ -168,8 +227,10 @@ const startsWith = (buf: Uint8Array, at: number, end: number, name: string): boo
 const isBlank = (b: number | undefined): boolean => b === SPACE || b === TAB
 
 // ---------------------------------------------------------------------------------------------
-// Op names. Ops with arguments need a space or tab after the name; PING, PONG and +OK ignore
-// whatever follows their name up to the line end, as nats-server does.
+// Op names. Ops with arguments need a space or tab after the name, except CONNECT and INFO, whose
+// argument may follow the name directly (nats-server: `CONNECT{}` is a CONNECT, `CONNECTX {}` one
+// with the argument `X {}`); PING, PONG and +OK ignore whatever follows their name up to the line
+// end, as nats-server does.
 
 type OpCode =
   | "CONNECT" | "PUB" | "HPUB" | "SUB" | "UNSUB" | "PING" | "PONG" | "INFO" | "+OK" | "-ERR"
@@ -226,7 +287,8 @@ const opAt = (kind: PeerKind, buf: Uint8Array, s: number, e: number): [OpCode, n
     if (NO_ARGS.includes(op)) return [op, e]
     if (!ARG_OPS[kind].includes(op)) return undefined
     const after = s + op.length
-    if (after === e) return op === "CONNECT" || op === "INFO" ? [op, e] : undefined
+    if (op === "CONNECT" || op === "INFO") return [op, after < e && isBlank(buf[after]) ? after + 1 : after]
+    if (after === e) return undefined
     if (isBlank(buf[after])) return [op, after + 1]
   }
   return undefined
@@ -238,7 +300,7 @@ const couldBeOp = (kind: PeerKind, buf: Uint8Array, s: number, e: number): boole
     const n = Math.min(op.length, e - s)
     if (!startsWith(buf, s, s + n, op.slice(0, n))) continue
     if (e - s <= op.length) return true
-    if (NO_ARGS.includes(op) || isBlank(buf[s + op.length])) return true
+    if (NO_ARGS.includes(op) || op === "CONNECT" || op === "INFO" || isBlank(buf[s + op.length])) return true
   }
   return false
 }
@@ -248,11 +310,18 @@ const couldBeOp = (kind: PeerKind, buf: Uint8Array, s: number, e: number): boole
 
 type LineResult = Op.Op | ProtocolError
 
-const lineToOp = (state: ParserState, buf: Buffer, s: number, e: number): LineResult => {
+/**
+ * The op of the complete line `[s, lf)`. Where the arguments end follows nats-server: a CR
+ * anywhere in them after their first byte drops the last byte before the LF, whatever it is
+ * (`SUB foo 1\rx\n` subscribes sid `1`); arguments are then split on space, tab, CR and LF.
+ */
+const lineToOp = (state: ParserState, buf: Buffer, s: number, lf: number, split: boolean): LineResult => {
   const kind = state.kind
-  const found = opAt(kind, buf, s, e)
+  const found = opAt(kind, buf, s, lf)
   if (found === undefined) return PE.unknownOp(kindName(kind), buf, s)
   const [op, argsAt] = found
+  const e = !split && crAfterFirst(buf, skipBlanks(buf, argsAt, lf), lf) ? lf - 1 : lf
+  work.scanned += lf - s
   // nats-server measures the arguments from their first non-blank byte (the CR is not counted).
   const max = state.limits.maxControlLine
   if (e - argsAt > max && e - skipBlanks(buf, argsAt, e) > max) return PE.maxControlLine(max, e - skipBlanks(buf, argsAt, e))
@@ -338,13 +407,22 @@ const routeSub = (
     ? { _tag: "RouteSub", account, subject, queue, weight }
     : { _tag: "RouteUnsub", account, subject, queue }
 
+/** Set when the last line was a client HPUB that `pubHead` refused (see `Op.HpubRefused`). */
+let hpubRefused = false
+
 /** `PUB subj [reply] size` / `HPUB subj [reply] hsize tsize`. */
 const pubHead = (state: ParserState, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
-  const n = tokenize(buf, s, e)
+  const r = pubHeadOf(state, buf, s, e, headers)
+  if (headers && state.kind === "client" && r instanceof PE.ProtocolError) hpubRefused = true
+  return r
+}
+
+const pubHeadOf = (state: ParserState, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
+  const n = tokenize(buf, s, e, state.kind === "client")
   const min = headers ? 3 : 2
   if (n !== min && n !== min + 1) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
   const total = size(buf, n - 1)
-  if (total < 0) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
+  if (total < 0) return headers ? PE.badArgs("HeaderPub", buf.toString("utf8", s, e)) : PE.badSize("Pub", buf.toString("utf8", s, e))
   let headerSize = -1
   if (headers) {
     headerSize = size(buf, n - 2)
@@ -385,6 +463,12 @@ const routeMsgHead = (buf: Buffer, s: number, e: number, headers: boolean): Line
   if (n < 2 + sizes) return bad()
   const total = size(buf, n - 1)
   const headerSize = headers ? size(buf, n - 2) : -1
+  if (total < 0 && !headers) {
+    // nats-server logs the split arguments (a Go slice): `[$G foo 1000000000]`.
+    const args: Array<string> = []
+    for (let k = 0; k < n; k++) args.push(buf.toString("utf8", tokStart[k]!, tokEnd[k]!))
+    return PE.badSize("RoutedMsgArgs", `[${args.join(" ")}]`)
+  }
   if (total < 0 || (headers && (headerSize < 0 || headerSize > total))) return bad()
   const middle = n - sizes - 2 // tokens between subject and sizes
   let reply: string | undefined
@@ -433,7 +517,7 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
   const ops: Array<Op.Op> = []
   if (state.failed) return [state, { ops, error: undefined }]
   const fail = (error: ProtocolError): [ParserState, Parsed] => [
-    { ...state, line: undefined, awaiting: undefined, failed: true },
+    { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: undefined, failed: true },
     { ops, error }
   ]
 
@@ -441,14 +525,18 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
   let i = 0
   const end = buf.length
 
-  // 1. Finish a payload left over from the previous chunk.
+  // 1. Finish a payload left over from the previous chunk: append to what was received.
   if (state.awaiting !== undefined) {
     const aw = state.awaiting
-    const want = aw.size + 2 - aw.have
+    const total = aw.size + 2
+    const want = total - aw.have
     if (end < want) {
-      return [{ ...state, awaiting: { head: aw.head, size: aw.size, parts: [...aw.parts, buf], have: aw.have + end } }, { ops, error: undefined }]
+      const acc = append(aw.acc, aw.have, buf, 0, end, total)
+      // The byte after the payload is here and is not CR: fail now, as nats-server does.
+      if (aw.have + end > aw.size && acc.buf[aw.size] !== CR) return fail(PE.unknownOp(kindName(state.kind), acc.buf, aw.size))
+      return [{ ...state, awaiting: { head: aw.head, size: aw.size, acc, have: aw.have + end } }, { ops, error: undefined }]
     }
-    const whole = concat([...aw.parts, buf.subarray(0, want)], aw.size + 2)
+    const whole = append(aw.acc, aw.have, buf, 0, want, total).buf
     if (whole[aw.size] !== CR || whole[aw.size + 1] !== LF) {
       return fail(PE.unknownOp(kindName(state.kind), whole, aw.size))
     }
@@ -457,25 +545,34 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
     i = want
   }
 
-  // 2. Complete a control line left over from the previous chunk by joining it with this one.
-  //    Lines are short (bounded by max_control_line), so the copy is cheap.
+  // 2. Complete a control line left over from the previous chunk.
   if (state.line !== undefined) {
-    const lf = buf.indexOf(LF, i)
-    if (lf < 0) {
-      const line = concat([state.line, buf.subarray(i)], state.line.length + end - i)
-      return carryLine(state, line, 0, ops, fail)
+    if (state.lineArgs === -1) {
+      // Only part of an op name (a few bytes) was carried: parse it with this chunk as one.
+      const line = state.line
+      work.copied += line.length + end - i
+      return loop(state, concat([line, buf.subarray(i)], line.length + end - i), 0, ops, fail)
     }
-    const joined = concat([state.line, buf.subarray(i, lf + 1)], state.line.length + lf + 1 - i)
+    let lf = buf.indexOf(LF, i)
+    // An LF where the arguments would start is their first byte, not the line end (nats-server).
+    if (lf >= 0 && state.lineArgs >= 0 && !state.lineSplit && skipBlanks(buf, i, lf) === lf) lf = buf.indexOf(LF, lf + 1)
+    work.scanned += (lf < 0 ? end : lf + 1) - i
+    if (lf < 0) return carryMore(state, buf, i, ops, fail)
+    const acc = moreLine(state, buf, i, lf + 1)
+    const joined = acc.buf.subarray(0, acc.used)
     const rest = buf.subarray(lf + 1)
     // Parse the joined line (plus whatever payload follows) as if it were its own chunk start.
-    const head = parseLine(state, joined, 0, joined.length - 1)
-    if (head instanceof PE.ProtocolError) return fail(head)
+    const head = parseLine(state, joined, 0, joined.length - 1, state.lineSplit)
+    if (head instanceof PE.ProtocolError) return failLine(head, ops, fail)
     if (!isHead(head)) {
       ops.push(head)
     } else {
       const size = headSize
       const r = takePayload(state, head, size, rest, 0, ops)
-      if (r !== undefined) return r
+      if (r !== undefined) {
+        if (r[1].error !== undefined) return fail(r[1].error)
+        return r
+      }
       i = size + 2
       buf = asBuffer(rest)
       return loop(state, buf, i, ops, fail)
@@ -486,7 +583,74 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
   return loop(state, buf, i, ops, fail)
 }
 
+/** `lineArgs` of a carried PING/PONG/+OK: the rest of its line is ignored, not buffered. */
+const IGNORE_REST = -2
+
+/** Whether `buf[from, to)` holds a CR after its first byte (the CR that sets nats-server's `drop`). */
+const crAfterFirst = (buf: Uint8Array, from: number, to: number): boolean => {
+  for (let k = from + 1; k < to; k++) if (buf[k] === CR) return true
+  return false
+}
+
+/**
+ * Append `buf[from, to)` (which holds no line end but perhaps a final LF) to the carried line the
+ * way nats-server buffers a split line: blanks before the arguments are skipped; the read in which
+ * the arguments begin adds them up to its end, less one byte if it held a CR after their first
+ * byte; later reads add every byte but CR.
+ */
+const moreLine = (state: ParserState, buf: Buffer, from: number, to: number): Grow => {
+  const len = state.line!.length
+  if (state.lineArgs === IGNORE_REST) return append(state.lineAcc, len, buf, Math.max(from, to - 1), to, Infinity)
+  if (!state.lineSplit) {
+    // Arguments begin in this read: as one line (the caller parses it with the CR rule).
+    return append(state.lineAcc, len, buf, len === state.lineArgs ? skipBlanks(buf, from, to) : from, to, Infinity)
+  }
+  let acc = state.lineAcc
+  let at = len
+  let k = from
+  while (k < to) {
+    let e = k
+    while (e < to && buf[e] !== CR) e++
+    if (e > k) {
+      acc = append(acc, at, buf, k, e, Infinity)
+      at = acc.used
+    }
+    k = e + 1
+  }
+  return acc ?? append(undefined, 0, buf, 0, 0, Infinity)
+}
+
+/** The carried line goes on and this chunk has no line end either. */
+const carryMore = (state: ParserState, buf: Buffer, from: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+  if (state.lineArgs === IGNORE_REST) return [state, { ops, error: undefined }]
+  const end = buf.length
+  const line = state.line!
+  let acc: Grow
+  if (state.lineSplit) {
+    acc = moreLine(state, buf, from, end)
+  } else {
+    const p = skipBlanks(buf, from, end)
+    if (p === end) return [state, { ops, error: undefined }]
+    // The arguments begin in this read and go on: it adds them, less one byte after a CR.
+    acc = append(state.lineAcc, line.length, buf, p, end - (crAfterFirst(buf, p, end) ? 1 : 0), Infinity)
+  }
+  const len = acc.used
+  const max = state.limits.maxControlLine
+  const args = len - state.lineArgs
+  if (args > max) return fail(PE.maxControlLine(max, args))
+  return [{ ...state, line: acc.buf.subarray(0, len), lineAcc: acc, lineSplit: true }, { ops, error: undefined }]
+}
+
 type Fail = (error: ProtocolError) => [ParserState, Parsed]
+
+/** A line was refused: end the stream, telling the connection first when it was an HPUB. */
+const failLine = (error: ProtocolError, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+  if (hpubRefused) {
+    hpubRefused = false
+    ops.push(HPUB_REFUSED)
+  }
+  return fail(error)
+}
 
 // ---------------------------------------------------------------------------------------------
 // The fast path for the most common line, a client's `PUB subject [reply] size`: one pass over
@@ -499,14 +663,14 @@ const lastSubjectBytes = new Uint8Array(128)
 let lastSubjectLen = -1
 let lastSubject = ""
 
-const subjectText = (buf: Buffer, s: number, e: number, high: number): string => {
+const subjectText = (buf: Buffer, s: number, e: number): string => {
   const n = e - s
   if (n === lastSubjectLen) {
     let k = 0
     while (k < n && buf[s + k] === lastSubjectBytes[k]) k++
     if (k === n) return lastSubject
   }
-  const text = high === 0 ? (buf as unknown as FastSlices).latin1Slice(s, e) : (buf as unknown as FastSlices).utf8Slice(s, e)
+  const text = (buf as unknown as FastSlices).latin1Slice(s, e)
   if (n <= lastSubjectBytes.length) {
     for (let k = 0; k < n; k++) lastSubjectBytes[k] = buf[s + k]!
     lastSubjectLen = n
@@ -526,23 +690,19 @@ const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): Payloa
   if (e - argsAt > state.limits.maxControlLine) return undefined
   // Up to three tokens: subject, [reply,] size.
   const t0 = i
-  let high0 = 0
   while (i < e) {
     const b = buf[i]!
     if (b === SPACE || b === TAB) break
     if (b === CR) return undefined
-    high0 |= b
     i++
   }
   const t0e = i
   while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
   const t1 = i
-  let high1 = 0
   while (i < e) {
     const b = buf[i]!
     if (b === SPACE || b === TAB) break
     if (b === CR) return undefined
-    high1 |= b
     i++
   }
   const t1e = i
@@ -565,7 +725,7 @@ const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): Payloa
   } else {
     t2 = t2e
   }
-  if (sizeEnd - sizeAt > 15) return undefined
+  if (sizeEnd - sizeAt > MAX_SIZE_DIGITS) return undefined
   let size = 0
   for (let k = sizeAt; k < sizeEnd; k++) {
     const d = buf[k]! - 48
@@ -574,10 +734,8 @@ const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): Payloa
   }
   if (state.kind === "client" && size > state.limits.maxPayload) return undefined
   headSize = size
-  const subject = subjectText(buf, t0, t0e, high0 & 0x80)
-  const reply = hasReply
-    ? (high1 & 0x80) === 0 ? (buf as unknown as FastSlices).latin1Slice(t1, t1e) : (buf as unknown as FastSlices).utf8Slice(t1, t1e)
-    : undefined
+  const subject = subjectText(buf, t0, t0e)
+  const reply = hasReply ? (buf as unknown as FastSlices).latin1Slice(t1, t1e) : undefined
   return { _tag: "Pub", subject, reply, headerSize: -1, payload: NO_PAYLOAD }
 }
 
@@ -591,6 +749,8 @@ const fastRouteMsg = (state: ParserState, buf: Buffer, s: number, lf: number): P
   const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf
   if (e - (s + 5) > state.limits.maxControlLine) return undefined
   const n = tokenize(buf, s + 5, e)
+  // A CR inside the line changes where it ends: the general path handles it.
+  if (tokSawCR) return undefined
   if (n !== 3 && n !== 4) return undefined
   // A lone `+` or `|` would be a queue marker without queues: the general path reports it.
   if (n === 4 && tokEnd[2]! - tokStart[2]! === 1 && (buf[tokStart[2]!] === 43 || buf[tokStart[2]!] === 124)) return undefined
@@ -599,7 +759,7 @@ const fastRouteMsg = (state: ParserState, buf: Buffer, s: number, lf: number): P
   headSize = total
   const a = tokStart[0]!
   const account = tokEnd[0]! - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : text(buf, 0)
-  const subject = subjectText(buf, tokStart[1]!, tokEnd[1]!, tokHigh[1]!)
+  const subject = subjectText(buf, tokStart[1]!, tokEnd[1]!)
   const reply = n === 4 ? text(buf, 2) : undefined
   return { _tag: "RouteMsg", account, subject, reply, queues: undefined, headerSize: -1, payload: NO_PAYLOAD }
 }
@@ -609,10 +769,16 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
   const end = buf.length
   const fast = state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
   while (i < end) {
-    const lf = buf.indexOf(LF, i)
+    let lf = buf.indexOf(LF, i)
     if (lf < 0) return carryLine(state, buf, i, ops, fail)
+    // Rare: `SUB \n…`, `CONNECT\n…` — the LF is the first byte of the arguments, not the line end.
+    const before = buf[lf - 1]
+    if ((before === SPACE || before === TAB || lf - i === 7 || lf - i === 4) && lfStartsArgs(state.kind, buf, i, lf)) {
+      lf = buf.indexOf(LF, lf + 1)
+      if (lf < 0) return carryLine(state, buf, i, ops, fail)
+    }
     const head = (fast !== undefined && lf - i > 6 ? fast(state, buf, i, lf) : undefined) ?? parseLine(state, buf, i, lf)
-    if (head instanceof PE.ProtocolError) return fail(head)
+    if (head instanceof PE.ProtocolError) return failLine(head, ops, fail)
     if (!isHead(head)) {
       ops.push(head)
       i = lf + 1
@@ -626,17 +792,25 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
     }
     i = lf + 1 + size + 2
   }
-  return [state.line === undefined && state.awaiting === undefined ? state : { ...state, line: undefined, awaiting: undefined }, {
+  return [state.line === undefined && state.awaiting === undefined ? state : { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: undefined }, {
     ops,
     error: undefined
   }]
 }
 
-/** Parse the line `[s, lf)`, dropping one trailing CR. */
-const parseLine = (state: ParserState, buf: Buffer, s: number, lf: number): LineResult => {
-  const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf
-  if (e === s) return PE.unknownOp(kindName(state.kind), buf, s)
-  return lineToOp(state, buf, s, e)
+/** Whether the LF at `lf` is where the arguments of an op with arguments starting at `s` begin. */
+const lfStartsArgs = (kind: PeerKind, buf: Uint8Array, s: number, lf: number): boolean => {
+  const found = opAt(kind, buf, s, lf)
+  return found !== undefined && !NO_ARGS.includes(found[0]) && skipBlanks(buf, found[1], lf) === lf
+}
+
+/**
+ * Parse the line `[s, lf)` (see `lineToOp` for where its arguments end); `split` for a line
+ * assembled like nats-server's `argBuf`, whose end drops nothing.
+ */
+const parseLine = (state: ParserState, buf: Buffer, s: number, lf: number, split = false): LineResult => {
+  if (lf === s) return PE.unknownOp(kindName(state.kind), buf, s)
+  return lineToOp(state, buf, s, lf, split)
 }
 
 /**
@@ -671,14 +845,27 @@ const takePayload = (
   if (avail >= need) {
     const crAt = from + size
     if (buf[crAt] !== CR || buf[crAt + 1] !== LF) {
+      pubLine(state, head, ops, false)
       return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, crAt) }]
     }
     ;(head as Mutable<PayloadHead>).payload = plainView(buf).subarray(from, crAt)
     ops.push(head)
     return undefined
   }
-  const parts = avail > 0 ? [buf.subarray(from)] : []
-  return [{ ...state, line: undefined, awaiting: { head, size, parts, have: avail } }, { ops, error: undefined }]
+  if (avail > size && buf[from + size] !== CR) {
+    // The byte after the payload is here and is not CR: fail now, as nats-server does.
+    pubLine(state, head, ops, false)
+    return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, from + size) }]
+  }
+  pubLine(state, head, ops, true)
+  const acc = avail > 0 ? append(undefined, 0, buf, from, buf.length, need) : undefined
+  return [{ ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: { head, size, acc, have: avail } }, { ops, error: undefined }]
+}
+
+/** A client's PUB/HPUB line whose payload is not complete here: tell the connection now. */
+const pubLine = (state: ParserState, head: PayloadHead, ops: Array<Op.Op>, recheck: boolean): void => {
+  if (state.kind !== "client" || head._tag !== "Pub") return
+  ops.push({ _tag: "PubLine", subject: head.subject, reply: head.reply, headerSize: head.headerSize, recheck })
 }
 
 /** Keep an unfinished line for the next chunk, failing early when it cannot become valid. */
@@ -689,24 +876,29 @@ const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op
   if (judgeEnd > s && !couldBeOp(state.kind, buf, s, judgeEnd)) return fail(PE.unknownOp(kindName(state.kind), buf, s))
   const found = judgeEnd > s ? opAt(state.kind, buf, s, judgeEnd) : undefined
   let line: Uint8Array
+  let lineArgs = -1
+  let split = false
   if (found === undefined) {
     // Still inside the op name: at most 7 bytes (+ CR).
     line = Uint8Array.prototype.slice.call(buf, s, e)
   } else if (NO_ARGS.includes(found[0])) {
     // PING/PONG/+OK ignore the rest of their line; like nats-server, skip it without buffering it.
     line = Uint8Array.prototype.slice.call(buf, s, s + found[0].length)
+    lineArgs = IGNORE_REST
   } else {
-    // As nats-server, refuse an unfinished argument as soon as it is longer than max_control_line
-    // (measured from its first non-blank byte, without a trailing CR), and carry only the op
-    // name, one blank and the argument, so a carried line stays bounded.
+    // Carry the op name, its blank and — as nats-server's argBuf holds them — the arguments begun
+    // in this read, less one byte when they hold a CR after their first byte. Refuse them as soon
+    // as they are longer than max_control_line, so a carried line stays bounded.
     const max = state.limits.maxControlLine
-    const argsFrom = skipBlanks(buf, found[1], judgeEnd)
-    if (judgeEnd - argsFrom > max) return fail(PE.maxControlLine(max, judgeEnd - argsFrom))
-    line = argsFrom === found[1] || found[1] === s + found[0].length
-      ? Uint8Array.prototype.slice.call(buf, s, e)
-      : concat([buf.subarray(s, found[1]), buf.subarray(argsFrom, e)], found[1] - s + e - argsFrom)
+    const argsFrom = skipBlanks(buf, found[1], e)
+    const argsEnd = argsFrom < e && crAfterFirst(buf, argsFrom, e) ? e - 1 : e
+    if (argsEnd - argsFrom > max) return fail(PE.maxControlLine(max, argsEnd - argsFrom))
+    line = concat([buf.subarray(s, found[1]), buf.subarray(argsFrom, argsEnd)], found[1] - s + argsEnd - argsFrom)
+    lineArgs = found[1] - s
+    split = argsFrom < e
   }
-  return [{ ...state, line, awaiting: undefined }, { ops, error: undefined }]
+  work.copied += line.length
+  return [{ ...state, line, lineAcc: { buf: asBuffer(line), used: line.length }, lineArgs, lineSplit: split, awaiting: undefined }, { ops, error: undefined }]
 }
 
 /**

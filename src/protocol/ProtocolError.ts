@@ -98,6 +98,10 @@ export const maxPayload = (size: number, max: number): ProtocolError =>
     detail: `maximum payload exceeded: ${size} vs ${max}`
   })
 
+/** A size that is not a number of at most 9 digits: closed like bad arguments, logged as nats-server does. */
+export const badSize = (op: string, args: string): ProtocolError =>
+  new ProtocolError({ errText: undefined, reason: "Protocol Violation", detail: `process${op} Bad or Missing Size: '${args}'` })
+
 /** Malformed arguments: nats-server closes without an -ERR (reason Protocol Violation). */
 export const badArgs = (op: string, args: string): ProtocolError =>
   new ProtocolError({

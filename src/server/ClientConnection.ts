@@ -8,7 +8,11 @@
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import { toText } from "../protocol/ByteString.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import type { Parsed } from "../protocol/Parser.js"
@@ -52,6 +56,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   peerCert: CertNames | undefined = undefined
   /** The negotiated TLS version and cipher suite (nats-server's names), for /connz. */
   tlsSession: { readonly version: string; readonly cipher: string } | undefined = undefined
+  /** The pending PUB's line was already checked (a `PubLine` came before its payload). */
+  private pubLineChecked = false
 
   // Keepalive and async INFO.
   /** Async INFOs are only sent after the client's first PING was answered. */
@@ -98,6 +104,41 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   flush(): void {
     this.dirty = false
     if (this.out.size > 0) this.io.wakeWriter()
+    // nats-server's fast-producer stall: past half of max_pending, the client whose batch fed us
+    // waits (a bounded time) for us to drain before it is read again.
+    const router = this.server.router
+    if (router.clientBatch && router.stalled === undefined && !this.closing && this.pending > this.server.options.maxPending / 2) {
+      router.stalled = this
+      this.stalls++
+    }
+  }
+
+  /** Output not yet accepted by the socket: buffered plus handed over. */
+  get pending(): number {
+    return this.out.size + this.inFlight
+  }
+
+  /** Producers this connection stalled so far. */
+  stalls = 0
+  private drained: Deferred.Deferred<void> | undefined = undefined
+
+  /**
+   * Backlogged: wait until the pending output is below half of max_pending again, at most
+   * nats-server's `stallDuration` (100 ms, growing with the backlog to 1 s at max_pending).
+   */
+  awaitDrain(): Effect.Effect<void> {
+    const max = this.server.options.maxPending
+    if (this.closing || this.pending <= max / 2) return Effect.void
+    this.drained ??= Deferred.makeUnsafe<void>()
+    return Deferred.await(this.drained).pipe(Effect.timeoutOption(Duration.millis(stallMillis(this.pending, max))), Effect.asVoid)
+  }
+
+  /** The socket accepted a write: release a stalled producer once below half of max_pending. */
+  written(): void {
+    if (this.drained !== undefined && (this.closing || this.pending < this.server.options.maxPending / 2)) {
+      Deferred.doneUnsafe(this.drained, Effect.void)
+      this.drained = undefined
+    }
   }
 
   /** Subscriber: one message for one of our subscriptions (hot path). */
@@ -147,6 +188,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.closeReason = reason
     this.stop = new Date()
     this.flush()
+    this.written()
     this.io.closed()
   }
 
@@ -156,6 +198,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   apply(parsed: Parsed): void {
     const ops = parsed.ops
     if (ops.length > 0) this.lastActivity = new Date()
+    this.server.router.clientBatch = true
     for (let i = 0; i < ops.length && !this.closing; i++) {
       const op = ops[i]!
       if (op._tag === "Pub") this.pub(op)
@@ -172,20 +215,45 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
       }
     }
     this.server.router.flush()
+    this.server.router.clientBatch = false
   }
 
-  private pub(op: Op.Pub): void {
-    if (!this.connected && this.server.authRequired()) return this.authViolation()
+  /**
+   * What nats-server checks on a PUB/HPUB control line, before its payload: auth, headers, and in
+   * pedantic mode the subject. False when the connection was closed.
+   */
+  private checkPubLine(op: Op.Pub | Op.PubLine): boolean {
+    if (!this.connected && this.server.authRequired()) {
+      this.authViolation()
+      return false
+    }
     if (op.headerSize >= 0 && !this.headers) {
       this.server.log.error(`${this.prefix}message headers not supported`)
-      return this.close("Protocol Violation")
+      this.close("Protocol Violation")
+      return false
     }
-    this.inMsgs++
-    this.inBytes += op.payload.length
-    if (this.server.log.traceEnabled) this.tracePub(op)
     // nats-server 2.9 (live): pedantic only *reports* a publish subject that is not a valid literal;
     // the message is still routed (`-ERR 'Invalid Publish Subject'`, `+OK`, then the MSGs).
     if (this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
+    return true
+  }
+
+  /**
+   * A PUB line whose payload is still to come: check it now, as nats-server does — twice when it
+   * re-checks a line whose payload spills into the next read (see `Op.PubLine`).
+   */
+  private pubLine(op: Op.PubLine): void {
+    if (!this.checkPubLine(op)) return
+    if (op.recheck && this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
+    this.pubLineChecked = true
+  }
+
+  private pub(op: Op.Pub): void {
+    if (this.pubLineChecked) this.pubLineChecked = false
+    else if (!this.checkPubLine(op)) return
+    this.inMsgs++
+    this.inBytes += op.payload.length
+    if (this.server.log.traceEnabled) this.tracePub(op)
     // The verbose +OK goes out before any delivery (to this client's own subs or a 503).
     if (this.verbose) this.ok()
     // An HPUB with an empty header block (`HPUB foo 0 5`) is routed as a plain message (nats-server: MSG).
@@ -195,7 +263,9 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   private tracePub(op: Op.Pub): void {
-    const head = op.headerSize >= 0 ? `HPUB ${op.subject}${op.reply ? " " + op.reply : ""} ${op.headerSize} ${op.payload.length}` : `PUB ${op.subject}${op.reply ? " " + op.reply : ""} ${op.payload.length}`
+    const subject = toText(op.subject)
+    const reply = op.reply === undefined ? undefined : toText(op.reply)
+    const head = op.headerSize >= 0 ? `HPUB ${subject}${reply ? " " + reply : ""} ${op.headerSize} ${op.payload.length}` : `PUB ${subject}${reply ? " " + reply : ""} ${op.payload.length}`
     this.server.log.trace(`${this.prefix}<<- [${head}]`)
     this.server.log.trace(`${this.prefix}<<- MSG_PAYLOAD: [${JSON.stringify(Buffer.from(op.payload).toString("utf8"))}]`)
   }
@@ -212,6 +282,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   private control(op: Op.Op): void {
+    if (op._tag === "PubLine") return this.pubLine(op)
     if (this.server.log.traceEnabled && op._tag !== "Connect") this.server.log.trace(`${this.prefix}<<- [${traceText(op)}]`)
     if (!this.connected && op._tag !== "Connect" && this.server.authRequired()) return this.authViolation()
     switch (op._tag) {
@@ -231,6 +302,13 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
           JSON.parse(op.json)
         } catch (e) {
           this.server.log.error(`${this.prefix}${String((e as Error).message)}`)
+          this.close("Protocol Violation")
+        }
+        return
+      case "HpubRefused":
+        // nats-server refuses HPUB from a client without headers before reading its arguments.
+        if (!this.headers) {
+          this.server.log.error(`${this.prefix}message headers not supported`)
           this.close("Protocol Violation")
         }
         return
@@ -321,22 +399,22 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   private sub(op: Op.Sub): void {
-    if (!isValidSubject(op.subject) || (op.queue !== undefined && !isValidQueueName(op.queue))) {
-      this.sendErr(ErrText.invalidSubject)
-      return
-    }
+    // nats-server's order (processSub): the subscription limit, then a live sid (silently ignored,
+    // whatever the subject: the first subscription stays), then the subject.
     const max = this.server.options.maxSubscriptions
     if (max > 0 && this.subs.size >= max) {
       this.server.log.error(`${this.prefix}${ErrText.maxSubscriptions}`)
       this.sendErr(ErrText.maxSubscriptions)
       return
     }
-    // Re-using a live sid is silently ignored (the first subscription stays).
-    if (!this.subs.has(op.sid)) {
-      const sub = new LocalSubscription(this, op.subject, op.queue, op.sid)
-      this.subs.set(op.sid, sub)
-      this.server.router.addLocal(sub)
+    if (this.subs.has(op.sid)) return this.ok()
+    if (!isValidSubject(op.subject) || (op.queue !== undefined && !isValidQueueName(op.queue))) {
+      this.sendErr(ErrText.invalidSubject)
+      return
     }
+    const sub = new LocalSubscription(this, op.subject, op.queue, op.sid)
+    this.subs.set(op.sid, sub)
+    this.server.router.addLocal(sub)
     this.ok()
   }
 
@@ -362,12 +440,20 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 }
 
+/** nats-server 2.9's `stallDuration`: 100 ms, plus 100 ms per tenth of max_pending above half, at most 1 s. */
+export const stallMillis = (pending: number, max: number): number => {
+  if (pending >= max) return 1000
+  const half = max / 2
+  if (pending <= half) return 100
+  return Math.min(1000, 100 + 100 * Math.floor((pending - half) / (half / 10)))
+}
+
 const traceText = (op: Op.Op): string => {
   switch (op._tag) {
     case "Sub":
-      return `SUB ${op.subject}${op.queue !== undefined ? " " + op.queue : ""} ${op.sid}`
+      return toText(`SUB ${op.subject}${op.queue !== undefined ? " " + op.queue : ""} ${op.sid}`)
     case "Unsub":
-      return `UNSUB ${op.sid}${op.max !== undefined ? " " + op.max : ""}`
+      return toText(`UNSUB ${op.sid}${op.max !== undefined ? " " + op.max : ""}`)
     case "Ping":
       return "PING"
     case "Pong":

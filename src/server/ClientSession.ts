@@ -90,6 +90,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
           return stalled.awaitDrain()
         }),
       writeDeadline: o.writeDeadline,
+      onWritten: () => conn.written(),
       onWriteStall: () => {
         server.router.stats.slowConsumers++
         log.info(`${conn.prefix}Slow Consumer Detected: WriteDeadline of ${o.writeDeadline / 1000}s exceeded`)

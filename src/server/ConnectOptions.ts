@@ -44,8 +44,17 @@ export const parseConnect = (json: string): Result.Result<ConnectOptions, string
   } catch (e) {
     return Result.fail(json.trim() === "" ? "unexpected end of JSON input" : String((e as Error).message))
   }
+  // Go unmarshals `null` into the options as a no-op: `CONNECT null` is a CONNECT with defaults.
+  if (raw === null) raw = {}
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return Result.fail("json: cannot unmarshal into Go value of type server.clientOpts")
-  // Go ignores null fields; drop them so they take the defaults.
-  const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null))
+  // Go ignores null fields; drop them so they take the defaults. Go also matches keys without
+  // regard to case (`"vErbose"` sets verbose) when no key matches exactly.
+  const known = Object.keys(ConnectOptions.fields)
+  const cleaned: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === null) continue
+    const lower = k.toLowerCase()
+    cleaned[known.includes(k) ? k : known.find((f) => f.toLowerCase() === lower) ?? k] = v
+  }
   return Result.mapError(decode(cleaned), (e) => String(e.message))
 }

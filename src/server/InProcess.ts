@@ -10,6 +10,9 @@
  * fails with `SlowConsumer` once the consumer has taken what was already buffered. Nothing is
  * dropped silently.
  *
+ * Subjects, reply subjects and queue names are text here (UTF-8 on the wire); inside the broker
+ * they are byte strings (`ByteString`), converted on the way in and out.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -23,6 +26,7 @@ import { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../
 import { Message, type NatsMessage, type Replier } from "../client/Message.js"
 import { nuid } from "../client/NatsClient.js"
 import { headersArgument } from "../client/Arguments.js"
+import { fromText, toText } from "../protocol/ByteString.js"
 import { decodeHeaders, encodeHeaders, type HeadersInput } from "../protocol/Headers.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
 import type { Publisher } from "./Router.js"
@@ -70,6 +74,8 @@ const PROPAGATION_TIMEOUT = Duration.seconds(5)
 /** A message as a subscriber keeps it: the payload is copied out of the publisher's read buffer. */
 const toMessage = (subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array, replier: Replier | undefined): NatsMessage => {
   const bytes = Uint8Array.prototype.slice.call(payload) as Uint8Array
+  subject = toText(subject)
+  if (reply !== undefined) reply = toText(reply)
   if (headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, bytes, replier)
   const h = decodeHeaders(bytes.subarray(0, headerSize))
   return new Message(subject, sid, reply, h.headers, h.status, h.description, bytes.subarray(headerSize), replier)
@@ -89,7 +95,7 @@ class StreamSubscriber implements Subscriber {
     if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload, this.server))) return
     this.server.router.stats.slowConsumers++
     this.server.router.removeLocal(sub)
-    Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: sub.subject, sid: sub.sid, pendingLimit: this.capacity })))
+    Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: toText(sub.subject), sid: sub.sid, pendingLimit: this.capacity })))
   }
 
   forget(): void {
@@ -163,8 +169,11 @@ export class InProcess {
       payload = Buffer.concat([block, body])
     }
     const router = this.server.router
-    const delivered = router.publishLocal(this.publisher, subject, options?.reply, headerSize, payload)
+    const reply = options?.reply === undefined ? undefined : fromText(options.reply)
+    router.clientBatch = true
+    const delivered = router.publishLocal(this.publisher, fromText(subject), reply, headerSize, payload)
     router.flush()
+    router.clientBatch = false
     return delivered
   }
 
@@ -192,7 +201,8 @@ export class InProcess {
       const capacity = Math.max(1, options?.bufferSize ?? 8192)
       const queue = yield* Queue.bounded<NatsMessage, SlowConsumer | Cause.Done>(capacity)
       const cid = server.nextId()
-      const sub = new LocalSubscription(new StreamSubscriber(cid, server, queue, capacity), subject, options?.queue, String(cid))
+      const group = options?.queue === undefined ? undefined : fromText(options.queue)
+      const sub = new LocalSubscription(new StreamSubscriber(cid, server, queue, capacity), fromText(subject), group, String(cid))
       const remove = Effect.sync(() => {
         open.delete(queue)
         server.router.removeLocal(sub) // idempotent

@@ -66,6 +66,11 @@ export class Router {
    * slower peer bounds memory instead of the sender buffering without limit.
    */
   stalled: Backlogged | undefined = undefined
+  /**
+   * A client's (or in-process publisher's) batch is being applied: only such producers are
+   * stalled by a backed-up client, as nats-server stalls only CLIENT producers.
+   */
+  clientBatch = false
   private readonly dirty: Array<Flushable> = []
   private stamp = 0
   private readonly routeTargets: Array<RouteTarget> = []

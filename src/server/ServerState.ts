@@ -16,6 +16,8 @@ import type { NatsMessage } from "../client/Message.js"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type { ClientConnection } from "./ClientConnection.js"
+import { ClosedClient } from "./ClosedClient.js"
 import { InProcess, type InProcessSubscription, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
 import { Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
@@ -42,14 +44,18 @@ export interface InfoListener {
   infoChanged(): void
 }
 
+/** nats-server's `MaxClosedClients`. */
+const MAX_CLOSED_CLIENTS = 10_000
+
 export class ServerState {
   readonly serverId = makeServerId()
   readonly serverName: string
   readonly start = new Date()
   readonly router = new Router()
   readonly clients = new Map<number, Connection & InfoListener>()
-  /** Recently closed clients, for `/connz?state=closed`. */
-  readonly closed: Array<Connection> = []
+  /** Recently closed clients (a ring of small records), for `/connz?state=closed`. */
+  private readonly closedRing: Array<ClosedClient> = []
+  private closedNext = 0
   /** Stop accepting clients (lame duck); set by the client listener. */
   stopAccepting: () => void = () => {}
   /** Bound client listener address, set once listening. */
@@ -179,9 +185,19 @@ export class ServerState {
     return info
   }
 
-  /** Remember a closed client for `/connz?state=closed` (a bounded ring, as nats-server). */
-  rememberClosed(conn: Connection): void {
-    this.closed.push(conn)
-    if (this.closed.length > 10_000) this.closed.shift()
+  /** Remember a closed client for `/connz?state=closed`: the last 10,000, as nats-server. */
+  rememberClosed(conn: ClientConnection): void {
+    const record = ClosedClient.of(conn)
+    if (this.closedRing.length < MAX_CLOSED_CLIENTS) {
+      this.closedRing.push(record)
+    } else {
+      this.closedRing[this.closedNext] = record
+      this.closedNext = (this.closedNext + 1) % MAX_CLOSED_CLIENTS
+    }
+  }
+
+  /** The remembered closed clients, oldest first. */
+  get closed(): Array<ClosedClient> {
+    return [...this.closedRing.slice(this.closedNext), ...this.closedRing.slice(0, this.closedNext)]
   }
 }

@@ -3,7 +3,11 @@
  * names, plus `matchesPattern`, the reference matcher that `/subsz?test=`, the index's precise cache
  * invalidation and the tests' model all use.
  *
- * A subject is a non-empty list of non-empty tokens separated by `.`, with no whitespace anywhere.
+ * A subject is a non-empty list of non-empty tokens separated by `.`, without the bytes that split
+ * protocol arguments (space, tab, CR, LF: they cannot arrive in a wire token, and the in-process API
+ * must not let them reach the wire). Everything else is a byte of a token — `\f`, `\v`, NUL and
+ * non-UTF-8 bytes included, as nats-server 2.9.10 accepts them (live: `SUB a\fb`, queue `q\fx`
+ * and a pedantic `PUB a\fb` all work).
  * `*` (exactly one token) and `>` (one or more trailing tokens) are wildcards only as whole tokens,
  * and `>` must be the last one; `a*b` or `a>` are ordinary literal tokens.
  *
@@ -17,9 +21,9 @@ const DOT = 46 // .
 const STAR = 42 // *
 const GT = 62 // >
 
-/** The whitespace nats-server rejects in subjects: space, \t, \n, \f, \r (not \v). */
+/** The argument separators of the protocol: space, \t, \n, \r. */
 const isWhitespace = (c: number): boolean =>
-  c === 32 || c === 9 || c === 10 || c === 12 || c === 13
+  c === 32 || c === 9 || c === 10 || c === 13
 
 // Results of `scan`: one pass serves both SUB (wildcards allowed) and pedantic PUB validation.
 const INVALID = 0

@@ -3,20 +3,35 @@
  * names, headers, client/route/server ops and byte streams of them split into arbitrary chunks.
  *
  * They generate what the protocol allows, including the corners (tokens like `a*b` that look like
- * wildcards but are literals, multi-byte UTF-8, binary payloads containing CRLF), so that properties
- * written with them exercise the same inputs real peers can send.
+ * wildcards but are literals, multi-byte UTF-8, bytes that are not UTF-8 at all, binary payloads
+ * containing CRLF), so that properties written with them exercise the same inputs real peers can
+ * send.
+ *
+ * Subjects, queue names and sids are **byte strings**, as the parser produces them (one char per
+ * byte; `ByteString.fromText` / `toText` convert from and to text).
  *
  * @since 0.1.0
  */
 import fc from "fast-check"
+import { fromText } from "../protocol/ByteString.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 
-/** One literal subject token: letters, digits and the punctuation real subjects use. */
+/** Bytes no subject token may hold: the separator and whitespace. */
+const notInToken = (b: number): boolean => b === 0x2e || b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0c || b === 0x0d
+
+/** A token of arbitrary bytes (invalid UTF-8 included) that is a literal. */
+export const byteToken: fc.Arbitrary<string> = fc
+  .uint8Array({ minLength: 1, maxLength: 6 })
+  .map((b) => String.fromCharCode(...Array.from(b, (c) => (notInToken(c) ? 0x78 : c))))
+  .filter((t) => t !== "*" && t !== ">")
+
+/** One literal subject token: letters, digits and the punctuation real subjects use, and bytes. */
 export const token: fc.Arbitrary<string> = fc.oneof(
   { weight: 8, arbitrary: fc.stringMatching(/^[a-zA-Z0-9_\-$]{1,8}$/) },
-  // Tokens that contain wildcard characters but are literals.
-  { weight: 1, arbitrary: fc.constantFrom("a*b", "x>", ">y", "*z", "ü", "日本") }
+  // Tokens that contain wildcard characters but are literals; UTF-8 and non-UTF-8 bytes.
+  { weight: 1, arbitrary: fc.constantFrom("a*b", "x>", ">y", "*z", fromText("ü"), fromText("日本"), "\xf6", "\xfc\xfc", "\xef\xbf\xbd") },
+  { weight: 1, arbitrary: byteToken }
 )
 
 /** A literal subject (what PUB accepts in pedantic mode). */
@@ -33,7 +48,7 @@ export const invalidSubject: fc.Arbitrary<string> = fc.oneof(
   subject.map((s) => `${s}.`),
   subject.map((s) => `.${s}`),
   fc.tuple(subject, subject).map(([a, b]) => `${a}..${b}`),
-  fc.tuple(subject, fc.constantFrom(" ", "\t", "\r", "\n", "\f"), subject).map(([a, w, b]) => `${a}${w}${b}`),
+  fc.tuple(subject, fc.constantFrom(" ", "\t", "\r", "\n"), subject).map(([a, w, b]) => `${a}${w}${b}`),
   fc.tuple(subject, subject).map(([a, b]) => `${a}.>.${b}`)
 )
 

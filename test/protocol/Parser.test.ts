@@ -25,9 +25,9 @@ const parseAll = (kind: Parser.PeerKind, chunks: ReadonlyArray<Uint8Array>, lim 
   return { ops, error, state }
 }
 
-/** Ops compared structurally, with payloads as plain arrays. */
+/** Ops compared structurally, with payloads as plain arrays; the chunking-dependent PubLine notices left out. */
 const norm = (ops: ReadonlyArray<Op.Op>) =>
-  ops.map((op) => ("payload" in op ? { ...op, payload: Array.from(op.payload) } : op))
+  ops.filter((op) => op._tag !== "PubLine").map((op) => ("payload" in op ? { ...op, payload: Array.from(op.payload) } : op))
 
 /** Split `data` at the given (sorted, deduplicated) cut points. */
 const splitAt = (data: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
@@ -135,9 +135,52 @@ describe("Parser", () => {
     ])
   })
 
-  it("keeps multi-byte UTF-8 subjects intact", () => {
-    const { ops } = parseAll("client", [Buffer.from("SUB föö.bär 1\r\n", "utf8")])
-    expect(ops).toEqual([{ _tag: "Sub", subject: "föö.bär", queue: undefined, sid: "1" }])
+  it("keeps multi-byte UTF-8 and non-UTF-8 subjects, queues and sids as their bytes", () => {
+    const { ops } = parseAll("client", [Buffer.from("SUB föö.bär 1\r\n", "utf8"), bytes("SUB x.\xfc q\xf6 \xfc\r\nPUB f\xf6\xf6 \xff 0\r\n\r\n")])
+    expect(norm(ops)).toEqual([
+      { _tag: "Sub", subject: Buffer.from("föö.bär", "utf8").toString("latin1"), queue: undefined, sid: "1" },
+      { _tag: "Sub", subject: "x.\xfc", queue: "q\xf6", sid: "\xfc" },
+      { _tag: "Pub", subject: "f\xf6\xf6", reply: "\xff", headerSize: -1, payload: [] }
+    ])
+  })
+
+  it("announces a client PUB line whose payload is not complete in the read (PubLine), then the PUB", () => {
+    const { ops } = parseAll("client", [bytes("PUB a.* r 3\r\nab"), bytes("c\r\nPUB b 1\r\nx\r\n")])
+    expect(ops.map((o) => o._tag)).toEqual(["PubLine", "Pub", "Pub"])
+    expect(ops[0]).toEqual({ _tag: "PubLine", subject: "a.*", reply: "r", headerSize: -1, recheck: true })
+    expect(parseAll("client", [bytes("PUB a"), bytes(" 3\r\nab")]).ops).toEqual([{ _tag: "PubLine", subject: "a", reply: undefined, headerSize: -1, recheck: true }])
+    // A payload with a bad end: the line is announced before the error.
+    const bad = parseAll("client", [bytes("HPUB a 0 1\r\nxy\r\n")])
+    expect(bad.ops).toEqual([{ _tag: "PubLine", subject: "a", reply: undefined, headerSize: 0, recheck: false }])
+    expect(bad.error?.errText).toBe(ErrText.unknownOp)
+    // The byte after the payload is judged as soon as it arrives, not when the CRLF would be whole.
+    for (const chunks of [["PUB a 2\r\nabX"], ["PUB a 2\r\na", "bX"]]) {
+      expect(parseAll("client", chunks.map(bytes)).error?.errText, chunks.join("|")).toBe(ErrText.unknownOp)
+    }
+  })
+
+  it("follows nats-server's line rules: sizes of at most 9 digits, CONNECT/INFO arguments right after the name, a CR in the arguments drops the last byte", () => {
+    expect(parseAll("client", [bytes("PUB foo 999999999\r\n")], { maxControlLine: 4096, maxPayload: Infinity }).ops.map((o) => o._tag)).toEqual(["PubLine"])
+    expect(parseAll("client", [bytes("PUB foo 1000000000\r\n")]).error?.reason).toBe("Protocol Violation")
+    expect(parseAll("client", [bytes("PUB foo 0000000000\r\n\r\n")]).error?.errText).toBeUndefined()
+    expect(parseAll("route", [bytes("RMSG $G foo 1000000000\r\n")]).error?.errText).toBeUndefined()
+    // On the route port too (live: nats-server logs `processRoutedMsgArgs Bad or Missing Size: '[$G foo 1000000000]'`).
+    expect(parseAll("route", [bytes("RMSG $G foo 1000000000\r\n")]).error?.detail).toBe("processRoutedMsgArgs Bad or Missing Size: '[$G foo 1000000000]'")
+    expect(norm(parseAll("client", [bytes("CONNECT{}\r\nCONNECTX {}\r\nconnect\t\t{}\r\n")]).ops)).toEqual([
+      { _tag: "Connect", json: "{}" },
+      { _tag: "Connect", json: "X {}" },
+      { _tag: "Connect", json: "\t{}" }
+    ])
+    expect(norm(parseAll("client", [bytes("SUB foo 1\rx\nSUB foo 2\r\nUNSUB 1\r\r\nPUB \rfoo 0\n\r\n")]).ops)).toEqual([
+      { _tag: "Sub", subject: "foo", queue: undefined, sid: "1" },
+      { _tag: "Sub", subject: "foo", queue: undefined, sid: "2" },
+      { _tag: "Unsub", sid: "1", max: undefined },
+      // A client's PUB splits on blanks only: the CR stays in the subject.
+      { _tag: "Pub", subject: "\rfoo", reply: undefined, headerSize: -1, payload: [] }
+    ])
+    expect(parseAll("client", [bytes("PUB foo 2\r \nok\r\n")]).error?.reason).toBe("Protocol Violation")
+    // `PUB foo\r1\n`: the dropped byte is the size, so the line has one argument.
+    expect(parseAll("client", [bytes("PUB foo\r1\n")]).error?.reason).toBe("Protocol Violation")
   })
 
   it("ignores input after an error", () => {
@@ -181,7 +224,7 @@ describe("Parser", () => {
         fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.constantFrom(...["PUB a 1\r\n", "\r\n", "SUB ", "PING", "MSG", "x\r\n"].map(bytes)))),
         (chunks) => {
           const { ops, error, state } = parseAll("client", chunks, { maxControlLine: 128, maxPayload: 256 })
-          for (const op of ops) expect(["Connect", "Pub", "Sub", "Unsub", "Ping", "Pong", "Info", "Ok", "Err"]).toContain(op._tag)
+          for (const op of ops) expect(["Connect", "Pub", "PubLine", "Sub", "Unsub", "Ping", "Pong", "Info", "Ok", "Err"]).toContain(op._tag)
           if (error !== undefined) expect(state.failed).toBe(true)
           // Whatever is carried over stays bounded by the limits.
           expect(state.line === undefined || state.line.length <= 128 + 8).toBe(true)

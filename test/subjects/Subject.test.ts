@@ -9,7 +9,7 @@ import {
 } from "../../src/subjects/Subject.js"
 
 // Naive, obviously-correct versions of the rules (split based) to check the char-loop versions against.
-const WS = /[ \t\r\n\f]/
+const WS = /[ \t\r\n]/
 const naiveValid = (s: string): boolean => {
   if (s.length === 0 || WS.test(s)) return false
   const tokens = s.split(".")
@@ -67,7 +67,8 @@ describe("isValidSubject", () => {
     ["a\tb", false],
     ["a\rb", false],
     ["a\nb", false],
-    ["a\fb", false],
+    // nats-server 2.9.10 (live) takes \f as a token byte.
+    ["a\fb", true],
     [" foo", false],
     ["foo ", false]
   ])("%j -> %s", (s, ok) => {

@@ -19,7 +19,8 @@ const parseChunks = (kind: Parser.PeerKind, chunks: ReadonlyArray<Uint8Array>) =
     const [next, parsed] = Parser.step(state, c)
     state = next
     expect(parsed.error).toBeUndefined()
-    ops.push(...parsed.ops.map((o) => ("payload" in o ? { ...o, payload: Array.from(o.payload) } : o)))
+    // PubLine is the parser's early notice of a PUB line: it depends on the chunking.
+    ops.push(...parsed.ops.filter((o) => o._tag !== "PubLine").map((o) => ("payload" in o ? { ...o, payload: Array.from(o.payload) } : o)))
   }
   return ops
 }
