@@ -47,16 +47,36 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState) =>
         onStale: () => log.debug(`${conn.prefix}Stale Client Connection - Closing`)
       }).pipe(Effect.forkScoped)
       if (server.authRequired()) {
-        yield* Effect.sleep(Duration.millis(o.authorization?.timeout ?? 2000)).pipe(
+        yield* Effect.sleep(Duration.millis(server.auth.timeout)).pipe(
           Effect.andThen(Effect.sync(() => {
-            if (conn.connected) return
-            log.error(`${conn.prefix}authentication timeout`)
+            if (conn.connected || conn.auth.connectReceived) return
+            // nats-server: sendErrAndDebug.
+            log.debug(`${conn.prefix}${ErrText.authTimeout}`)
             conn.close("Authentication Timeout", ErrText.authTimeout)
           })),
           Effect.forkScoped
         )
       }
     })
+
+    /**
+     * After a batch: a CONNECT waiting for its bcrypt verdict holds the rest of the connection's
+     * input (nothing more is read) until it arrives; a route this batch fed is backlogged: read
+     * nothing more until it drains.
+     */
+    const afterBatch = (): Effect.Effect<void> => {
+      const pending = conn.auth.pending
+      if (pending !== undefined) {
+        return Effect.flatMap(Effect.promise(() => pending), () => {
+          conn.resume()
+          return afterBatch()
+        })
+      }
+      const stalled = server.router.stalled
+      if (stalled === undefined) return Effect.void
+      server.router.stalled = undefined
+      return stalled.awaitDrain()
+    }
 
     return runSession(socket, conn, signals, {
       kind: "client",
@@ -67,11 +87,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState) =>
       handle: (parsed) =>
         Effect.suspend(() => {
           conn.apply(parsed)
-          // A route this batch fed is backlogged: read nothing more until it drains.
-          const stalled = server.router.stalled
-          if (stalled === undefined) return Effect.void
-          server.router.stalled = undefined
-          return stalled.awaitDrain()
+          return afterBatch()
         }),
       writeDeadline: o.writeDeadline,
       onWriteStall: () => {

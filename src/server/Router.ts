@@ -155,8 +155,7 @@ export class Router {
         continue
       }
       if (sub.closed || (!from.echo && sub.owner.cid === from.cid)) continue
-      this.deliverLocal(sub, subject, reply, headerSize, payload)
-      delivered++
+      if (this.deliverLocal(sub, subject, reply, headerSize, payload)) delivered++
     }
 
     for (let g = 0; g < queues.length; g++) {
@@ -171,8 +170,7 @@ export class Router {
         }
         route.queueScratch.push(chosen.queue!)
       } else {
-        this.deliverLocal(chosen, subject, reply, headerSize, payload)
-        delivered++
+        if (this.deliverLocal(chosen, subject, reply, headerSize, payload)) delivered++
       }
     }
 
@@ -221,15 +219,16 @@ export class Router {
     }
   }
 
-  private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
+  private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    if (sub.owner.deliver(sub, subject, reply, headerSize, payload) === false) return false
     sub.delivered++
-    sub.owner.deliver(sub, subject, reply, headerSize, payload)
     this.stats.outMsgs++
     this.stats.outBytes += payload.length
     if (sub.max > 0 && sub.delivered >= sub.max) {
       this.removeLocal(sub)
       sub.owner.forget(sub)
     }
+    return true
   }
 }
 
