@@ -110,9 +110,11 @@ export class AuthConfig {
     if (this.users.size > 0) {
       const noCredentials = !c.user && !c.pass && !c.auth_token
       if (noCredentials && this.noAuthUser !== undefined) {
-        // nats-server copies the user's own password in; the user is taken as it is.
+        // nats-server copies the user's own password in as the presented one and compares: a
+        // plain password matches itself, a bcrypt hash does not verify against itself (live: a
+        // CONNECT without credentials is refused for a bcrypt no_auth_user).
         const entry = this.users.get(this.noAuthUser)
-        if (entry !== undefined) return entry.user
+        if (entry !== undefined) return settle(compareSecret(entry.password ?? "", entry.password), entry.user)
       }
       if (c.user !== undefined && c.user !== "") {
         const entry = this.users.get(c.user)
