@@ -30,6 +30,7 @@ import { formatLine, nowMicros } from "./log/Log.js"
 import * as NatsServer from "./NatsServer.js"
 import { Broker } from "./server/Broker.js"
 import { lameDuck } from "./server/LameDuck.js"
+import { reloadAuthorization } from "./server/auth/AuthReload.js"
 import { planReload } from "./server/Reload.js"
 import type { ServerState } from "./server/ServerState.js"
 
@@ -142,7 +143,9 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       log.error(`Failed to reload server configuration: ${plan.failure}`)
       return
     }
+    const authChanged = JSON.stringify(server.options.authorization) !== JSON.stringify(next.authorization)
     server.options = next
+    if (authChanged) yield* reloadAuthorization(server)
     log.setLevels({ debug: next.debug, trace: next.trace, logtime: next.logtime })
     const file = log.setFile(next.logFile)
     if (Result.isFailure(file)) log.error(file.failure.message)

@@ -69,8 +69,33 @@ export const planReload = (current: ServerOptions, next: ServerOptions): Result.
       changes.push(`cluster name = ${cb.name ?? ""}`)
       continue
     }
+    if (key === "authorization") {
+      const r = authorizationChanges(current.authorization, next.authorization)
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      changes.push(...r.success)
+      continue
+    }
     if (!RELOADABLE.has(key)) return Result.fail(`config reload not supported for ${NATS_NAME[key] ?? key}: old=${show(a)}, new=${show(b)}`)
-    changes.push(key === "authorization" ? "authorization users" : `${key} = ${show(b)}`)
+    changes.push(`${key} = ${show(b)}`)
   }
   return Result.succeed({ changes })
+}
+
+type Auth = ServerOptions["authorization"]
+
+/** nats-server's lines for what changed in `authorization` (no_auth_user may only go away with its user). */
+const authorizationChanges = (a: Auth, b: Auth): Result.Result<Array<string>, string> => {
+  const lines: Array<string> = []
+  if (a?.noAuthUser !== b?.noAuthUser) {
+    const removedWithUser = a?.noAuthUser !== undefined && b?.noAuthUser === undefined &&
+      !(b?.users ?? []).some((u) => u.user === a.noAuthUser)
+    if (!removedWithUser) return Result.fail(`config reload not supported for NoAuthUser: old=${a?.noAuthUser ?? ""}, new=${b?.noAuthUser ?? ""}`)
+  }
+  if (a?.user !== b?.user) lines.push("authorization username")
+  if (a?.password !== b?.password) lines.push("authorization password")
+  if (a?.token !== b?.token) lines.push("authorization token")
+  if ((a?.timeout ?? 2000) !== (b?.timeout ?? 2000)) lines.push(`authorization timeout = ${(b?.timeout ?? 2000) / 1000}`)
+  if (!same(a?.users ?? [], b?.users ?? []) || !same(a?.defaultPermissions, b?.defaultPermissions)) lines.push("authorization users")
+  if (!same(a?.nkeys ?? [], b?.nkeys ?? [])) lines.push("authorization nkey users")
+  return Result.succeed(lines)
 }

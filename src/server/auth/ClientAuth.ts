@@ -74,11 +74,13 @@ export class ClientAuth {
   /** Take on an authenticated user (nats-server's `RegisterUser`). */
   register(user: AuthUser): void {
     this.user = user
-    if (user.name !== undefined) {
-      this.credentials = { ...this.credentials, user: user.name }
-      this.conn.user = user.name
-    }
+    if (user.name !== undefined) this.conn.user = user.name
     this.setPermissions(user.permissions)
+  }
+
+  /** The credentials as log lines name the client: the registered user's name once known. */
+  describeCredentials(): Credentials {
+    return this.user?.name !== undefined ? { ...this.credentials, user: this.user.name } : this.credentials
   }
 
   /** New permissions (login or reload): the per-connection parts start afresh. */
@@ -108,13 +110,13 @@ export class ClientAuth {
 
   publishViolation(subject: string): void {
     this.conn.sendErr(`Permissions Violation for Publish to ${quoted(subject)}`)
-    this.conn.server.log.error(`${this.conn.prefix}Publish Violation - ${describeUser(this.credentials)}, Subject ${quoted(subject)}`)
+    this.conn.server.log.error(`${this.conn.prefix}Publish Violation - ${describeUser(this.describeCredentials())}, Subject ${quoted(subject)}`)
   }
 
   /** May this SUB be made? Sends the violation when not; turns the delivery filter on when needed. */
   maySubscribe(perms: CompiledPermissions, op: Op.Sub): boolean {
     if (!perms.canSubscribeOp(op.subject, op.queue)) {
-      const who = describeUser(this.credentials)
+      const who = describeUser(this.describeCredentials())
       if (op.queue === undefined) {
         this.conn.sendErr(`Permissions Violation for Subscription to ${quoted(op.subject)}`)
         this.conn.server.log.error(`${this.conn.prefix}Subscription Violation - ${who}, Subject ${quoted(op.subject)}, SID ${op.sid}`)
@@ -124,7 +126,12 @@ export class ClientAuth {
       }
       return false
     }
-    if (this.denyFilter === undefined && perms.coversDeny(op.subject)) this.denyFilter = new DenyFilter(perms.denySubjects)
+    this.noteSubscription(perms, op.subject)
     return true
+  }
+
+  /** A subscription was made (or kept on reload): a wildcard covering a deny entry turns the filter on. */
+  noteSubscription(perms: CompiledPermissions, subject: string): void {
+    if (this.denyFilter === undefined && perms.coversDeny(subject)) this.denyFilter = new DenyFilter(perms.denySubjects)
   }
 }
