@@ -191,3 +191,20 @@ for (const target of confTargets) describe.skipIf(!target.available)(`authentica
     expect(await c.waitClosed()).toBe("-ERR 'Authorization Violation'\r\n")
   })
 })
+
+describe("--user --pass and --auth on the command line (our binary)", () => {
+  it("--auth sets a token, --user/--pass a single user", async () => {
+    const { startOurs } = await import("../support/servers.js")
+    const token = await startOurs(["-a", "127.0.0.1", "-p", "-1", "--auth", "flag-token"])
+    const single = await startOurs(["-a", "127.0.0.1", "-p", "-1", "--user", "fu", "--pass", "fp"])
+    try {
+      await tryClient("@nats-io/transport-node", token.url, { kind: "token", token: "flag-token" })
+      await expect(tryClient("nats", token.url, { kind: "token", token: "other" })).rejects.toThrow(/Authorization Violation/i)
+      await tryClient("nats", single.url, { kind: "user", user: "fu", pass: "fp" })
+      await expect(tryClient("@nats-io/transport-node", single.url, { kind: "user", user: "fu", pass: "x" })).rejects.toThrow(/Authorization Violation/i)
+    } finally {
+      await token.stop()
+      await single.stop()
+    }
+  }, 60_000)
+})
