@@ -171,6 +171,7 @@ export class Router {
         route.queueScratch.push(chosen.queue!)
       } else {
         if (this.deliverLocal(chosen, subject, reply, headerSize, payload)) delivered++
+        else if (this.deliverToAnother(queues[g]!, chosen, from, subject, reply, headerSize, payload)) delivered++
       }
     }
 
@@ -215,8 +216,31 @@ export class Router {
       const group = groups[g]!
       if (!queues.includes(group[0]!.queue!)) continue
       const chosen = pickLocalMember(group)
-      if (chosen !== undefined) this.deliverLocal(chosen, subject, reply, headerSize, payload)
+      if (chosen !== undefined && !this.deliverLocal(chosen, subject, reply, headerSize, payload)) {
+        this.deliverToAnother(group, chosen, undefined, subject, reply, headerSize, payload)
+      }
     }
+  }
+
+  /**
+   * The chosen queue member refused the message (its subject is denied to it): like nats-server,
+   * try the group's other local members in turn. Rare, so a plain scan.
+   */
+  private deliverToAnother(
+    group: ReadonlyArray<Interest>,
+    refused: LocalSubscription,
+    from: Publisher | undefined,
+    subject: string,
+    reply: string | undefined,
+    headerSize: number,
+    payload: Uint8Array
+  ): boolean {
+    for (let i = 0; i < group.length; i++) {
+      const m = group[i]!
+      if (m.remote || m === refused || m.closed || (from !== undefined && !from.echo && m.owner.cid === from.cid)) continue
+      if (this.deliverLocal(m, subject, reply, headerSize, payload)) return true
+    }
+    return false
   }
 
   private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {

@@ -238,3 +238,27 @@ describe("permissions against a reference model, through a real connection", () 
     expect(included("*.b", "a.*")).toBe(false)
   })
 })
+
+describe("a queue member whose delivery filter refuses a message", () => {
+  it("another member of the group gets it (nats-server tries the next member)", async () => {
+    const server = await startServer({
+      authorization: { users: [{ user: "a", password: "a", permissions: { subscribe: { deny: ["jobs.secret"] } } }, { user: "b", password: "b" }] }
+    })
+    const a = await RawClient.connect(server.port)
+    const b = await RawClient.connect(server.port)
+    try {
+      a.send(`CONNECT {"verbose":false,"user":"a","pass":"a"}\r\nSUB jobs.* workers 1\r\nPING\r\n`)
+      await a.expectPastPings("PONG\r\n")
+      b.send(`CONNECT {"verbose":false,"user":"b","pass":"b"}\r\nSUB jobs.* workers 1\r\nPING\r\n`)
+      await b.expectPastPings("PONG\r\n")
+      b.send("PUB jobs.secret 1\r\nx\r\n".repeat(20) + "PING\r\n")
+      await b.expectPastPings("MSG jobs.secret 1 1\r\nx\r\n".repeat(20) + "PONG\r\n")
+      a.send("PING\r\n")
+      await a.expectPastPings("PONG\r\n")
+    } finally {
+      a.close()
+      b.close()
+      await server.stop()
+    }
+  })
+})
