@@ -121,6 +121,18 @@ authorization { user: good, password: client, timeout: ${AUTH_TIMEOUT_MS / 1000}
     }
   }, 60_000)
 
+  it("a flood of oversized PUBs: each connection is cut at max_payload before its payload is read", async () => {
+    const rss = rssOf(server!.child.pid!)
+    const flood = await Promise.all(Array.from({ length: 200 }, async () => {
+      const c = await RawClient.connect(server!.port)
+      // Announces 4 MB with max_payload at 1 MB (the default); the payload never comes.
+      c.send(`CONNECT {"verbose":false,"user":"good","pass":"client"}\r\nPUB big 4000000\r\n`)
+      return c.waitClosed(20_000)
+    }))
+    expect(flood.every((got) => got === "-ERR 'Maximum Payload Violation'\r\n")).toBe(true)
+    expect(rssOf(server!.child.pid!) - rss).toBeLessThan(64 * 1024 * 1024)
+  }, 60_000)
+
   it("an endless control line is cut at max_control_line, without buffering it", async () => {
     const c = await RawClient.connect(server!.port)
     c.send(`CONNECT {"verbose":false,"user":"good","pass":"client"}\r\nPING\r\n`)
