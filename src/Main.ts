@@ -34,6 +34,7 @@ import { Broker } from "./server/Broker.js"
 import { lameDuck } from "./server/LameDuck.js"
 import { deletePortsFile, writePidFile, writePortsFile } from "./server/ProcessFiles.js"
 import { planReload } from "./config/Reload.js"
+import { reloadAuthorization } from "./server/auth/AuthReload.js"
 import type { ServerState } from "./server/ServerState.js"
 
 export interface StartInput {
@@ -154,7 +155,9 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       return
     }
     const previous = server.options
+    const authChanged = JSON.stringify(previous.authorization) !== JSON.stringify(next.authorization)
     server.options = next
+    if (authChanged) yield* reloadAuthorization(server)
     // nats-server's pidFileOption / portsFileDirOption.
     if (next.pidFile !== undefined && next.pidFile !== previous.pidFile) writePidFile(server)
     if (next.portsFileDir !== previous.portsFileDir) {

@@ -16,7 +16,8 @@ import * as Encoder from "../protocol/Encoder.js"
 import type { ServerState } from "../server/ServerState.js"
 import { NATS_COMPAT_VERSION } from "../server/ServerState.js"
 import { makeDynamicName, makeNonce } from "../server/ServerId.js"
-import { parseConnect } from "../server/ConnectOptions.js"
+import { type ConnectOptions, parseConnect } from "../server/ConnectOptions.js"
+import { compareSecret } from "../server/auth/Secrets.js"
 import { peerKeepsFirst, preferNew } from "./Duplicates.js"
 import * as Membership from "./Membership.js"
 import { parsePeerInfo, type PeerInfo } from "./RouteInfo.js"
@@ -187,10 +188,24 @@ export class ClusterState {
         return Effect.void
       }
       const auth = this.options.authorization
-      if (auth !== undefined && (c.user !== auth.user || c.pass !== auth.password)) {
-        this.log.error(`${conn.prefix}authentication error`)
+      if (auth !== undefined) {
+        // nats-server's isRouterAuthorized: the user, then the password (bcrypt off the loop).
+        const ok = c.user === auth.user ? compareSecret(auth.password, c.pass) : false
+        if (ok instanceof Promise) return Effect.flatMap(Effect.promise(() => ok), (ok) => this.connectAuthorized(conn, c, ok))
+        return this.connectAuthorized(conn, c, ok)
+      }
+      return this.connectAuthorized(conn, c, true)
+    })
+  }
+
+  private connectAuthorized(conn: RouteConnection, c: ConnectOptions, ok: boolean): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (conn.closing) return
+      if (!ok) {
+        // The line names the client users' kind, as nats-server's authViolation does.
+        this.log.error(`${conn.prefix}${this.server.auth.failureLog({ user: c.user })}`)
         conn.close("Authentication Failure", "Authorization Violation")
-        return Effect.void
+        return
       }
       conn.connectReceived = true
       conn.connectName = c.name
@@ -205,7 +220,6 @@ export class ClusterState {
           conn.close("Cluster Name Conflict", text)
         }
       }
-      return Effect.void
     })
   }
 
@@ -243,7 +257,7 @@ export class ClusterState {
       return Effect.void
     }
     if (this.options.authorization !== undefined && !conn.connectReceived && conn.solicitedUrl === undefined) {
-      this.log.error(`${conn.prefix}authentication error`)
+      this.log.error(`${conn.prefix}${this.server.auth.failureLog({})}`)
       conn.close("Authentication Failure", "Authorization Violation")
       return Effect.void
     }

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Socket from "effect/socket/Socket"
@@ -105,6 +106,18 @@ export const runRouteSession = (
       conn.send(Encoder.info(cluster.routeInfo()))
       conn.flush()
       log.info(`${conn.prefix}Route connection created`)
+      const auth = cluster.options.authorization
+      if (auth !== undefined && conn.solicitedUrl === undefined) {
+        // An accepted route must authenticate (CONNECT) within the cluster auth timeout.
+        yield* Effect.sleep(Duration.millis(auth.timeout)).pipe(
+          Effect.andThen(Effect.sync(() => {
+            if (conn.connectReceived || conn.closing) return
+            log.debug(`${conn.prefix}${ErrText.authTimeout}`)
+            conn.close("Authentication Timeout", ErrText.authTimeout)
+          })),
+          Effect.forkScoped
+        )
+      }
       // First PING after ~1s, then every ping_interval.
       yield* keepalive(conn, {
         first: Math.min(o.pingInterval, 1000),

@@ -24,6 +24,7 @@ import {
   type Position
 } from "./ConfigParser.js"
 import { goCiphers, goCurves } from "../net/Tls.js"
+import { parsePermissions, parseUserEntry, type PermissionsInput, printAuthorization } from "./AuthConfigFile.js"
 import { ServerOptions, type ServerOptionsInput } from "./ServerOptions.js"
 
 export interface ConfigFileResult {
@@ -113,6 +114,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 type Input = Mutable<ServerOptionsInput>
 type AuthInput = Mutable<NonNullable<ServerOptionsInput["authorization"]>>
 type UserInput = NonNullable<AuthInput["users"]>[number]
+type NkeyInput = NonNullable<AuthInput["nkeys"]>[number]
 type ClusterInput = Mutable<NonNullable<ServerOptionsInput["cluster"]>>
 type ClusterAuthInput = NonNullable<ClusterInput["authorization"]>
 type TlsInput = Mutable<NonNullable<ServerOptionsInput["tls"]>>
@@ -315,33 +317,34 @@ const walk = <T>(m: ConfigMap, s: Section<T>, target: T, ctx: Ctx): void => {
   }
 }
 
-const userSection = section<{ user?: string; password?: string }>(
-  [
-    [["user", "username"], (e, t) => { t.user = str(e) }],
-    [["pass", "password"], (e, t) => { t.password = str(e) }]
-  ],
-  ["permissions", "nkey", "allowed_connection_types", "account"],
-  // nats-server 2.9.10 (opts.go parseUsers) reads a user's `permission` and `authorization` as
-  // `permissions` — the nats.js test harness writes `permission`.
-  { permission: "permissions", authorization: "permissions" }
-)
+const durationMs = (text: string): number | string => {
+  const r = parseDuration(text)
+  return Result.isFailure(r) ? r.failure : r.success
+}
 
-const parseUsers = (e: ConfigEntry, ctx: Ctx): Array<UserInput> => {
+/** `users: [...]`: user/password entries and nkey entries, each with optional permissions. */
+const parseUsers = (e: ConfigEntry, ctx: Ctx): { users: Array<UserInput>; nkeys: Array<NkeyInput> } => {
   const v = e.value
   if (v._tag !== "Array") return fail(v.pos, `${e.key} must be an array of { user, password } maps, got ${describe(v)}`)
   const seen = new Set<string>()
-  return v.items.map((item) => {
+  const users: Array<UserInput> = []
+  const nkeys: Array<NkeyInput> = []
+  for (const item of v.items) {
     if (item._tag !== "Map") {
       return fail(item.pos, `${e.key} entries must be maps like { user: name, password: secret }, got ${describe(item)}`)
     }
-    const u: { user?: string; password?: string } = {}
-    walk(item, userSection, u, ctx)
-    if (u.user === undefined) return fail(item.pos, `${e.key} entry has no user`)
-    if (seen.has(u.user)) fail(item.pos, `duplicate user "${u.user}" in ${e.key}`)
-    seen.add(u.user)
-    // A user without a password is one a client certificate maps to (tls verify_and_map).
-    return u.password === undefined ? { user: u.user } : { user: u.user, password: u.password }
-  })
+    const u = parseUserEntry(item, e.key, durationMs)
+    if ("nkey" in u) {
+      if (seen.has(u.nkey)) fail(item.pos, `duplicate nkey "${u.nkey}" in ${e.key}`)
+      seen.add(u.nkey)
+      nkeys.push(u)
+    } else {
+      if (seen.has(u.user)) fail(item.pos, `duplicate user "${u.user}" in ${e.key}`)
+      seen.add(u.user)
+      users.push(u)
+    }
+  }
+  return { users, nkeys }
 }
 
 interface AuthState {
@@ -349,6 +352,7 @@ interface AuthState {
   singleUserPos?: Position
   tokenPos?: Position
   usersPos?: Position
+  defaultPermissions?: PermissionsInput
 }
 
 const authSection = section<AuthState>(
@@ -357,9 +361,18 @@ const authSection = section<AuthState>(
     [["pass", "password"], (e, t) => { t.out.password = str(e); t.singleUserPos ??= e.pos }],
     [["token"], (e, t) => { t.out.token = str(e); t.tokenPos = e.pos }],
     [["timeout"], (e, t) => { t.out.timeout = timeoutSeconds(e) }],
-    [["users"], (e, t, ctx) => { t.out.users = parseUsers(e, ctx); t.usersPos = e.pos }]
+    [["users"], (e, t, ctx) => {
+      const { users, nkeys } = parseUsers(e, ctx)
+      t.out.users = users
+      if (nkeys.length > 0) t.out.nkeys = nkeys
+      t.usersPos = e.pos
+    }],
+    [["default_permission", "default_permissions", "permissions"], (e, t, ctx) => {
+      const p = parsePermissions(e, durationMs)
+      if (p !== undefined) t.out.defaultPermissions = p
+    }]
   ],
-  ["permissions", "default_permissions", "nkeys", "auth_callout", "accounts"]
+  ["nkeys", "auth_callout", "accounts"]
 )
 
 const parseAuthorization = (e: ConfigEntry, ctx: Ctx): AuthInput => {
@@ -488,6 +501,7 @@ const clusterSection = section<ClusterInput>(
 interface TopState {
   readonly out: Input
   readonly pos: Map<string, Position>
+  noAuthUser?: string
 }
 
 const at = (t: TopState, field: string, e: ConfigEntry): void => {
@@ -544,7 +558,14 @@ const topSection = section<TopState>(
       at(t, "lameDuckGracePeriod", e)
     }],
     [["no_header_support"], (e, t) => { t.out.noHeaderSupport = bool(e) }],
-    [["authorization"], (e, t, ctx) => { t.out.authorization = parseAuthorization(e, ctx) }],
+    [["authorization"], (e, t, ctx) => {
+      t.out.authorization = { ...parseAuthorization(e, ctx), ...(t.noAuthUser !== undefined ? { noAuthUser: t.noAuthUser } : {}) }
+    }],
+    [["no_auth_user"], (e, t) => {
+      t.noAuthUser = str(e)
+      at(t, "noAuthUser", e)
+      if (t.out.authorization !== undefined) t.out.authorization = { ...t.out.authorization, noAuthUser: t.noAuthUser }
+    }],
     [["cluster"], (e, t, ctx) => {
       const c: ClusterInput = {}
       walk(map(e), clusterSection, c, ctx)
@@ -556,7 +577,7 @@ const topSection = section<TopState>(
     "remote_syslog", "prof_port", "http_base_path", "max_sub_tokens", "max_subscription_tokens",
     "max_traced_msg_len", "max_closed_clients", "disable_sublist_cache", "no_sublist_cache",
     "connect_error_reports", "reconnect_error_reports", "ocsp", "ocsp_cache", "allow_non_tls",
-    "no_auth_user", "accounts", "system_account", "system", "no_system_account", "no_system", "no_sys_acc",
+    "accounts", "system_account", "system", "no_system_account", "no_system", "no_sys_acc",
     "mappings", "maps", "operator", "operators", "root", "roots", "root_operator", "root_operators",
     "resolver", "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload",
     "resolver_pinned_accounts", "trusted", "trusted_keys", "gateway", "leafnodes", "leaf", "websocket",
@@ -590,6 +611,15 @@ const toOptions = (tree: ConfigMap): ConfigFileResult => {
     fail(
       state.pos.get("lameDuckGracePeriod") ?? state.pos.get("lameDuckDuration") ?? tree.pos,
       `lame_duck_grace_period (${formatDuration(grace)}) must be less than lame_duck_duration (${formatDuration(lameDuck)})`
+    )
+  }
+  const noAuth = o.authorization?.noAuthUser ?? state.noAuthUser
+  if (noAuth !== undefined && !(o.authorization?.users ?? []).some((u) => u.user === noAuth)) {
+    fail(
+      state.pos.get("noAuthUser") ?? tree.pos,
+      o.authorization?.users === undefined
+        ? `no_auth_user: "${noAuth}" present, but users are not defined`
+        : `no_auth_user: "${noAuth}" not present as user in authorization block or account configuration`
     )
   }
   const decoded = decode(o)
@@ -751,17 +781,9 @@ export const printConfig = (o: ServerOptionsInput): string => {
     kv(1, "password", a.password)
     kv(1, "token", a.token)
     if (a.timeout !== undefined) line(1, `timeout: ${seconds(a.timeout)}`)
-    if (a.users !== undefined) {
-      if (a.users.length === 0) line(1, "users: []")
-      else {
-        line(1, "users: [")
-        for (const u of a.users) {
-          line(2, u.password === undefined ? `{ user: ${quote(u.user)} }` : `{ user: ${quote(u.user)}, password: ${quote(u.password)} }`)
-        }
-        line(1, "]")
-      }
-    }
+    for (const l of printAuthorization(a, quote, formatDuration)) line(1, l)
     line(0, "}")
+    kv(0, "no_auth_user", a.noAuthUser)
   }
 
   const c = o.cluster

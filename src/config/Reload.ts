@@ -17,7 +17,6 @@ const RELOADED: Partial<Record<keyof ServerOptions, (v: unknown) => string>> = {
   logtime: (v) => `Reloaded: logtime = ${v}`,
   logFile: (v) => `Reloaded: log_file = ${v ?? ""}`,
   serverTags: () => "Reloaded: tags",
-  authorization: () => "Reloaded: authorization users",
   maxConnections: (v) => `Reloaded: max_connections = ${v}`,
   pidFile: (v) => `Reloaded: pid_file = ${v ?? ""}`,
   portsFileDir: (v) => `Reloaded: ports_file_dir = ${v ?? ""}`,
@@ -109,6 +108,12 @@ export const planReload = (current: ServerOptions, next: ServerOptions): Result.
       routes = planned.success
       continue
     }
+    if (key === "authorization") {
+      const r = authorizationChanges(current.authorization, next.authorization)
+      if (Result.isFailure(r)) return Result.fail(r.failure)
+      changes.push(...r.success)
+      continue
+    }
     const line = RELOADED[key]
     if (line === undefined) return Result.fail(`config reload not supported for ${NATS_NAME[key] ?? key}: old=${show(a)}, new=${show(b)}`)
     changes.push(line(b))
@@ -116,4 +121,26 @@ export const planReload = (current: ServerOptions, next: ServerOptions): Result.
   // nats-server logs the routes change after the rest of the cluster block.
   if (routes !== undefined) changes.push("Reloaded: cluster routes")
   return Result.succeed({ changes, routes })
+}
+
+type Auth = ServerOptions["authorization"]
+
+/**
+ * nats-server's `Reloaded: …` lines for what changed in `authorization` (`no_auth_user` may only
+ * go away together with its user).
+ */
+const authorizationChanges = (a: Auth, b: Auth): Result.Result<Array<string>, string> => {
+  const lines: Array<string> = []
+  if (a?.noAuthUser !== b?.noAuthUser) {
+    const removedWithUser = a?.noAuthUser !== undefined && b?.noAuthUser === undefined &&
+      !(b?.users ?? []).some((u) => u.user === a.noAuthUser)
+    if (!removedWithUser) return Result.fail(`config reload not supported for NoAuthUser: old=${a?.noAuthUser ?? ""}, new=${b?.noAuthUser ?? ""}`)
+  }
+  if (a?.user !== b?.user) lines.push("Reloaded: authorization username")
+  if (a?.password !== b?.password) lines.push("Reloaded: authorization password")
+  if (a?.token !== b?.token) lines.push("Reloaded: authorization token")
+  if ((a?.timeout ?? 2000) !== (b?.timeout ?? 2000)) lines.push(`Reloaded: authorization timeout = ${(b?.timeout ?? 2000) / 1000}`)
+  if (!same(a?.users ?? [], b?.users ?? []) || !same(a?.defaultPermissions, b?.defaultPermissions)) lines.push("Reloaded: authorization users")
+  if (!same(a?.nkeys ?? [], b?.nkeys ?? [])) lines.push("Reloaded: authorization nkey users")
+  return Result.succeed(lines)
 }

@@ -13,20 +13,55 @@ const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 /** A TCP port; `-1` asks for a random free port (as nats-server's RANDOM_PORT), `0` too. */
 const Port = Schema.Int.check(Schema.isBetween({ minimum: -1, maximum: 65535 }))
 
-/** One user of `authorization { users: [...] }`. */
+/** Subjects a user may (`allow`) or may not (`deny`) publish or subscribe to (see `auth/Permissions`). */
+export const SubjectPermission = Schema.Struct({
+  allow: Schema.optional(Schema.Array(Schema.String)),
+  deny: Schema.optional(Schema.Array(Schema.String))
+})
+export type SubjectPermission = typeof SubjectPermission.Type
+
+/** `allow_responses`: publish up to `max` replies to a received request within `expires` ms. */
+export const ResponsePermission = Schema.Struct({
+  max: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(1))),
+  expires: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(120_000)))
+})
+export type ResponsePermission = typeof ResponsePermission.Type
+
+export const Permissions = Schema.Struct({
+  publish: Schema.optional(SubjectPermission),
+  /** Entries may name a queue group: `"foo.* myqueue"`. */
+  subscribe: Schema.optional(SubjectPermission),
+  allowResponses: Schema.optional(ResponsePermission)
+})
+export type Permissions = typeof Permissions.Type
+
+/** One user of `authorization { users: [...] }`, addressable by name; bcrypt (`$2a$…`) or plain password. */
 export const User = Schema.Struct({
   user: Schema.String,
   /** Absent for a user that a client certificate maps to (`tls { verify_and_map: true }`). */
-  password: Schema.optional(Schema.String)
+  password: Schema.optional(Schema.String),
+  permissions: Schema.optional(Permissions)
 })
 export type User = typeof User.Type
 
-/** Client authorization: a single user/password, a token, or a list of users. */
+/** An nkey user (`users: [{ nkey: U… }]`): authenticated by signing the INFO nonce. */
+export const NkeyUser = Schema.Struct({
+  nkey: Schema.String,
+  permissions: Schema.optional(Permissions)
+})
+export type NkeyUser = typeof NkeyUser.Type
+
+/** Client authorization: a single user/password, a token, or a list of users (and nkeys). */
 export const Authorization = Schema.Struct({
   user: Schema.optional(Schema.String),
   password: Schema.optional(Schema.String),
   token: Schema.optional(Schema.String),
   users: Schema.Array(User).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  nkeys: Schema.Array(NkeyUser).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  /** For users (and nkeys) without permissions of their own. */
+  defaultPermissions: Schema.optional(Permissions),
+  /** A client that presents no credentials is this user (of `users`). */
+  noAuthUser: Schema.optional(Schema.String),
   /** Milliseconds a client has to send CONNECT when auth is required. */
   timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000)))
 })

@@ -39,7 +39,9 @@ export const listen = <E>(
         const srv = Net.createServer({ pauseOnConnect: true })
         const onError = (e: Error) => resume(Effect.fail(new ListenError({ message: e.message })))
         srv.once("error", onError)
-        srv.listen({ host, port: port < 0 ? 0 : port }, () => {
+        // A deep accept queue, as Go's listeners get (somaxconn): a burst of thousands of connects
+        // must not overflow Node's default 511 into SYN retries seconds later.
+        srv.listen({ host, port: port < 0 ? 0 : port, backlog: 4096 }, () => {
           srv.off("error", onError)
           resume(Effect.succeed(srv))
         })

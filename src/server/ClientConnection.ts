@@ -18,6 +18,8 @@ import type * as Op from "../protocol/Op.js"
 import type { Parsed } from "../protocol/Parser.js"
 import { type CloseReason, ErrText } from "../protocol/ProtocolError.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
+import type { Verdict } from "./auth/Auth.js"
+import { ClientAuth } from "./auth/ClientAuth.js"
 import { type ConnectOptions, parseConnect } from "./ConnectOptions.js"
 import { ConnectionCore } from "./ConnectionCore.js"
 import type { Connection, InfoListener, ServerState } from "./ServerState.js"
@@ -58,12 +60,15 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   tlsSession: { readonly version: string; readonly cipher: string } | undefined = undefined
   /** The pending PUB's line was already checked (a `PubLine` came before its payload). */
   private pubLineChecked = false
+  /** Authentication and permissions of this connection (see `auth/ClientAuth`). */
+  readonly auth: ClientAuth
 
   // Keepalive and async INFO.
   /** Async INFOs are only sent after the client's first PING was answered. */
   firstPingDone = false
   /** connect_urls changed since the client last got an INFO. */
   infoStale = false
+  private infoSent = false
   stop: Date | undefined = undefined
 
   constructor(
@@ -74,6 +79,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     private readonly io: SessionIO
   ) {
     super()
+    this.auth = new ClientAuth(this)
   }
 
   /** Log prefix as nats-server writes it: `ip:port - cid:N - ["v:lang:name" - ]`. */
@@ -93,7 +99,10 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   sendInfo(): void {
     this.infoStale = false
-    this.send(Encoder.info(this.server.clientInfo(this.cid, this.ip)))
+    // Only the greeting carries the nonce (async INFOs are built without it, as nats-server's).
+    const nonce = this.infoSent ? undefined : this.auth.nonce
+    this.infoSent = true
+    this.send(Encoder.info(this.server.clientInfo(this.cid, this.ip, nonce)))
   }
 
   private ok(): void {
@@ -142,8 +151,10 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   /** Subscriber: one message for one of our subscriptions (hot path). */
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    if (this.closeReason !== undefined) return
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    if (this.closeReason !== undefined) return false
+    const auth = this.auth
+    if (auth.denyFilter !== undefined && auth.denyFilter.denied(subject)) return false
     if (headerSize >= 0 && !this.headers) {
       // A client that did not negotiate headers gets the body only, as nats-server does.
       payload = payload.subarray(headerSize)
@@ -153,7 +164,9 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.outMsgs++
     this.outBytes += payload.length
     if (!this.dirty) this.server.router.markDirty(this)
+    if (auth.responses !== undefined && reply !== undefined) auth.responses.received(reply)
     if (this.out.size + this.inFlight > this.server.options.maxPending) this.slowConsumer()
+    return true
   }
 
   forget(sub: LocalSubscription): void {
@@ -196,17 +209,32 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   /** Apply one parsed batch, then flush everything it touched. */
   apply(parsed: Parsed): void {
+    if (parsed.ops.length > 0) this.lastActivity = new Date()
+    this.run(parsed, 0)
+  }
+
+  /**
+   * Run a batch from op `from` on. A CONNECT whose verdict is not in yet (bcrypt) stops the loop:
+   * the rest of the batch is held in `auth` and the session resumes it (`resume`) once the
+   * verdict arrived, reading nothing more from the socket meanwhile.
+   */
+  private run(parsed: Parsed, from: number): void {
     const ops = parsed.ops
-    if (ops.length > 0) this.lastActivity = new Date()
     this.server.router.clientBatch = true
-    for (let i = 0; i < ops.length && !this.closing; i++) {
+    for (let i = from; i < ops.length && !this.closing; i++) {
       const op = ops[i]!
       if (op._tag === "Pub") this.pub(op)
       else this.control(op)
+      if (this.auth.pending !== undefined) {
+        this.auth.hold(parsed, i + 1)
+        this.server.router.flush()
+        this.server.router.clientBatch = false
+        return
+      }
     }
     if (parsed.error !== undefined && !this.closing) {
       const e = parsed.error
-      if (!this.connected && this.server.authRequired() && (this.firstByte | 0x20) !== 0x63) {
+      if (!this.connected && this.server.authRequired() && ((this.firstByte | 0x20) !== 0x63 && !this.auth.noAuthUserFirstOp())) {
         // nats-server refuses a first op that does not start with C/c before parsing it.
         this.authViolation()
       } else {
@@ -218,12 +246,20 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.server.router.clientBatch = false
   }
 
+  /** The verdict the session waited for arrived: finish that CONNECT, then the held ops. */
+  resume(): void {
+    const { verdict, connect, held } = this.auth.release()
+    this.finishConnect(connect, verdict)
+    if (held !== undefined) this.run(held.parsed, held.from)
+    else this.server.router.flush()
+  }
+
   /**
    * What nats-server checks on a PUB/HPUB control line, before its payload: auth, headers, and in
    * pedantic mode the subject. False when the connection was closed.
    */
   private checkPubLine(op: Op.Pub | Op.PubLine): boolean {
-    if (!this.connected && this.server.authRequired()) {
+    if (!this.connected && this.server.authRequired() && !this.auth.noAuthUserFirstOp()) {
       this.authViolation()
       return false
     }
@@ -254,6 +290,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.inMsgs++
     this.inBytes += op.payload.length
     if (this.server.log.traceEnabled) this.tracePub(op)
+    const perms = this.auth.permissions
+    if (perms !== undefined && perms.checksPublish && !this.auth.mayPublish(perms, op.subject)) return this.auth.publishViolation(op.subject)
     // The verbose +OK goes out before any delivery (to this client's own subs or a 503).
     if (this.verbose) this.ok()
     // An HPUB with an empty header block (`HPUB foo 0 5`) is routed as a plain message (nats-server: MSG).
@@ -284,7 +322,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   private control(op: Op.Op): void {
     if (op._tag === "PubLine") return this.pubLine(op)
     if (this.server.log.traceEnabled && op._tag !== "Connect") this.server.log.trace(`${this.prefix}<<- [${traceText(op)}]`)
-    if (!this.connected && op._tag !== "Connect" && this.server.authRequired()) return this.authViolation()
+    if (!this.connected && op._tag !== "Connect" && this.server.authRequired() && !this.auth.noAuthUserFirstOp()) return this.authViolation()
     switch (op._tag) {
       case "Connect":
         return this.connect(op.json)
@@ -335,11 +373,17 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
       this.server.log.error(`${this.prefix}json: cannot unmarshal number ${c.protocol} into Go struct field clientOpts.protocol of type int`)
       return this.close("Protocol Violation")
     }
-    // nats-server authenticates before it looks at protocol and no_responders.
-    if (this.server.authRequired() && !this.authorize(c)) {
-      this.server.log.error(`${this.prefix}authentication error${c.user !== undefined ? ` - User "${c.user}"` : ""}`)
-      return this.close("Authentication Failure", ErrText.authViolation)
-    }
+    // nats-server authenticates before it looks at protocol and no_responders; a bcrypt verdict
+    // arrives later (the session waits for it and calls `resume`).
+    const verdict = this.auth.authenticate(c)
+    if (verdict instanceof Promise) return this.auth.wait(verdict, c)
+    this.finishConnect(c, verdict)
+  }
+
+  private finishConnect(c: ConnectOptions, verdict: Verdict): void {
+    if (this.closing) return
+    if (verdict === undefined) return this.authViolation()
+    this.auth.register(verdict)
     if (c.protocol !== 0 && c.protocol !== 1) {
       this.server.log.error(`${this.prefix}${ErrText.invalidProtocol}`)
       return this.close("Protocol Violation", ErrText.invalidProtocol)
@@ -385,7 +429,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   authViolation(): void {
-    this.server.log.error(`${this.prefix}authentication error`)
+    this.server.log.error(`${this.prefix}${this.server.auth.failureLog(this.auth.credentials)}`)
     this.close("Authentication Failure", ErrText.authViolation)
   }
 
@@ -399,8 +443,9 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   private sub(op: Op.Sub): void {
-    // nats-server's order (processSub): the subscription limit, then a live sid (silently ignored,
-    // whatever the subject: the first subscription stays), then the subject.
+    // nats-server's order (processSub): permissions, the subscription limit, then a live sid
+    // (silently ignored, whatever the subject: the first subscription stays), then the subject.
+    if (this.auth.permissions !== undefined && !this.auth.maySubscribe(this.auth.permissions, op)) return
     const max = this.server.options.maxSubscriptions
     if (max > 0 && this.subs.size >= max) {
       this.server.log.error(`${this.prefix}${ErrText.maxSubscriptions}`)

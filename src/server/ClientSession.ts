@@ -60,10 +60,11 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
         onStale: () => log.debug(`${conn.prefix}Stale Client Connection - Closing`)
       }).pipe(Effect.forkScoped)
       if (server.authRequired()) {
-        yield* Effect.sleep(Duration.millis(o.authorization?.timeout ?? 2000)).pipe(
+        yield* Effect.sleep(Duration.millis(server.auth.timeout)).pipe(
           Effect.andThen(Effect.sync(() => {
-            if (conn.connected) return
-            log.error(`${conn.prefix}authentication timeout`)
+            if (conn.connected || conn.auth.connectReceived) return
+            // nats-server: sendErrAndDebug.
+            log.debug(`${conn.prefix}${ErrText.authTimeout}`)
             conn.close("Authentication Timeout", ErrText.authTimeout)
           })),
           Effect.forkScoped
@@ -74,6 +75,25 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
     /** Greet (or refuse) the client and start its timers. */
     const start = Effect.suspend(() => (greet() ? timers : Effect.void))
 
+    /**
+     * After a batch: a CONNECT waiting for its bcrypt verdict holds the rest of the connection's
+     * input (nothing more is read) until it arrives; a route this batch fed is backlogged: read
+     * nothing more until it drains.
+     */
+    const afterBatch = (): Effect.Effect<void> => {
+      const pending = conn.auth.pending
+      if (pending !== undefined) {
+        return Effect.flatMap(Effect.promise(() => pending), () => {
+          conn.resume()
+          return afterBatch()
+        })
+      }
+      const stalled = server.router.stalled
+      if (stalled === undefined) return Effect.void
+      server.router.stalled = undefined
+      return stalled.awaitDrain()
+    }
+
     const spec = (start: Effect.Effect<void, never, Scope.Scope>): SessionSpec => ({
       kind: "client",
       limits: { maxControlLine: o.maxControlLine, maxPayload: o.maxPayload },
@@ -83,11 +103,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
       handle: (parsed) =>
         Effect.suspend(() => {
           conn.apply(parsed)
-          // A route this batch fed is backlogged: read nothing more until it drains.
-          const stalled = server.router.stalled
-          if (stalled === undefined) return Effect.void
-          server.router.stalled = undefined
-          return stalled.awaitDrain()
+          return afterBatch()
         }),
       writeDeadline: o.writeDeadline,
       onWritten: () => conn.written(),

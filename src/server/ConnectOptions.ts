@@ -27,6 +27,9 @@ export const ConnectOptions = Schema.Struct({
   user: text,
   pass: text,
   auth_token: text,
+  /** An nkey user's public key and its signature of the INFO nonce. */
+  nkey: text,
+  sig: text,
   /** Routes send their cluster name and server id here. */
   cluster: text,
   cluster_dynamic: Schema.optional(Schema.Boolean),

@@ -160,8 +160,7 @@ export class Router {
         continue
       }
       if (sub.closed || (!from.echo && sub.owner.cid === from.cid)) continue
-      this.deliverLocal(sub, subject, reply, headerSize, payload)
-      delivered++
+      if (this.deliverLocal(sub, subject, reply, headerSize, payload)) delivered++
     }
 
     for (let g = 0; g < queues.length; g++) {
@@ -176,8 +175,8 @@ export class Router {
         }
         route.queueScratch.push(chosen.queue!)
       } else {
-        this.deliverLocal(chosen, subject, reply, headerSize, payload)
-        delivered++
+        if (this.deliverLocal(chosen, subject, reply, headerSize, payload)) delivered++
+        else if (this.deliverToAnother(queues[g]!, chosen, from, subject, reply, headerSize, payload)) delivered++
       }
     }
 
@@ -222,19 +221,43 @@ export class Router {
       const group = groups[g]!
       if (!queues.includes(group[0]!.queue!)) continue
       const chosen = pickLocalMember(group)
-      if (chosen !== undefined) this.deliverLocal(chosen, subject, reply, headerSize, payload)
+      if (chosen !== undefined && !this.deliverLocal(chosen, subject, reply, headerSize, payload)) {
+        this.deliverToAnother(group, chosen, undefined, subject, reply, headerSize, payload)
+      }
     }
   }
 
-  private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
+  /**
+   * The chosen queue member refused the message (its subject is denied to it): like nats-server,
+   * try the group's other local members in turn. Rare, so a plain scan.
+   */
+  private deliverToAnother(
+    group: ReadonlyArray<Interest>,
+    refused: LocalSubscription,
+    from: Publisher | undefined,
+    subject: string,
+    reply: string | undefined,
+    headerSize: number,
+    payload: Uint8Array
+  ): boolean {
+    for (let i = 0; i < group.length; i++) {
+      const m = group[i]!
+      if (m.remote || m === refused || m.closed || (from !== undefined && !from.echo && m.owner.cid === from.cid)) continue
+      if (this.deliverLocal(m, subject, reply, headerSize, payload)) return true
+    }
+    return false
+  }
+
+  private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    if (sub.owner.deliver(sub, subject, reply, headerSize, payload) === false) return false
     sub.delivered++
-    sub.owner.deliver(sub, subject, reply, headerSize, payload)
     this.stats.outMsgs++
     this.stats.outBytes += payload.length
     if (sub.max > 0 && sub.delivered >= sub.max) {
       this.removeLocal(sub)
       sub.owner.forget(sub)
     }
+    return true
   }
 }
 

@@ -16,6 +16,7 @@ import type { NatsMessage } from "../client/Message.js"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import { AuthConfig } from "./auth/Auth.js"
 import type { ClientConnection } from "./ClientConnection.js"
 import { ClosedClient } from "./ClosedClient.js"
 import { InProcess, type InProcessSubscription, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
@@ -77,6 +78,8 @@ export class ServerState {
   cluster: ClusterState | undefined = undefined
   /** Client connections accepted since start. */
   totalConnections = 0
+  /** Client authentication compiled from `options.authorization` (rebuilt on reload). */
+  auth: AuthConfig
   private lastId = 0
 
   constructor(
@@ -84,6 +87,7 @@ export class ServerState {
     readonly log: LogShape
   ) {
     this.serverName = options.serverName ?? this.serverId
+    this.auth = new AuthConfig(options.authorization, (text) => log.error(text))
   }
 
   // --- the in-process API -----------------------------------------------------------------------
@@ -153,13 +157,11 @@ export class ServerState {
   }
 
   authRequired(): boolean {
-    const auth = this.options.authorization
-    return auth !== undefined &&
-      (auth.user !== undefined || auth.token !== undefined || auth.users.length > 0)
+    return this.auth.required
   }
 
-  /** The INFO a client gets, in nats-server's field order. */
-  clientInfo(clientId: number, clientIp: string): Record<string, unknown> {
+  /** The INFO a client gets, in nats-server's field order (the nonce only in the first one). */
+  clientInfo(clientId: number, clientIp: string, nonce?: string): Record<string, unknown> {
     const o = this.options
     const info: Record<string, unknown> = {
       server_id: this.serverId,
@@ -178,6 +180,7 @@ export class ServerState {
     info["max_payload"] = o.maxPayload
     info["client_id"] = clientId
     info["client_ip"] = clientIp
+    if (nonce !== undefined) info["nonce"] = nonce
     if (this.clusterName !== undefined) info["cluster"] = this.clusterName
     const urls = this.connectUrls()
     if (urls !== undefined) info["connect_urls"] = urls

@@ -12,8 +12,11 @@ export interface Subscriber {
   readonly cid: number
   /** Whether this subscriber receives its own publishes. */
   readonly echo: boolean
-  /** Append one message for `sub`; called synchronously on the hot path. */
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void
+  /**
+   * Append one message for `sub`; called synchronously on the hot path. `false` = not delivered
+   * (e.g. its subject is denied to the subscriber); it then does not count.
+   */
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean | void
   /** Forget a subscription the broker removed on its own (auto-unsubscribe after max). */
   forget(sub: LocalSubscription): void
 }
