@@ -17,6 +17,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as bcrypt from "@node-rs/bcrypt"
+import { freePort } from "./servers.js"
 
 const args = process.argv.slice(2)
 const opt = (name: string, def: number): number => {
@@ -30,15 +31,6 @@ const RUNS = opt("runs", 1)
 const NO_REF = args.includes("--no-ref")
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
 
 /** A raw connection that collects lines. */
 class Conn {

@@ -103,6 +103,9 @@ export const freePorts = async (n: number): Promise<number[]> => {
   }
 }
 
+/** One free port (see `freePorts`). */
+export const freePort = async (): Promise<number> => (await freePorts(1))[0]!
+
 /** Every child we started, so that an interrupted run still stops them (by PID only). */
 const live = new Set<ChildProcess>()
 export const killAllSync = (): void => {

@@ -11,6 +11,7 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
 import { NATS_SERVER, type Proc, startProc } from "./fuzz/servers.js"
+import { freePort } from "./servers.js"
 
 const args = process.argv.slice(2)
 const flag = (name: string, fallback: number): number => {
@@ -26,15 +27,6 @@ ping_interval: "10m"
 http: "127.0.0.1:${httpPort}"
 `
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port
-      srv.close(() => resolve(port))
-    })
-  })
 
 /** `slow_consumers` from the server's /varz (a paused socket cannot see its own close). */
 const slowConsumers = async (httpPort: number): Promise<number> => {

@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort } from "./servers.js"
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const ours = path.join(repo, "bin/effect-nats-server.js")
@@ -26,15 +27,6 @@ const natsServer = (() => {
 const runsArg = process.argv.indexOf("--runs")
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port
-      srv.close(() => resolve(port))
-    })
-  })
 
 /** Resolves with the first chunk a connection to `port` receives, retrying until it connects. */
 const firstInfo = (port: number, deadlineMs = 20_000): Promise<string> => {

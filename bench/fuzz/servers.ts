@@ -8,6 +8,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort } from "../servers.js"
 
 /** Real nats-server: `$NATS_SERVER`, else the first on the PATH (Debian installs it in /usr/sbin). */
 export const NATS_SERVER: string | undefined = process.env["NATS_SERVER"] ??
@@ -28,15 +29,6 @@ export interface Proc {
   readonly stop: () => Promise<void>
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port
-      srv.close(() => resolve(port))
-    })
-  })
 
 const ready = async (port: number, deadline: number): Promise<void> => {
   for (;;) {

@@ -53,6 +53,8 @@ describe("configs written for nats-server", () => {
     // Whatever `permissions` does, `permission` and `authorization` do the same.
     expect(as("permission")).toEqual(as("permissions"))
     expect(as("authorization")).toEqual(as("permissions"))
+    // …and it is a working permissions block, so the harness's auth config starts.
+    expect(as("permission")).toMatchObject({ ok: { authorization: { users: [{ user: "derek", permissions: { publish: { allow: ["foo"] }, subscribe: { allow: ["bar"] } } }] } } })
     // Other unknown keys in a user map stay errors (nats-server: unknown field).
     const unknown = configFromString(user("bogus"), { file: "t.conf" })
     expect(Result.isFailure(unknown) && unknown.failure.message).toMatch(/unknown field "bogus"/)
@@ -62,6 +64,11 @@ describe("configs written for nats-server", () => {
       const r = spawnSync(natsServerPath, ["-t", "-c", file], { encoding: "utf8" })
       expect(r.stderr).toContain("is valid")
     }
+    const file = path.join(dir, "perm-ours.conf")
+    fs.writeFileSync(file, user("permission"))
+    const ours = spawnSync(process.execPath, [binPath, "-t", "-c", file], { encoding: "utf8" })
+    expect(ours.stderr).toContain("is valid")
+    expect(ours.status).toBe(0)
   })
 })
 
