@@ -62,8 +62,8 @@ export const Authorization = Schema.Struct({
   defaultPermissions: Schema.optional(Permissions),
   /** A client that presents no credentials is this user (of `users`). */
   noAuthUser: Schema.optional(Schema.String),
-  /** Milliseconds a client has to send CONNECT when auth is required. */
-  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000)))
+  /** Milliseconds a client has to send CONNECT when auth is required; absent = nats-server's default (`authTimeout` in `server/auth/Auth`). */
+  timeout: Schema.optional(Schema.Number)
 })
 export type Authorization = typeof Authorization.Type
 

@@ -5,6 +5,7 @@
  */
 import * as os from "node:os"
 import { hostPort, parseRouteUrl } from "../cluster/RouteUrl.js"
+import { authTimeout } from "../server/auth/Auth.js"
 import { NATS_COMPAT_VERSION, type ServerState } from "../server/ServerState.js"
 import { goTime, goUptime } from "./format.js"
 
@@ -81,7 +82,7 @@ export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Dat
     http_port: o.httpsPort !== undefined ? 0 : runtime.httpPort,
     http_base_path: "",
     https_port: o.httpsPort !== undefined ? runtime.httpPort : 0,
-    auth_timeout: o.authorization !== undefined ? o.authorization.timeout / 1000 : DEFAULT_AUTH_TIMEOUT,
+    auth_timeout: authTimeout(o) / 1000,
     max_control_line: o.maxControlLine,
     max_payload: o.maxPayload,
     max_pending: o.maxPending,

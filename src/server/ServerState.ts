@@ -16,7 +16,7 @@ import type { NatsMessage } from "../client/Message.js"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { AuthConfig } from "./auth/Auth.js"
+import { AuthConfig, authTimeout } from "./auth/Auth.js"
 import type { ClientConnection } from "./ClientConnection.js"
 import { ClosedClient } from "./ClosedClient.js"
 import { InProcess, type InProcessSubscription, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
@@ -87,7 +87,7 @@ export class ServerState {
     readonly log: LogShape
   ) {
     this.serverName = options.serverName ?? this.serverId
-    this.auth = new AuthConfig(options.authorization, (text) => log.error(text))
+    this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text))
   }
 
   // --- the in-process API -----------------------------------------------------------------------

@@ -68,11 +68,13 @@ for (const target of targets) describe.skipIf(!target.available)(`reload of user
     // erin's password changed: authenticated again, refused.
     expect(await erin.waitClosed()).toBe("-ERR 'Authorization Violation'\r\n")
     await s.waitFor(`authentication error - User "erin"`)
-    await alice.expectPastPings(`-ERR 'Permissions Violation for Subscription to "bar" (sid "2")'\r\n`)
-    // erin's password changed: authenticated again, refused.
-    expect(await erin.waitClosed()).toBe("-ERR 'Authorization Violation'\r\n")
-    await s.waitFor(`authentication error - User "erin"`)
-    await alice.expectPastPings(`-ERR 'Permissions Violation for Subscription to "foo.>" (sid "3")'\r\n`)
+    // Both withdrawn subscriptions are reported; nats-server walks them in Go map order, so the
+    // order of the two lines is not fixed.
+    const removed = [await alice.nextNonPing(), await alice.nextNonPing()].sort()
+    expect(removed).toEqual([
+      `-ERR 'Permissions Violation for Subscription to "bar" (sid "2")'\r\n`,
+      `-ERR 'Permissions Violation for Subscription to "foo.>" (sid "3")'\r\n`
+    ])
     await s.waitFor(`Removed sub "bar" (sid "2") for User "alice" - not authorized`)
 
     // What is left of alice's interest still works, what was removed gets nothing.

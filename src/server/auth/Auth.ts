@@ -15,6 +15,14 @@ import type * as Options from "../../config/ServerOptions.js"
 import { CompiledPermissions } from "./Permissions.js"
 import { compareSecret, type NkeyVerifier, nkeyVerifier } from "./Secrets.js"
 
+/**
+ * The client auth timeout in milliseconds: `authorization.timeout` when set, else nats-server
+ * 2.9's default — the TLS handshake timeout plus one second with client TLS, two seconds without
+ * (`getDefaultAuthTimeout`; checked live: `/varz` `auth_timeout` 3 with a default `tls {}` block).
+ */
+export const authTimeout = (o: Pick<Options.ServerOptions, "authorization" | "tls">): number =>
+  o.authorization?.timeout ?? (o.tls !== undefined ? o.tls.timeout + 1000 : 2000)
+
 /** Who a connection authenticated as. */
 export interface AuthUser {
   /** The user name (users list, single user, no_auth_user); undefined for token and anonymous. */
@@ -65,8 +73,8 @@ export class AuthConfig {
   private readonly token: string | undefined
   private readonly single: { readonly user: string; readonly password: string } | undefined
 
-  constructor(auth: Options.Authorization | undefined, onWarning: (text: string) => void = () => {}) {
-    this.timeout = auth?.timeout ?? 2000
+  constructor(auth: Options.Authorization | undefined, timeout: number, onWarning: (text: string) => void = () => {}) {
+    this.timeout = timeout
     this.token = auth?.token
     this.single = auth?.user !== undefined ? { user: auth.user, password: auth.password ?? "" } : undefined
     const compile = (p: Options.Permissions | undefined): CompiledPermissions | undefined => {
