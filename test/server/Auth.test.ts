@@ -3,13 +3,16 @@
  * credentials of every kind — user/password plain and bcrypt, token plain and bcrypt, the users
  * list, nkeys (keys generated here), no_auth_user — against our server and real nats-server
  * started from the same config text. Bad credentials must give `Authorization Violation` and
- * nats-server's log line on both.
+ * nats-server's log line on both. The credential cases run again over TLS (the same configs with a
+ * `tls {}` block, certificates made at test time): the INFO-then-handshake upgrade must carry
+ * every kind of login, the nkey nonce signature included.
  */
 import * as bcrypt from "@node-rs/bcrypt"
 import * as nkeys from "@nats-io/nkeys"
 import { connect as connectV3, nkeyAuthenticator as nkeyV3 } from "@nats-io/transport-node"
 import { connect as connectV2, nkeyAuthenticator as nkeyV2 } from "nats"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Certs, makeCerts } from "../support/certs.js"
 import { RawClient } from "../support/raw.js"
 import { type ConfServer, confTargets } from "../support/confServers.js"
 import { waitUntil } from "../support/wait.js"
@@ -92,8 +95,8 @@ const options = (c: Creds, v3: boolean): Record<string, unknown> => {
 }
 
 /** Connect, prove the connection works with a round trip, close. Rejects with the client's error. */
-const tryClient = async (lib: "nats" | "@nats-io/transport-node", url: string, c: Creds): Promise<void> => {
-  const common = { servers: url, reconnect: false, maxReconnectAttempts: 0, timeout: 10_000 }
+const tryClient = async (lib: "nats" | "@nats-io/transport-node", url: string, c: Creds, caFile?: string): Promise<void> => {
+  const common = { servers: url, reconnect: false, maxReconnectAttempts: 0, timeout: 10_000, ...(caFile !== undefined ? { tls: { caFile } } : {}) }
   if (lib === "nats") {
     const nc = await connectV2({ ...common, ...options(c, false) })
     const sub = nc.subscribe("auth.roundtrip", { max: 1 })
@@ -109,23 +112,41 @@ const tryClient = async (lib: "nats" | "@nats-io/transport-node", url: string, c
   }
 }
 
-for (const target of confTargets) describe.skipIf(!target.available)(`authentication with real clients: ${target.name}`, () => {
+/** Over TLS: one accepted and one refused login of each kind. */
+const TLS_CASES = new Set([
+  "users list, plain password",
+  "users list, bcrypt password",
+  "users list, nkey",
+  "users list, wrong bcrypt password",
+  "users list, unknown nkey",
+  "bcrypt token",
+  "wrong plain token",
+  "no_auth_user, no credentials"
+])
+
+for (const overTls of [false, true]) for (const target of confTargets) describe.skipIf(!target.available)(`authentication with real clients${overTls ? " over TLS" : ""}: ${target.name}`, () => {
   const servers = new Map<string, ConfServer>()
+  let certs: Certs | undefined
   beforeAll(async () => {
-    for (const [name, conf] of Object.entries(CONFS)) servers.set(name, await target.start(conf))
+    if (overTls) certs = makeCerts()
+    const tls = certs === undefined ? "" : `tls { cert_file: "${certs.server.cert}", key_file: "${certs.server.key}" }\n`
+    for (const [name, conf] of Object.entries(CONFS)) servers.set(name, await target.start(tls + conf))
   }, 60_000)
   afterAll(async () => {
     for (const s of servers.values()) await s.stop()
+    certs?.cleanup()
   })
 
   for (const lib of ["nats", "@nats-io/transport-node"] as const) {
     for (const c of cases) {
+      if (overTls && !TLS_CASES.has(c.label)) continue
       it(`${lib}: ${c.label} → ${c.ok ? "accepted" : "Authorization Violation"}`, async () => {
         const server = servers.get(c.conf)!
+        const caFile = certs?.ca
         if (c.ok) {
-          await tryClient(lib, server.url, c.creds)
+          await tryClient(lib, server.url, c.creds, caFile)
         } else {
-          const error = await tryClient(lib, server.url, c.creds).then(() => undefined, (e: unknown) => e as Error)
+          const error = await tryClient(lib, server.url, c.creds, caFile).then(() => undefined, (e: unknown) => e as Error)
           expect(error, "the connection must be refused").toBeDefined()
           expect(String(error?.message)).toMatch(/Authorization Violation/i)
           if (c.log !== undefined) {
@@ -136,6 +157,7 @@ for (const target of confTargets) describe.skipIf(!target.available)(`authentica
     }
   }
 
+  if (overTls) return
   it("INFO has auth_required, and a 15-character nonce only where nkey users are configured", async () => {
     const withNkeys = await RawClient.connect(servers.get("USERS")!.port)
     const without = await RawClient.connect(servers.get("TOKEN_PLAIN")!.port)
