@@ -11,7 +11,9 @@ import { startServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
 
 // Smaller than any real id: by the id rule the link this peer dials is the one to keep.
-const PEER_ID = `N${"A".repeat(55)}`
+// Server ids are base32 (A–Z, 2–7) after the N, and "2" sorts lowest: `N22…2` is below any
+// real id (an all-"A" id is not: a real `NA6…` sorts below `NAA…`).
+const PEER_ID = `N${"2".repeat(55)}`
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => {

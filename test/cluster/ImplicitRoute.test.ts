@@ -21,7 +21,9 @@ import { waitUntil } from "../support/wait.js"
 
 // The smallest possible server id: any real id compares above it, so duplicate resolution keeps
 // the link this peer dialed and drops the one our server dials (see Duplicates.ts).
-const PEER_ID = `N${"A".repeat(55)}`
+// Server ids are base32 (A–Z, 2–7) after the N, and "2" sorts lowest: `N22…2` is below any
+// real id (an all-"A" id is not: a real `NA6…` sorts below `NAA…`).
+const PEER_ID = `N${"2".repeat(55)}`
 const GONE_ID = `N${"B".repeat(55)}`
 
 const cleanup: Array<() => Promise<void> | void> = []
