@@ -142,7 +142,11 @@ authorization { user: good, password: client, timeout: ${AUTH_TIMEOUT_MS / 1000}
     c.send("SUB ")
     // 32 MiB of a never-ending subject; the server must close after ~512 bytes of it.
     for (let i = 0; i < 32 && !c.closed; i++) c.send(junk)
-    expect(await c.waitClosed(20_000)).toBe("-ERR 'maximum control line exceeded'\r\n")
+    // The -ERR is written before the close, but closing with our junk still unread resets the
+    // connection, which can drop the -ERR in flight (nats-server alike): take the log's word then.
+    const got = await c.waitClosed(20_000)
+    if (got === "") await server!.waitFor(/maximum control line exceeded: max_control_line/)
+    else expect(got).toBe("-ERR 'maximum control line exceeded'\r\n")
     expect(rssOf(server!.child.pid!) - rss).toBeLessThan(24 * 1024 * 1024)
   }, 60_000)
 })
