@@ -13,7 +13,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as net from "node:net"
-import { type ChildServer, natsServerPath, startNatsServer, startOurs } from "./servers.js"
+import { type ChildServer, freePort, natsServerPath, startNatsServer, startOurs } from "./servers.js"
 import { type LinkRule, routeConnectName, TcpProxy } from "./TcpProxy.js"
 
 export type Impl = "ours" | "nats"
@@ -47,37 +47,12 @@ export interface Routez {
   readonly routes: ReadonlyArray<RoutezRoute>
 }
 
-/** The kernel's ephemeral port range (where listen(0) and outgoing connections take ports). */
-const ephemeralRange = (): [number, number] => {
-  try {
-    const [lo, hi] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number)
-    if (lo !== undefined && hi !== undefined && lo > 0) return [lo, hi]
-  } catch {
-    // not Linux
-  }
-  return [32768, 60999]
-}
-
-const canListen = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const srv = net.createServer()
-    srv.once("error", () => resolve(false))
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)))
-  })
-
 /**
  * A free port below the ephemeral range: a node must get the same ports back when it restarts,
  * and ports there are never handed out meanwhile to outgoing connections or `listen(0)` (which a
- * chaos run makes hundreds of).
+ * chaos run makes hundreds of). See `freePort`.
  */
-export const freeFixedPort = async (): Promise<number> => {
-  const [lo] = ephemeralRange()
-  const base = Math.max(1024, lo - 12_000)
-  for (;;) {
-    const port = base + Math.floor(Math.random() * (lo - base))
-    if (await canListen(port)) return port
-  }
-}
+export const freeFixedPort = (): Promise<number> => freePort()
 
 export class ChaosNode {
   proc: ChildServer | undefined = undefined

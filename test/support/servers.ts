@@ -3,6 +3,7 @@
  * child process (for signals and crashes), and real nats-server when it is installed.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -39,16 +40,44 @@ export const startServer = async (input: ServerOptionsInput = {}): Promise<TestS
   return { port, url: `nats://127.0.0.1:${port}`, broker, lines: () => lines.lines, stop: () => runtime.dispose() }
 }
 
-/** A port that was free a moment ago. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
+/** The kernel's ephemeral port range (where listen(0) and outgoing connections take ports). */
+const ephemeralRange = (): [number, number] => {
+  try {
+    const [lo, hi] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number)
+    if (lo !== undefined && hi !== undefined && lo > 0) return [lo, hi]
+  } catch {
+    // not Linux
+  }
+  return [32768, 60999]
+}
+
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
     const srv = net.createServer()
-    srv.once("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port
-      srv.close(() => resolve(port))
-    })
+    srv.once("error", () => resolve(false))
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)))
   })
+
+const handedOut = new Set<number>()
+
+/**
+ * A port that was free a moment ago, for a server a test starts later (or restarts on the same
+ * port). It is picked at random *below* the ephemeral range: a port from `listen(0)` can be handed
+ * to some other test's outgoing connection (the suite makes tens of thousands) before the server
+ * binds it — EADDRINUSE. Never the same port twice in one process.
+ */
+export const freePort = async (): Promise<number> => {
+  const [lo] = ephemeralRange()
+  const base = Math.max(1024, lo - 12_000)
+  for (;;) {
+    const port = base + Math.floor(Math.random() * (lo - base))
+    if (handedOut.has(port)) continue
+    if (await canListen(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+}
 
 export interface ChildServer {
   readonly child: ChildProcess
