@@ -326,6 +326,20 @@ const handshake = (
   )
 }
 
+/** During the handshake a socket error fails it with Go's text (and destroys the socket). */
+const failOnError = (sock: NodeTls.TLSSocket, done: (result: Effect.Effect<NodeTls.TLSSocket, TlsHandshakeError>) => void): void => {
+  sock.on("error", (e) => {
+    sock.destroy()
+    done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e })))
+  })
+}
+
+/** Handshake done: later socket errors belong to the session (it sees the close). */
+const settleErrors = (sock: NodeTls.TLSSocket): void => {
+  sock.removeAllListeners("error")
+  sock.on("error", noop)
+}
+
 /**
  * Server side: upgrade an accepted socket (nothing read from it yet). With `verify`, the client
  * must present a certificate that `ca_file` signed.
@@ -340,13 +354,9 @@ export const acceptTls = (raw: Net.Socket, config: TlsConfig, verify = config.ve
       // the chain itself is checked below, as Node leaves it to the caller.
       rejectUnauthorized: verify
     })
-    sock.on("error", (e) => {
-      sock.destroy()
-      done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e })))
-    })
+    failOnError(sock, done)
     sock.once("secure", () => {
-      sock.removeAllListeners("error")
-      sock.on("error", noop)
+      settleErrors(sock)
       const verifyError = verify ? peerVerifyError(sock) : null
       if (verifyError !== null) {
         const code = (verifyError as NodeJS.ErrnoException).code
@@ -376,13 +386,9 @@ export const connectTls = (raw: Net.Socket, config: TlsConfig, host: string): Ef
       ...(Net.isIP(host) === 0 ? { servername: host } : {}),
       rejectUnauthorized: true
     })
-    sock.on("error", (e) => {
-      sock.destroy()
-      done(Effect.fail(new TlsHandshakeError({ message: handshakeErrorText(e), timedOut: false, cause: e })))
-    })
+    failOnError(sock, done)
     sock.once("secureConnect", () => {
-      sock.removeAllListeners("error")
-      sock.on("error", noop)
+      settleErrors(sock)
       done(Effect.succeed(sock))
     })
     return sock
