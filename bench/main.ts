@@ -10,9 +10,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { JsonlSink, renderTable, summarize, summaryRecord, type Impl, type RowSummary } from "./report.js"
-import { runReqRep, runThroughput, type RunOptions, type RunResult } from "./run.js"
-import { scaled, SUITE, type Scenario } from "./scenarios.js"
+import { runMemory } from "./memory.js"
+import { JsonlSink, renderMarkdown, renderTable, summarize, summaryRecord, type Impl, type RowSummary } from "./report.js"
+import { runLatency, runReqRep, runThroughput, type RunOptions, type RunResult } from "./run.js"
+import { QUICK_MEMORY_DIVISOR, rowSize, scaled, SUITE, type Scenario } from "./scenarios.js"
 import {
   killAllSync,
   onPath,
@@ -28,11 +29,20 @@ import {
   type Templates
 } from "./servers.js"
 
+/** --quick: message (and warm-up) counts × this, no reruns. */
+const QUICK_SCALE = 0.02
+const QUICK_SETTLE_MS = 300
+
 const USAGE = `usage: node dist/bench/main.js [options]   (or: npm run bench -- [options])
 
   --rows REGEX          run only rows whose name matches (e.g. 'pubsub|reqrep')
   --runs N              runs per row and implementation; the table shows medians (default 1)
   --scale F             multiply message counts (e.g. 0.1 for a quick check; default 1)
+  --quick               one-round smoke of every row: --scale ${QUICK_SCALE} (warm-ups too), --retries 0,
+                        memory rows with 1/${QUICK_MEMORY_DIVISOR} of the connections and subscriptions,
+                        settling ${QUICK_SETTLE_MS} ms; numbers are not comparable to full runs
+  --settle-ms MS        memory rows: pause between "load in place" and the RSS sample (default 1000)
+  --markdown FILE       also write the table as Markdown (the README's performance table; - = stdout)
   --timeout S           seconds a run may take before it is reported as failed (default 60)
   --ours TPL            standalone command template for ours    (env BENCH_OURS)
   --ours-cluster TPL    cluster-node command template for ours  (env BENCH_OURS_CLUSTER)
@@ -83,7 +93,11 @@ interface Cli {
   retries: number
   out: string | undefined
   list: boolean
+  quick: boolean
+  settleMs: number
+  markdown: string | undefined
 }
+
 
 class UsageError extends Error {}
 
@@ -110,8 +124,14 @@ const parseCli = (argv: ReadonlyArray<string>): Cli => {
     maxOther: 0.3,
     retries: 2,
     out: undefined,
-    list: false
+    list: false,
+    quick: false,
+    settleMs: 1000,
+    markdown: undefined
   }
+  let retriesGiven = false
+  let scaleGiven = false
+  let settleGiven = false
   const number = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v)
     if (v === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number >= ${min}`)
@@ -133,6 +153,17 @@ const parseCli = (argv: ReadonlyArray<string>): Cli => {
         break
       case "--scale":
         cli.scale = number(flag, value(), 1e-6)
+        scaleGiven = true
+        break
+      case "--quick":
+        cli.quick = true
+        break
+      case "--settle-ms":
+        cli.settleMs = Math.floor(number(flag, value(), 0))
+        settleGiven = true
+        break
+      case "--markdown":
+        cli.markdown = value()
         break
       case "--timeout":
         cli.timeoutMs = number(flag, value(), 1) * 1000
@@ -184,6 +215,7 @@ const parseCli = (argv: ReadonlyArray<string>): Cli => {
         break
       case "--retries":
         cli.retries = Math.floor(number(flag, value(), 0))
+        retriesGiven = true
         break
       case "--out":
         cli.out = value()
@@ -199,6 +231,11 @@ const parseCli = (argv: ReadonlyArray<string>): Cli => {
       default:
         throw new UsageError(`unknown option ${flag}`)
     }
+  }
+  if (cli.quick) {
+    if (!scaleGiven) cli.scale = QUICK_SCALE
+    if (!retriesGiven) cli.retries = 0
+    if (!settleGiven) cli.settleMs = QUICK_SETTLE_MS
   }
   const ref = { single: refSingle, cluster: refCluster }
   const ours = oursIsRef ? ref : { single: oursSingle, cluster: oursCluster }
@@ -223,7 +260,15 @@ const timestamp = (): string => new Date().toISOString().replace(/[:.]/g, "-").r
 const describe = (r: RunResult): string => {
   const status = r.ok ? "ok" : `FAILED: ${r.error ?? "?"}`
   if (!r.ok && r.kind === "throughput" && Number.isNaN(r.msgsPerSec)) return status
-  if (!r.ok && r.kind === "reqrep" && Number.isNaN(r.latency.p50)) return status
+  if (r.kind === "memory") {
+    if (!r.ok && Number.isNaN(r.rssKiB)) return status
+    return `RSS ${(r.rssKiB / 1024).toFixed(1)} MiB (peak ${(r.hwmKiB / 1024).toFixed(1)}, at start ${(r.startRssKiB / 1024).toFixed(1)}) with ${r.conns} conns, ${r.subs} subs${Number.isFinite(r.perItemKiB) ? ` (${r.perItemKiB.toFixed(1)} KiB each)` : ""}; set up in ${r.setupMs} ms  ${status}`
+  }
+  if (!r.ok && (r.kind === "reqrep" || r.kind === "latency") && Number.isNaN(r.latency.p50)) return status
+  if (r.kind === "latency") {
+    const l = r.latency
+    return `p50 ${l.p50.toFixed(0)} p90 ${l.p90.toFixed(0)} p99 ${l.p99.toFixed(0)} max ${l.max.toFixed(0)} us at ${r.rateActual.toFixed(0)} msgs/s (max lag ${r.maxLagMs.toFixed(2)} ms)  lost ${r.lost} dup ${r.dup}  ${status}`
+  }
   if (r.kind === "reqrep") {
     const l = r.latency
     return `p50 ${l.p50.toFixed(0)} p90 ${l.p90.toFixed(0)} p99 ${l.p99.toFixed(0)} us  ${status}`
@@ -244,9 +289,12 @@ const main = async (): Promise<number> => {
     }
     throw err
   }
-  const rows = SUITE.filter((s) => cli.rows.test(s.name)).map((s) => scaled(s, cli.scale))
+  const rows = SUITE.filter((s) => cli.rows.test(s.name)).map((s) => scaled(s, cli.scale, cli.quick))
   if (cli.list) {
-    for (const s of rows) console.log(`${s.name.padEnd(16)} ${s.topology.padEnd(8)} ${String(s.msgs).padStart(9)} msgs  ${s.description}`)
+    for (const s of rows) {
+      const unit = s.kind === "memory" ? (s.load === "subs" ? "subs " : "conns") : "msgs "
+      console.log(`${s.name.padEnd(16)} ${s.topology.padEnd(8)} ${String(rowSize(s)).padStart(9)} ${unit}  ${s.description}`)
+    }
     return 0
   }
   if (rows.length === 0) {
@@ -306,8 +354,11 @@ const main = async (): Promise<number> => {
         // the quietest attempt. A failed run is never retried away.
         const attempts: Array<{ result: RunResult; record: object }> = []
         for (let attempt = 0; attempt <= cli.retries; attempt++) {
-          const { result, argv } = await runOnce(sc, templates[impl]!, startOpts, runOpts)
-          attempts.push({ result, record: { row: sc.name, impl, run: run + 1, attempt: attempt + 1, topology: sc.topology, size: sc.size, msgs: sc.msgs, servers: argv, ...result } })
+          const { result, argv } = sc.kind === "memory"
+            ? { result: await runMemory(sc, templates[impl]!, startOpts, { timeoutMs: cli.timeoutMs, settleMs: cli.settleMs }), argv: [] }
+            : await runOnce(sc, templates[impl]!, startOpts, runOpts)
+          const size = sc.kind === "memory" ? {} : { size: sc.size }
+          attempts.push({ result, record: { row: sc.name, impl, run: run + 1, attempt: attempt + 1, topology: sc.topology, ...size, msgs: rowSize(sc), servers: argv, ...result } })
           const disturbed = result.ok && result.cpu.other > cli.maxOther
           console.error(`  ${sc.name.padEnd(16)} ${impl.padEnd(4)} run ${run + 1}: ${describe(result)}${disturbed ? `  (other load ${result.cpu.other.toFixed(2)} cores)` : ""}`)
           if (!disturbed) break
@@ -331,6 +382,19 @@ const main = async (): Promise<number> => {
   for (const s of summaries) sink.write(summaryRecord(s))
   console.log(renderTable(summaries, cli.runs))
   console.log(`\nresults: ${out}`)
+  if (cli.markdown !== undefined) {
+    const md = renderMarkdown(summaries, {
+      runs: cli.runs,
+      scale: cli.scale,
+      date: new Date().toISOString().slice(0, 10),
+      otherCores: Math.max(0, ...summaries.flatMap((s) => [s.ours?.otherCores ?? 0, s.ref?.otherCores ?? 0]).filter(Number.isFinite))
+    })
+    if (cli.markdown === "-") console.log(`\n${md}`)
+    else {
+      fs.writeFileSync(cli.markdown, md + "\n")
+      console.error(`markdown table: ${cli.markdown}`)
+    }
+  }
 
   const failed = [...results.values()].flatMap((r) => [...r.ours, ...r.ref]).filter((r) => !r.ok)
   if (failed.length > 0) {
@@ -343,7 +407,7 @@ const main = async (): Promise<number> => {
 
 /** Starts fresh servers for one run (no state carried over from other rows), runs, stops them. */
 const runOnce = async (
-  sc: Scenario,
+  sc: Exclude<Scenario, { kind: "memory" }>,
   templates: Templates,
   startOpts: StartOptions,
   runOpts: RunOptions
@@ -356,13 +420,20 @@ const runOnce = async (
   } catch (err) {
     const error = `server start failed: ${err instanceof Error ? err.message : String(err)}`
     const nan = { server: NaN, client: NaN, other: NaN, wallS: NaN }
+    const noLatency = { count: 0, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN }
     const result: RunResult = sc.kind === "throughput"
       ? { kind: "throughput", ok: false, error, sent: 0, delivered: 0, pubMsgsPerSec: NaN, subMsgsPerSec: NaN, msgsPerSec: NaN, mbPerSec: NaN, lost: NaN, dup: 0, ooo: 0, invalid: 0, perSub: [], msgsPerRead: NaN, windowWaits: 0, cpu: nan }
-      : { kind: "reqrep", ok: false, error, latency: { count: 0, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN }, lost: NaN, mismatched: 0, cpu: nan }
+      : sc.kind === "latency"
+        ? { kind: "latency", ok: false, error, latency: noLatency, lost: NaN, dup: 0, rateActual: NaN, maxLagMs: NaN, cpu: nan }
+        : { kind: "reqrep", ok: false, error, latency: noLatency, lost: NaN, mismatched: 0, cpu: nan }
     return { result, argv: [] }
   }
   try {
-    const result = sc.kind === "throughput" ? await runThroughput(sc, dep, runOpts) : await runReqRep(sc, dep, runOpts)
+    const result: RunResult = sc.kind === "throughput"
+      ? await runThroughput(sc, dep, runOpts)
+      : sc.kind === "latency"
+        ? await runLatency(sc, dep, runOpts)
+        : await runReqRep(sc, dep, runOpts)
     for (const s of dep.servers) {
       if (s.exited()) {
         result.ok = false

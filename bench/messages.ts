@@ -82,7 +82,34 @@ export interface ReqRepPairSpec {
   requester: RequesterSpec
 }
 
-export type WorkerSpec = PublisherSpec | SubscriberSpec | ResponderSpec | RequesterSpec | ReqRepPairSpec
+/**
+ * The publisher of the latency row: `warmup` untimed messages (publisher id 1), then `count`
+ * timed ones (id 0), each its own write, at `rate` messages per second on a fixed schedule. The
+ * time just before each timed write goes to `sendTimes[seq]` (Float64, hrtime ms).
+ */
+export interface LatencyPubSpec {
+  role: "lat-pub"
+  port: number
+  subject: string
+  size: number
+  rate: number
+  warmup: number
+  count: number
+  sendTimes: SharedArrayBuffer
+}
+
+/** The subscriber of the latency row: the arrival time of timed message `seq` goes to `recvTimes[seq]`. */
+export interface LatencySubSpec {
+  role: "lat-sub"
+  port: number
+  subject: string
+  size: number
+  warmup: number
+  count: number
+  recvTimes: SharedArrayBuffer
+}
+
+export type WorkerSpec = PublisherSpec | SubscriberSpec | ResponderSpec | RequesterSpec | ReqRepPairSpec | LatencyPubSpec | LatencySubSpec
 
 /** What one subscriber connection received. */
 export interface SubResult {
@@ -111,6 +138,8 @@ export type Report =
   | { type: "pub-done"; t0: number; t1: number; sent: number; windowWaits: number }
   | { type: "sub-result"; results: SubResult[] }
   | { type: "reqrep-result"; latenciesUs: Float64Array; mismatched: number }
+  /** Latency publisher: the timed phase's first and last write, and the worst delay behind its schedule (ms). */
+  | { type: "lat-pub-done"; t0: number; t1: number; sent: number; maxLagMs: number }
   | { type: "closed" }
   | { type: "error"; message: string }
 

@@ -11,7 +11,8 @@
 import { Worker } from "node:worker_threads"
 import { sleep } from "./client.js"
 import { nowMs, type Command, type Progress, type Report, type SubscriberConn, type WorkerSpec } from "./messages.js"
-import type { ReqRepScenario, ThroughputScenario } from "./scenarios.js"
+import type { MemoryResult } from "./memory.js"
+import type { LatencyScenario, ReqRepScenario, ThroughputScenario } from "./scenarios.js"
 import type { Deployment } from "./servers.js"
 import { hostBusySeconds, processCpuSeconds } from "./servers.js"
 import { summarizeLatencies, type LatencySummary } from "./stats.js"
@@ -71,7 +72,22 @@ export interface ReqRepResult {
   cpu: CpuUse
 }
 
-export type RunResult = ThroughputResult | ReqRepResult
+/** One-way latency at a fixed rate: send (just before the write) to arrival in the subscriber, µs. */
+export interface LatencyResult {
+  kind: "latency"
+  ok: boolean
+  error?: string
+  latency: LatencySummary
+  lost: number
+  dup: number
+  /** Timed messages per second actually written (the schedule's rate unless the publisher fell behind). */
+  rateActual: number
+  /** Worst delay of a timed write behind its schedule (ms). */
+  maxLagMs: number
+  cpu: CpuUse
+}
+
+export type RunResult = ThroughputResult | ReqRepResult | LatencyResult | MemoryResult
 
 const workerUrl = new URL("./worker.js", import.meta.url)
 
@@ -428,6 +444,70 @@ export const runReqRep = async (sc: ReqRepScenario, dep: Deployment, opts: RunOp
       mismatched: 0,
       cpu: meter?.() ?? { server: NaN, client: NaN, other: NaN, wallS: NaN }
     }
+  } finally {
+    await team.stopAll()
+  }
+}
+
+export const runLatency = async (sc: LatencyScenario, dep: Deployment, opts: RunOptions): Promise<LatencyResult> => {
+  const subject = "bench"
+  const team = new Team()
+  let meter: (() => CpuUse) | undefined
+  const sendBuf = new SharedArrayBuffer(8 * sc.msgs)
+  const recvBuf = new SharedArrayBuffer(8 * sc.msgs)
+  const failed = (error: string): LatencyResult => ({
+    kind: "latency",
+    ok: false,
+    error,
+    latency: summarizeLatencies(new Float64Array(0)),
+    lost: NaN,
+    dup: 0,
+    rateActual: NaN,
+    maxLagMs: NaN,
+    cpu: meter?.() ?? { server: NaN, client: NaN, other: NaN, wallS: NaN }
+  })
+  try {
+    const sub = team.spawn({ role: "lat-sub", port: dep.a.port, subject, size: sc.size, warmup: sc.warmup, count: sc.msgs, recvTimes: recvBuf })
+    await team.within(sub.next("ready"), 20_000, "latency subscriber ready")
+    const pub = team.spawn({ role: "lat-pub", port: dep.b.port, subject, size: sc.size, rate: sc.rate, warmup: sc.warmup, count: sc.msgs, sendTimes: sendBuf })
+    await team.within(pub.next("ready"), 20_000, "latency publisher ready")
+    pub.post({ type: "probe" })
+    await team.within(sub.next("probe-seen"), 30_000, "probe messages reach the subscriber")
+    meter = cpuMeter(dep)
+    pub.post({ type: "go" })
+    // The schedule itself takes (warmup + msgs) / rate seconds.
+    const scheduleMs = ((sc.warmup + sc.msgs) / sc.rate) * 1000
+    const pubDone = await team.within(pub.next("lat-pub-done"), scheduleMs + opts.timeoutMs, "latency publisher done")
+    let complete = true
+    await team.within(sub.next("complete"), IDLE_MS, "all timed messages delivered").catch(() => (complete = false))
+    const cpu = meter()
+    await sleep(SETTLE_MS)
+    sub.post({ type: "report" })
+    const [result] = (await team.within(sub.next("sub-result"), 10_000, "subscriber report")).results
+    const verdict = verifyGroup([result!.report], [sc.msgs, sc.warmup])
+    const send = new Float64Array(sendBuf)
+    const recv = new Float64Array(recvBuf)
+    const us: number[] = []
+    for (let i = 0; i < sc.msgs; i++) if (recv[i]! > 0) us.push((recv[i]! - send[i]!) * 1000)
+    const problems: string[] = []
+    if (!complete) problems.push("deliveries stalled")
+    if (verdict.lost > 0) problems.push(`${verdict.lost} lost`)
+    if (verdict.dup > 0) problems.push(`${verdict.dup} duplicated`)
+    if (verdict.ooo > 0) problems.push(`${verdict.ooo} out of order`)
+    if (verdict.invalid > 0) problems.push(`${verdict.invalid} invalid`)
+    return {
+      kind: "latency",
+      ok: problems.length === 0,
+      ...(problems.length > 0 ? { error: problems.join(", ") } : {}),
+      latency: summarizeLatencies(Float64Array.from(us)),
+      lost: verdict.lost,
+      dup: verdict.dup,
+      rateActual: sc.msgs > 1 ? ((sc.msgs - 1) / (pubDone.t1 - pubDone.t0)) * 1000 : NaN,
+      maxLagMs: pubDone.maxLagMs,
+      cpu
+    }
+  } catch (err) {
+    return failed(errorMessage(err))
   } finally {
     await team.stopAll()
   }

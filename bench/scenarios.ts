@@ -35,7 +35,35 @@ export interface ReqRepScenario {
   warmup: number
 }
 
-export type Scenario = ThroughputScenario | ReqRepScenario
+/** One-way latency at a fixed publish rate (open loop: the schedule does not wait for the server). */
+export interface LatencyScenario {
+  kind: "latency"
+  name: string
+  topology: "single"
+  description: string
+  size: number
+  /** Messages per second the publisher sends. */
+  rate: number
+  /** Timed messages (after `warmup` untimed ones at the same rate). */
+  msgs: number
+  warmup: number
+}
+
+/**
+ * Resident memory of a fresh standalone server under a static load (see memory.ts): `idle` is
+ * one connected client, `conns` is `count` idle connections, `subs` is `count` subscriptions
+ * (distinct subjects) on one connection.
+ */
+export interface MemoryScenario {
+  kind: "memory"
+  name: string
+  topology: "single"
+  description: string
+  load: "idle" | "conns" | "subs"
+  count: number
+}
+
+export type Scenario = ThroughputScenario | ReqRepScenario | LatencyScenario | MemoryScenario
 
 const tp = (s: Omit<ThroughputScenario, "kind" | "pubs" | "queue"> & Partial<ThroughputScenario>): ThroughputScenario => ({
   kind: "throughput",
@@ -52,10 +80,30 @@ export const SUITE: ReadonlyArray<Scenario> = [
   tp({ name: "fanout_1x4_16B", topology: "single", size: 16, msgs: 500_000, subs: 4, description: "1 publisher -> 4 subscribers, each gets every message" }),
   tp({ name: "queue_1x4_16B", topology: "single", size: 16, msgs: 1_000_000, subs: 4, queue: true, description: "1 publisher -> queue group of 4, exactly once across the group" }),
   { kind: "reqrep", name: "reqrep_16B", topology: "single", size: 16, msgs: 10_000, warmup: 5_000, description: "sequential request/reply round trip (steady state: a JIT-compiled server needs a few thousand requests to warm up)" },
+  { kind: "latency", name: "latency_10kps", topology: "single", size: 16, rate: 10_000, msgs: 20_000, warmup: 10_000, description: "one-way latency, publisher -> subscriber at a fixed 10,000 msgs/s (open loop), 16 B" },
   tp({ name: "cluster_16B", topology: "cluster", size: 16, msgs: 1_000_000, subs: 1, description: "publisher on B -> route -> subscriber on A, 16 B" }),
   tp({ name: "cluster_1KB", topology: "cluster", size: 1024, msgs: 200_000, subs: 1, description: "publisher on B -> route -> subscriber on A, 1 KiB" }),
-  { kind: "reqrep", name: "cluster_reqrep", topology: "cluster", size: 16, msgs: 5_000, warmup: 3_000, description: "requester on B, responder on A, across the route" }
+  { kind: "reqrep", name: "cluster_reqrep", topology: "cluster", size: 16, msgs: 5_000, warmup: 3_000, description: "requester on B, responder on A, across the route" },
+  { kind: "memory", name: "mem_idle", topology: "single", load: "idle", count: 1, description: "server RSS just started, one client connected (CONNECT + PING/PONG)" },
+  { kind: "memory", name: "mem_conns", topology: "single", load: "conns", count: 10_000, description: "server RSS with idle client connections (each CONNECT + PING/PONG)" },
+  { kind: "memory", name: "mem_subs", topology: "single", load: "subs", count: 100_000, description: "server RSS with subscriptions (distinct subjects) on one connection (SUBs + PING/PONG)" }
 ]
 
-/** Applies `--scale` to message counts (at least 100 messages per row). */
-export const scaled = (s: Scenario, scale: number): Scenario => ({ ...s, msgs: Math.max(100, Math.round(s.msgs * scale)) })
+/** `--quick` divides the memory rows' connection and subscription counts by this. */
+export const QUICK_MEMORY_DIVISOR = 10
+
+/**
+ * Applies `--scale` to message counts (at least 100 messages per row). With `quick` it scales
+ * warm-up counts too and divides memory rows' counts by QUICK_MEMORY_DIVISOR (otherwise memory
+ * rows keep their counts: --scale is about messages).
+ */
+export const scaled = (s: Scenario, scale: number, quick = false): Scenario => {
+  if (s.kind === "memory") return quick && s.load !== "idle" ? { ...s, count: Math.ceil(s.count / QUICK_MEMORY_DIVISOR) } : s
+  const warmup = quick
+  const msgs = Math.max(100, Math.round(s.msgs * scale))
+  if (s.kind === "throughput" || !warmup) return { ...s, msgs }
+  return { ...s, msgs, warmup: Math.max(100, Math.round(s.warmup * scale)) }
+}
+
+/** The amount a row moves: messages, or connections / subscriptions for memory rows. */
+export const rowSize = (s: Scenario): number => (s.kind === "memory" ? s.count : s.msgs)

@@ -19,6 +19,8 @@ import {
 import {
   nowMs,
   type Command,
+  type LatencyPubSpec,
+  type LatencySubSpec,
   type PublisherSpec,
   type Report,
   type RequesterSpec,
@@ -285,6 +287,116 @@ const runRequester = async (spec: RequesterSpec): Promise<Role> => {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Latency publisher: one write per message on a fixed schedule (open loop). Between messages the
+// thread sleeps in Atomics.wait (sub-millisecond precision, unlike timers, and no spinning that
+// would take the core from the subscriber thread); every few ms it yields to its event loop so
+// that write callbacks and commands are served. Writes go out synchronously while the socket's
+// queue is empty, which it is at this rate.
+
+/** Longest stretch (ms) the latency publisher blocks its thread before yielding to the event loop. */
+const LAT_SLICE_MS = 5
+/** Publisher id of the latency row's warm-up messages (received and verified, not timed). */
+const LAT_WARMUP_ID = 1
+
+const runLatencyPublisher = async (spec: LatencyPubSpec): Promise<Role> => {
+  const conn = await RawConn.connect(spec.port)
+  conn.onError = fail
+  const sendTimes = new Float64Array(spec.sendTimes)
+  const sleeper = new Int32Array(new SharedArrayBuffer(4))
+  let probing: NodeJS.Timeout | undefined
+  let probeSeq = 0
+  let stopped = false
+  onCommand("probe", () => {
+    probing = setInterval(() => conn.write(pubFrame(spec.subject, makePayload(spec.size, PROBE_ID, probeSeq++))), 5)
+  })
+  onCommand("go", () => {
+    clearInterval(probing)
+    const interval = 1000 / spec.rate
+    const total = spec.warmup + spec.count
+    const warm = makePayload(spec.size, LAT_WARMUP_ID, 0)
+    const timed = makePayload(spec.size, 0, 0)
+    const start = nowMs()
+    let i = 0
+    let t0 = NaN
+    let maxLagMs = 0
+    const slice = (): void => {
+      if (stopped) return
+      const sliceEnd = nowMs() + LAT_SLICE_MS
+      while (i < total) {
+        const due = start + i * interval
+        let now = nowMs()
+        if (due > now) {
+          if (due > sliceEnd) {
+            setImmediate(slice)
+            return
+          }
+          Atomics.wait(sleeper, 0, 0, due - now)
+          now = nowMs()
+        }
+        if (i >= spec.warmup && now - due > maxLagMs) maxLagMs = now - due
+        if (i < spec.warmup) {
+          warm.writeUInt32LE(i, 4)
+          conn.write(pubFrame(spec.subject, warm))
+        } else {
+          const seq = i - spec.warmup
+          timed.writeUInt32LE(seq, 4)
+          const frame = pubFrame(spec.subject, timed)
+          const t = nowMs()
+          if (seq === 0) t0 = t
+          sendTimes[seq] = t
+          conn.write(frame)
+        }
+        i++
+      }
+      const t1 = nowMs()
+      conn.ping().then(() => send({ type: "lat-pub-done", t0, t1, sent: spec.count, maxLagMs }), fail)
+    }
+    slice()
+  })
+  return {
+    close: () => {
+      stopped = true
+      clearInterval(probing)
+      return conn.close()
+    }
+  }
+}
+
+// Latency subscriber: the arrival time of every timed message, and the usual loss/dup/order checks.
+const runLatencySubscriber = async (spec: LatencySubSpec): Promise<Role> => {
+  const conn = await RawConn.connect(spec.port, { subs: [{ subject: spec.subject, sid: 1 }] })
+  conn.onError = fail
+  const recvTimes = new Float64Array(spec.recvTimes)
+  // Index = publisher id: 0 timed, 1 warm-up.
+  const tracker = new SeqTracker([spec.count, spec.warmup])
+  let probes = 0
+  let timed = 0
+  let last = 0
+  conn.onMsg = (f: MsgFrame) => {
+    const t = nowMs()
+    if (f.stampLength < STAMP_BYTES || f.size !== spec.size) {
+      tracker.invalid++
+      return
+    }
+    const id = u32(f.stamp, 0)
+    if (id === PROBE_ID) {
+      if (probes++ === 0) send({ type: "probe-seen", index: 0 })
+      return
+    }
+    const seq = u32(f.stamp, 4)
+    if (!tracker.record(id, seq) || id !== 0) return
+    recvTimes[seq] = t
+    last = t
+    if (++timed === spec.count) send({ type: "complete", group: 0, t })
+  }
+  onCommand("report", () => {
+    const result: SubResult = { index: 0, report: tracker.report(), first: 0, last, probes, reads: 0 }
+    send({ type: "sub-result", results: [result] }, result.report.bits)
+  })
+  return { close: () => conn.close() }
+}
+
 const start = (spec: WorkerSpec): Promise<Role[]> => {
   switch (spec.role) {
     case "pub":
@@ -295,6 +407,10 @@ const start = (spec: WorkerSpec): Promise<Role[]> => {
       return runResponder(spec).then((r) => [r])
     case "requester":
       return runRequester(spec).then((r) => [r])
+    case "lat-pub":
+      return runLatencyPublisher(spec).then((r) => [r])
+    case "lat-sub":
+      return runLatencySubscriber(spec).then((r) => [r])
     case "reqrep":
       // Responder first: the requester's probes then find it subscribed.
       return runResponder(spec.responder).then(async (a) => [a, await runRequester(spec.requester)])
