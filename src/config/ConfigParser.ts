@@ -30,6 +30,7 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Size from "../values/Size.js"
 
 // ---------------------------------------------------------------------------------------------
 // Tree
@@ -239,17 +240,6 @@ const show = (c: string): string => (c === EOF ? "end of file" : c === "\n" ? "n
 // Bare value classification
 // ---------------------------------------------------------------------------------------------
 
-const SIZE_SUFFIXES: ReadonlyMap<string, bigint> = (() => {
-  const m = new Map<string, bigint>()
-  const letters = ["k", "m", "g", "t", "p", "e"]
-  letters.forEach((l, idx) => {
-    const n = BigInt(idx + 1)
-    m.set(l, 1000n ** n)
-    for (const s of ["b", "i", "ib"]) m.set(l + s, 1024n ** n)
-  })
-  return m
-})()
-
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 
@@ -273,7 +263,7 @@ const classifyBare = (raw: string, pos: Position): ConfigValue => {
   const int = INTEGER_RE.exec(raw)
   if (int !== null) {
     const suffix = int[2]!.toLowerCase()
-    const mult = suffix === "" ? 1n : SIZE_SUFFIXES.get(suffix)
+    const mult = Size.multiplier(suffix)
     if (mult !== undefined) {
       const big = BigInt(int[1]!) * mult
       if (big < INT64_MIN || big > INT64_MAX) {

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
-import { formatDuration } from "./ConfigFile.js"
+import { format as formatDuration } from "../values/Duration.js"
 import type { ClusterOptions, ServerOptions } from "./ServerOptions.js"
 
 /** nats-server's `Reloaded: …` line for each option it reloads. */

@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
+import * as HostPort from "../values/HostPort.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Format
@@ -81,7 +82,7 @@ export const nowMicros = (): number => {
 const hostPort = (ip: string, port: number): string => {
   const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
   if (v4 !== null) return `${v4[1]}:${port}`
-  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`
+  return HostPort.format(ip, port)
 }
 
 /** What a client's CONNECT said about itself. */

@@ -16,11 +16,10 @@ import * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
 import { fromNetSocket } from "./NetSocket.js"
 import * as Net from "node:net"
+import * as HostPort from "../values/HostPort.js"
 
 /** A TCP connection could not be opened; `message` reads like Go's `dial tcp host:port: …`. */
 export class DialError extends Data.TaggedError("DialError")<{ readonly message: string }> {}
-
-const hostPort = (host: string, port: number): string => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
 
 const describe = (e: Error): string =>
   (e as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "connect: connection refused" : e.message
@@ -35,7 +34,7 @@ export const dialNet = (host: string, port: number): Effect.Effect<Net.Socket, D
     const s = Net.connect({ host, port })
     const onError = (e: Error) => {
       s.destroy()
-      resume(Effect.fail(new DialError({ message: `dial tcp ${hostPort(host, port)}: ${describe(e)}` })))
+      resume(Effect.fail(new DialError({ message: `dial tcp ${HostPort.format(host, port)}: ${describe(e)}` })))
     }
     s.once("error", onError)
     s.once("connect", () => {
