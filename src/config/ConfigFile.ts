@@ -25,6 +25,7 @@ import {
 } from "./ConfigParser.js"
 import { goCiphers, goCurves } from "../net/Tls.js"
 import { parsePermissions, parseUserEntry, type PermissionsInput, printAuthorization } from "./AuthConfigFile.js"
+import { ruleOf } from "./OptionsError.js"
 import { ServerOptions, type ServerOptionsInput } from "./ServerOptions.js"
 import * as Duration from "../values/Duration.js"
 import * as HostPort from "../values/HostPort.js"
@@ -514,31 +515,19 @@ const topSection = section<TopState>(
 
 const decode = Schema.decodeUnknownResult(ServerOptions)
 
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024
-const DEFAULT_MAX_PENDING = 64 * 1024 * 1024
-const DEFAULT_LAME_DUCK = 120_000
-const DEFAULT_GRACE = 10_000
-
 const toOptions = (tree: ConfigMap): ConfigFileResult => {
   const ctx: Ctx = { warnings: [] }
   const state: TopState = { out: {}, pos: new Map() }
   walk(tree, topSection, state, ctx)
   const o = state.out
-  const maxPayload = o.maxPayload ?? DEFAULT_MAX_PAYLOAD
-  const maxPending = o.maxPending ?? DEFAULT_MAX_PENDING
-  if (maxPayload > maxPending) {
-    fail(
-      state.pos.get("maxPayload") ?? state.pos.get("maxPending") ?? tree.pos,
-      `max_payload (${maxPayload}) cannot be higher than max_pending (${maxPending})`
-    )
-  }
-  const lameDuck = o.lameDuckDuration ?? DEFAULT_LAME_DUCK
-  const grace = o.lameDuckGracePeriod ?? DEFAULT_GRACE
-  if (grace >= lameDuck) {
-    fail(
-      state.pos.get("lameDuckGracePeriod") ?? state.pos.get("lameDuckDuration") ?? tree.pos,
-      `lame_duck_grace_period (${formatDuration(grace)}) must be less than lame_duck_duration (${formatDuration(lameDuck)})`
-    )
+  // The rules between fields are the schema's (`ServerOptions`); reported at the field's position.
+  const decoded = decode(o)
+  if (Result.isFailure(decoded)) {
+    const rule = ruleOf(decoded.failure.issue)
+    if (rule !== undefined) {
+      const other = rule.field === "maxPayload" ? "maxPending" : rule.field === "lameDuckGracePeriod" ? "lameDuckDuration" : rule.field
+      fail(state.pos.get(rule.field) ?? state.pos.get(other) ?? tree.pos, rule.message)
+    }
   }
   const noAuth = o.authorization?.noAuthUser ?? state.noAuthUser
   if (noAuth !== undefined && !(o.authorization?.users ?? []).some((u) => u.user === noAuth)) {
@@ -549,7 +538,6 @@ const toOptions = (tree: ConfigMap): ConfigFileResult => {
         : `no_auth_user: "${noAuth}" not present as user in authorization block or account configuration`
     )
   }
-  const decoded = decode(o)
   if (Result.isFailure(decoded)) fail(tree.pos, `invalid configuration: ${decoded.failure.message}`)
   return { options: o, warnings: ctx.warnings }
 }

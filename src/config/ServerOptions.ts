@@ -7,6 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Duration from "../values/Duration.js"
 
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
@@ -110,7 +111,7 @@ export const ClusterOptions = Schema.Struct({
 })
 export type ClusterOptions = typeof ClusterOptions.Type
 
-export const ServerOptions = Schema.Struct({
+const ServerOptionsFields = Schema.Struct({
   serverName: Schema.optional(Schema.String),
   /** `server_tags`, reported in /varz `tags`. */
   serverTags: Schema.optional(Schema.Array(Schema.String)),
@@ -151,6 +152,29 @@ export const ServerOptions = Schema.Struct({
   configFile: Schema.optional(Schema.String),
   cluster: Schema.optional(ClusterOptions)
 })
+
+/**
+ * The rules between fields, as nats-server checks them (`max_payload` ≤ `max_pending`; the lame
+ * duck grace period shorter than the lame duck duration). Each failure points at the field the
+ * config file reports it on, with nats-server's text as the message (see `OptionsError.ruleOf`).
+ */
+export const ServerOptions = ServerOptionsFields.check(
+  Schema.makeFilter((o) =>
+    o.maxPayload > o.maxPending
+      ? { path: ["maxPayload"], issue: `max_payload (${o.maxPayload}) cannot be higher than max_pending (${o.maxPending})` }
+      : undefined
+  ),
+  Schema.makeFilter((o) =>
+    o.lameDuckGracePeriod >= o.lameDuckDuration
+      ? {
+        path: ["lameDuckGracePeriod"],
+        issue: `lame_duck_grace_period (${Duration.format(o.lameDuckGracePeriod)}) must be less than lame_duck_duration (${
+          Duration.format(o.lameDuckDuration)
+        })`
+      }
+      : undefined
+  )
+)
 export type ServerOptions = typeof ServerOptions.Type
 /** What callers write: every field optional. */
 export type ServerOptionsInput = typeof ServerOptions.Encoded

@@ -117,8 +117,12 @@ export const connPrefix = (
 // Sinks
 // ---------------------------------------------------------------------------------------------------------
 
-/** Could not open (or reopen) the log file. */
-export class LogError extends Data.TaggedError("LogError")<{ readonly message: string }> {}
+/** Could not open (or reopen) the log file at `path`; `cause` is the file system's error. */
+export class LogError extends Data.TaggedError("LogError")<{ readonly path: string; readonly cause: unknown }> {
+  override get message(): string {
+    return `unable to open log file ${this.path}: ${errorText(this.cause)}`
+  }
+}
 
 /** Where formatted lines go (without newline). */
 export interface LogSink {
@@ -142,7 +146,7 @@ export const fileSink = (path: string): Result.Result<LogSink, LogError> => {
     try {
       return Result.succeed(fs.openSync(path, "a", 0o640))
     } catch (e) {
-      return Result.fail(new LogError({ message: `unable to open log file ${path}: ${errorText(e)}` }))
+      return Result.fail(new LogError({ path, cause: e }))
     }
   }
   const first = open()
