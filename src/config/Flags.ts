@@ -15,7 +15,7 @@
  */
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
-import type { ServerOptionsInput } from "./ServerOptions.js"
+import { clusterDefaults, type ServerOptionsInput } from "./ServerOptions.js"
 import * as Duration from "../values/Duration.js"
 import * as Size from "../values/Size.js"
 import * as Url from "../values/Url.js"
@@ -171,7 +171,7 @@ const parseClusterUrl = (state: ParseState, value: string): string | undefined =
   const url = parsed.success
   if (url.port === undefined) return "missing port (use -1 for a random port)"
   const c = cluster(state)
-  c.host = url.host === "" ? "0.0.0.0" : url.host
+  c.host = url.host === "" ? clusterDefaults.host : url.host
   c.port = url.port
   if (url.user !== undefined) {
     if (url.password === undefined) return "expected cluster password to be set"

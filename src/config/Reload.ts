@@ -8,7 +8,7 @@
  */
 import * as Result from "effect/Result"
 import { format as formatDuration } from "../values/Duration.js"
-import type { ClusterOptions, ServerOptions } from "./ServerOptions.js"
+import { AUTH_TIMEOUT_MS, type ClusterOptions, type ServerOptions } from "./ServerOptions.js"
 
 /** nats-server's `Reloaded: …` line for each option it reloads. */
 const RELOADED: Partial<Record<keyof ServerOptions, (v: unknown) => string>> = {
@@ -139,7 +139,7 @@ const authorizationChanges = (a: Auth, b: Auth): Result.Result<Array<string>, st
   if (a?.user !== b?.user) lines.push("Reloaded: authorization username")
   if (a?.password !== b?.password) lines.push("Reloaded: authorization password")
   if (a?.token !== b?.token) lines.push("Reloaded: authorization token")
-  if ((a?.timeout ?? 2000) !== (b?.timeout ?? 2000)) lines.push(`Reloaded: authorization timeout = ${(b?.timeout ?? 2000) / 1000}`)
+  if ((a?.timeout ?? AUTH_TIMEOUT_MS) !== (b?.timeout ?? AUTH_TIMEOUT_MS)) lines.push(`Reloaded: authorization timeout = ${(b?.timeout ?? AUTH_TIMEOUT_MS) / 1000}`)
   if (!same(a?.users ?? [], b?.users ?? []) || !same(a?.defaultPermissions, b?.defaultPermissions)) lines.push("Reloaded: authorization users")
   if (!same(a?.nkeys ?? [], b?.nkeys ?? [])) lines.push("Reloaded: authorization nkey users")
   return Result.succeed(lines)

@@ -8,7 +8,12 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Duration from "../values/Duration.js"
+import { TLS_TIMEOUT_MS } from "../net/TlsTimeout.js"
+import { AUTH_TIMEOUT_MS } from "../server/auth/AuthTimeout.js"
 
+
+/** The two timeouts whose defaults the server also needs without options at hand (`auth/Auth`, `net/Tls`). */
+export { AUTH_TIMEOUT_MS, TLS_TIMEOUT_MS }
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 /** A TCP port; `-1` asks for a random free port (as nats-server's RANDOM_PORT), `0` too. */
@@ -79,7 +84,7 @@ export const TlsOptions = Schema.Struct({
   caFile: Schema.optional(Schema.String),
   verify: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
   verifyAndMap: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
-  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000))),
+  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(TLS_TIMEOUT_MS))),
   cipherSuites: Schema.optional(Schema.Array(Schema.String)),
   curvePreferences: Schema.optional(Schema.Array(Schema.String))
 })
@@ -89,7 +94,7 @@ export type TlsOptions = typeof TlsOptions.Type
 export const ClusterAuthorization = Schema.Struct({
   user: Schema.String,
   password: Schema.String,
-  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000)))
+  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(AUTH_TIMEOUT_MS)))
 })
 export type ClusterAuthorization = typeof ClusterAuthorization.Type
 
@@ -181,3 +186,6 @@ export type ServerOptionsInput = typeof ServerOptions.Encoded
 
 export const decodeServerOptions = Schema.decodeUnknownSync(ServerOptions)
 export const decodeServerOptionsEffect = Schema.decodeUnknownEffect(ServerOptions)
+
+/** The cluster block's defaults (`host`, `port`, …), from the schema. */
+export const clusterDefaults: ClusterOptions = Schema.decodeUnknownSync(ClusterOptions)({})
