@@ -156,7 +156,7 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
         })
     }
     // Dialed at once: the first attempt is not delayed (nats-server's solicitRoutes).
-    for (const url of options.routes) yield* cluster.explicitRoutes.add(url)
+    for (const route of options.routes) yield* cluster.explicitRoutes.add(route.raw)
     return cluster
   })
 )

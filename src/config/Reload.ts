@@ -87,7 +87,7 @@ const planCluster = (
   if (portA !== portB) return Result.fail(`config reload not supported for cluster port: old=${portA}, new=${portB}`)
   if (a === undefined || b === undefined) return Result.succeed(undefined)
   if (!same({ ...a, routes: [] }, { ...b, routes: [] })) changes.push("Reloaded: cluster")
-  const diff = diffRoutes(a.routes, b.routes)
+  const diff = diffRoutes(a.routes.map((r) => r.raw), b.routes.map((r) => r.raw))
   if (diff.add.length === 0 && diff.remove.length === 0) return Result.succeed(undefined)
   return Result.succeed(diff)
 }

@@ -7,7 +7,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Duration from "../values/Duration.js"
+import * as Url from "../values/Url.js"
 import { TLS_TIMEOUT_MS } from "../net/TlsTimeout.js"
 import { AUTH_TIMEOUT_MS } from "../server/auth/AuthTimeout.js"
 
@@ -98,6 +100,17 @@ export const ClusterAuthorization = Schema.Struct({
 })
 export type ClusterAuthorization = typeof ClusterAuthorization.Type
 
+const isConfiguredRoute = (u: unknown): u is Url.ConfiguredRoute =>
+  typeof u === "object" && u !== null && typeof (u as { raw?: unknown }).raw === "string" && "url" in u
+
+/** A route URL's text, decoded once into a `ConfiguredRoute` (`values/Url`); encodes back to its text. */
+export const ConfiguredRouteFromString = Schema.String.pipe(
+  Schema.decodeTo(
+    Schema.declare(isConfiguredRoute),
+    SchemaTransformation.transform({ decode: (text: string) => Url.configuredRoute(text.trim()), encode: (route: Url.ConfiguredRoute) => route.raw })
+  )
+)
+
 export const ClusterOptions = Schema.Struct({
   /** Cluster name; absent → a dynamic name is generated and negotiated. */
   name: Schema.optional(Schema.String),
@@ -109,7 +122,7 @@ export const ClusterOptions = Schema.Struct({
   /** Extra attempts for implicit (gossiped) routes. */
   connectRetries: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(0))),
   /** Explicit route URLs (`nats-route://host:port`, `nats://user:pass@host:port`). */
-  routes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  routes: Schema.Array(ConfiguredRouteFromString).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
   authorization: Schema.optional(ClusterAuthorization),
   /** Route TLS: both ends verify each other's certificate against `caFile`, as nats-server. */
   tls: Schema.optional(TlsOptions)

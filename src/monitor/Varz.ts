@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as os from "node:os"
-import { hostPort, parseRouteUrl } from "../cluster/RouteUrl.js"
+import { format as hostPort } from "../values/HostPort.js"
 import { authTimeout } from "../server/auth/Auth.js"
 import { AUTH_TIMEOUT_MS } from "../server/auth/AuthTimeout.js"
 import { TLS_TIMEOUT_MS } from "../net/TlsTimeout.js"
@@ -36,8 +36,7 @@ const clusterBlock = (state: ServerState): Record<string, unknown> => {
   if (options === undefined) return {}
   const cluster = state.cluster
   const urls: Array<string> = []
-  for (const raw of options.routes) {
-    const u = parseRouteUrl(raw)
+  for (const { url: u } of options.routes) {
     if (u !== undefined) urls.push(hostPort(u.host, u.port))
   }
   return {

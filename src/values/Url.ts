@@ -137,3 +137,17 @@ export const parseRouteOrUndefined = (raw: string): RouteUrl | undefined => {
 
 /** `host:port` of a route URL (IPv6 bracketed): how routes are compared and shown in /varz. */
 export const routeAddress = (url: RouteUrl): string => HostPort.format(url.host, url.port)
+
+/**
+ * A route of `cluster.routes` / `--routes`, decoded once when the options are: the text as
+ * configured (`raw`: the dialer's key, what logs and reload compare) and the URL it names, or
+ * `undefined` when it names no host and port to dial (nats-server accepts such a URL too; dialing
+ * it is refused with `Error parsing route URL`).
+ */
+export interface ConfiguredRoute {
+  readonly raw: string
+  readonly url: RouteUrl | undefined
+}
+
+/** Decode a configured route's text. */
+export const configuredRoute = (text: string): ConfiguredRoute => ({ raw: text, url: parseRouteOrUndefined(text) })

@@ -11,6 +11,8 @@ import * as Duration from "../../src/values/Duration.js"
 import * as HostPort from "../../src/values/HostPort.js"
 import * as Size from "../../src/values/Size.js"
 import * as Url from "../../src/values/Url.js"
+import * as Schema from "effect/Schema"
+import { ClusterOptions, decodeServerOptions } from "../../src/config/ServerOptions.js"
 
 describe("Duration", () => {
   it.each([
@@ -110,5 +112,14 @@ describe("Url", () => {
   it("a flag URL refuses a path", () => {
     expect(Url.parse("nats://h:1/path")).toEqual(Result.fail('unexpected path or query "/path"'))
     expect(Result.isSuccess(Url.parse("nats://h:1/"))).toBe(true)
+  })
+  it("cluster.routes are decoded once, with the configured text kept; they encode back to that text", () => {
+    const o = decodeServerOptions({ cluster: { routes: [" nats://u:p@h:1 ", "nats-route://h"] } })
+    expect(o.cluster?.routes).toEqual([
+      { raw: "nats://u:p@h:1", url: { host: "h", port: 1, user: "u", password: "p", raw: "nats://u:p@h:1" } },
+      // nats-server accepts a route without a port in the config; it is never dialable.
+      { raw: "nats-route://h", url: undefined }
+    ])
+    expect(Schema.encodeSync(ClusterOptions)(o.cluster!).routes).toEqual(["nats://u:p@h:1", "nats-route://h"])
   })
 })
