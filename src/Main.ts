@@ -149,7 +149,7 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
     const next = loaded.success.options
     const plan = planReload(server.options, next)
     if (Result.isFailure(plan)) {
-      log.error(`Failed to reload server configuration: ${plan.failure}`)
+      log.error(`Failed to reload server configuration: ${plan.failure.message}`)
       return
     }
     const previous = server.options

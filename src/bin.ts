@@ -28,7 +28,7 @@ const main = async (): Promise<void> => {
   }
   if (typeof command === "object" && "signal" in command) {
     const sent = sendSignal(command.signal, command.pid)
-    if (Result.isFailure(sent)) return fail(sent.failure)
+    if (Result.isFailure(sent)) return fail(sent.failure.message)
     return
   }
   // `pub` / `sub`: a client, not a server (see client/Cli.ts).

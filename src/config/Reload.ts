@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { format as formatDuration } from "../values/Duration.js"
 import { AUTH_TIMEOUT_MS, type ClusterOptions, type ServerOptions } from "./ServerOptions.js"
@@ -92,8 +93,14 @@ const planCluster = (
   return Result.succeed(diff)
 }
 
+/** An option changed that cannot be reloaded; `message` is nats-server's `config reload not supported for …`. */
+export class ReloadRefused extends Data.TaggedError("ReloadRefused")<{ readonly message: string }> {}
+
 /** What reloading `next` over `current` changes, or why it cannot be done. */
-export const planReload = (current: ServerOptions, next: ServerOptions): Result.Result<ReloadPlan, string> => {
+export const planReload = (current: ServerOptions, next: ServerOptions): Result.Result<ReloadPlan, ReloadRefused> =>
+  Result.mapError(plan(current, next), (message) => new ReloadRefused({ message }))
+
+const plan = (current: ServerOptions, next: ServerOptions): Result.Result<ReloadPlan, string> => {
   const changes: Array<string> = []
   let routes: ReloadPlan["routes"] = undefined
   const keys = new Set([...Object.keys(current), ...Object.keys(next)] as Array<keyof ServerOptions>)

@@ -21,6 +21,8 @@ import { TlsConfigError, TlsHandshakeError } from "../../src/net/Tls.js"
 import { fileSink, LogError } from "../../src/log/Log.js"
 import { MonitorListenError } from "../../src/monitor/Monitor.js"
 import { MeshPeerError } from "../../src/monitor/Mesh.js"
+import { SignalError } from "../../src/config/Signal.js"
+import { ReloadRefused } from "../../src/config/Reload.js"
 import { ProtocolError as ProtocolViolation } from "../../src/protocol/ProtocolError.js"
 import * as ClientErrors from "../../src/client/Errors.js"
 import { TestServer } from "../../src/testing/TestServer.js"
@@ -99,7 +101,7 @@ describe("typed errors", () => {
   it("every exported error class has its own tag", () => {
     const classes: Array<new(args: never) => { readonly _tag: string }> = [
       InvalidOptions, ConfigError, FlagError, DialError, ListenError, TlsConfigError, TlsHandshakeError, LogError, MonitorListenError,
-      MeshPeerError, ProtocolViolation,
+      MeshPeerError, ProtocolViolation, SignalError, ReloadRefused,
       ...Object.values(ClientErrors).filter((v): v is never => typeof v === "function")
     ]
     const tags = classes.map((C) => new C({ file: "", line: 0, column: 0, reason: "" } as never)._tag)
