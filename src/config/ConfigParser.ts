@@ -122,7 +122,7 @@ export const formatPosition = (pos: Position): string =>
 
 /**
  * A configuration error at a position. `reason` is the bare text, `message` (and `toString()`)
- * is `file:line:col: reason`.
+ * is `file:line:col: reason`; `cause` is the file system's error when a file could not be read.
  */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly file: string
@@ -130,8 +130,9 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly column: number
   readonly reason: string
   readonly message: string
+  readonly cause?: unknown
 }> {
-  constructor(args: { readonly file: string; readonly line: number; readonly column: number; readonly reason: string }) {
+  constructor(args: { readonly file: string; readonly line: number; readonly column: number; readonly reason: string; readonly cause?: unknown }) {
     super({ ...args, message: formatPosition(args) + args.reason })
   }
   override toString(): string {
@@ -140,8 +141,8 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 }
 
 /** A {@link ConfigError} at `pos`. */
-export const configError = (pos: Position, reason: string): ConfigError =>
-  new ConfigError({ file: pos.file, line: pos.line, column: pos.column, reason })
+export const configError = (pos: Position, reason: string, cause?: unknown): ConfigError =>
+  new ConfigError({ file: pos.file, line: pos.line, column: pos.column, reason, ...(cause !== undefined ? { cause } : {}) })
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -441,7 +442,7 @@ class Parser {
     try {
       text = readInclude(resolved)
     } catch (e) {
-      throw configError(pos, `error opening include file "${target}": ${e instanceof Error ? e.message : String(e)}`)
+      throw configError(pos, `error opening include file "${target}": ${e instanceof Error ? e.message : String(e)}`, e)
     }
     this.includeStack.push(resolved)
     this.entries(new Scanner(text, resolved), into, undefined)
@@ -685,7 +686,8 @@ export const parseFile = (
           file,
           line: 0,
           column: 0,
-          reason: `can not read config file: ${e instanceof Error ? e.message : String(e)}`
+          reason: `can not read config file: ${e instanceof Error ? e.message : String(e)}`,
+          cause: e
         })
       )
     }

@@ -53,7 +53,9 @@ describe("typed errors", () => {
 
   it("loadOptions fails with ConfigError, FlagError, InvalidOptions or TlsConfigError", async () => {
     const missing = path.join(os.tmpdir(), `no-such-${process.pid}.conf`)
-    expect(await failure(loadOptions({ configFile: missing, flags: {} }))).toBeInstanceOf(ConfigError)
+    const unreadable = await failure(loadOptions({ configFile: missing, flags: {} }))
+    expect(unreadable).toBeInstanceOf(ConfigError)
+    expect(((unreadable as ConfigError).cause as NodeJS.ErrnoException).code).toBe("ENOENT")
     expect(await failure(loadOptions({ configFile: undefined, flags: { cluster: { routes: ["nats://h:1"] } } }))).toBeInstanceOf(FlagError)
     const rule = await failure(loadOptions({ configFile: undefined, flags: { maxPayload: 10, maxPending: 5 } }))
     expect(rule).toMatchObject({ _tag: "InvalidOptions", message: "max_payload (10) cannot be higher than max_pending (5)" })
