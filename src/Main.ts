@@ -25,7 +25,8 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import { loadConfigFile } from "./config/ConfigFile.js"
 import { mergeOptions, validateFlags } from "./config/Flags.js"
-import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
+import { decodeOptions, type LoadOptionsError } from "./config/OptionsError.js"
+import type { ServerOptions, ServerOptionsInput } from "./config/ServerOptions.js"
 import { formatLine, nowMicros } from "./log/Log.js"
 import { ErrText } from "./protocol/ProtocolError.js"
 import * as NatsServer from "./NatsServer.js"
@@ -44,24 +45,21 @@ export interface StartInput {
 }
 
 /** Read the config file (if any), lay the flags over it, validate and decode. */
-export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerOptions; warnings: Array<string> }, string> =>
+export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerOptions; warnings: Array<string> }, LoadOptionsError> =>
   Effect.gen(function*() {
     let fromFile: ServerOptionsInput = {}
     let warnings: Array<string> = []
     if (input.configFile !== undefined) {
-      const loaded = yield* loadConfigFile(input.configFile).pipe(Effect.mapError((e) => e.message))
+      const loaded = yield* loadConfigFile(input.configFile)
       fromFile = loaded.options
       warnings = loaded.warnings
     }
     const merged = validateFlags({ ...mergeOptions(fromFile, input.flags), ...(input.configFile !== undefined ? { configFile: input.configFile } : {}) })
-    if (Result.isFailure(merged)) return yield* Effect.fail(merged.failure.message)
-    const options = yield* Effect.try({ try: () => decodeServerOptions(merged.success), catch: (e) => String((e as Error).message) })
-    if (options.maxPayload > options.maxPending) {
-      return yield* Effect.fail(`max_payload (${options.maxPayload}) cannot be higher than max_pending (${options.maxPending})`)
-    }
+    if (Result.isFailure(merged)) return yield* Effect.fail(merged.failure)
+    const options = yield* decodeOptions(merged.success)
     // TLS files are read now, as nats-server does while parsing, so that -t reports them.
     for (const tls of [options.tls, options.cluster?.tls]) {
-      if (tls !== undefined) yield* loadTls(tls).pipe(Effect.mapError((e) => e.message))
+      if (tls !== undefined) yield* loadTls(tls)
     }
     return { options, warnings }
   })
@@ -86,7 +84,7 @@ export const serve = (input: StartInput, options: ServerOptions): Effect.Effect<
       return [sig, handler] as const
     })
     const scope = yield* Scope.make()
-    const built = yield* Effect.exit(Layer.buildWithScope(NatsServer.layer(options), scope))
+    const built = yield* Effect.exit(Layer.buildWithScope(NatsServer.layerFromOptions(options), scope))
     if (Exit.isFailure(built)) {
       process.stderr.write(formatLine(process.pid, nowMicros(), "FTL", startupError(built.cause), { logtime: options.logtime }) + "\n")
       yield* Scope.close(scope, Exit.void)
@@ -145,13 +143,13 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
     }
     const loaded = yield* Effect.result(loadOptions(input))
     if (Result.isFailure(loaded)) {
-      log.error(`Failed to reload server configuration: ${loaded.failure}`)
+      log.error(`Failed to reload server configuration: ${loaded.failure.message}`)
       return
     }
     const next = loaded.success.options
     const plan = planReload(server.options, next)
     if (Result.isFailure(plan)) {
-      log.error(`Failed to reload server configuration: ${plan.failure}`)
+      log.error(`Failed to reload server configuration: ${plan.failure.message}`)
       return
     }
     const previous = server.options

@@ -6,7 +6,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
+import { decodeOptions, type InvalidOptions } from "./config/OptionsError.js"
+import type { ServerOptions, ServerOptionsInput } from "./config/ServerOptions.js"
 import { Log, type LogError } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
 import type { TlsConfigError } from "./net/Tls.js"
@@ -17,11 +18,11 @@ import * as ClientListener from "./server/ClientListener.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
 
 /**
- * What building the broker can fail with: a port that cannot be bound (clients, routes), the
- * monitor's port, a TLS block whose certificates cannot be loaded, or a log file that cannot be
- * opened.
+ * What building the broker can fail with: options that do not decode, a port that cannot be bound
+ * (clients, routes), the monitor's port, a TLS block whose certificates cannot be loaded, or a log
+ * file that cannot be opened.
  */
-export type NatsServerError = ListenError | MonitorListenError | TlsConfigError | LogError
+export type NatsServerError = InvalidOptions | ListenError | MonitorListenError | TlsConfigError | LogError
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
 const ready = Layer.effectDiscard(Effect.gen(function*() {
@@ -56,7 +57,9 @@ export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, Listen
  * The broker with nats-server defaults for everything `input` leaves out, logging to stderr (or
  * to `logFile`) at the configured levels.
  */
-export const layer = (input: ServerOptionsInput = {}): Layer.Layer<Broker, NatsServerError> => {
-  const options = decodeServerOptions(input)
-  return layerWithLog(options).pipe(Layer.provide(Log.layer(options)))
-}
+export const layer = (input: ServerOptionsInput = {}): Layer.Layer<Broker, NatsServerError> =>
+  Layer.unwrap(decodeOptions(input).pipe(Effect.map(layerFromOptions)))
+
+/** The broker over decoded `options`, logging to stderr (or to `logFile`). */
+export const layerFromOptions = (options: ServerOptions): Layer.Layer<Broker, Exclude<NatsServerError, InvalidOptions>> =>
+  layerWithLog(options).pipe(Layer.provide(Log.layer(options)))

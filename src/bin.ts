@@ -28,7 +28,7 @@ const main = async (): Promise<void> => {
   }
   if (typeof command === "object" && "signal" in command) {
     const sent = sendSignal(command.signal, command.pid)
-    if (Result.isFailure(sent)) return fail(sent.failure)
+    if (Result.isFailure(sent)) return fail(sent.failure.message)
     return
   }
   // `pub` / `sub`: a client, not a server (see client/Cli.ts).
@@ -39,7 +39,7 @@ const main = async (): Promise<void> => {
   const [Effect, { loadOptions, serve }] = await Promise.all([import("effect/Effect"), import("./Main.js")])
   const input = { configFile, flags }
   const loaded = await Effect.runPromise(Effect.result(loadOptions(input)))
-  if (Result.isFailure(loaded)) return fail(loaded.failure)
+  if (Result.isFailure(loaded)) return fail(loaded.failure.message)
   for (const w of loaded.success.warnings) process.stderr.write(`${w}\n`)
   if (command === "test-config") {
     process.stderr.write(`${SERVER_NAME}: configuration file ${configFile} is valid\n`)

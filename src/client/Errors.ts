@@ -14,7 +14,7 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
 }> {}
 
 /** The server sent bytes that are not the NATS protocol. */
-export class ProtocolError extends Data.TaggedError("ProtocolError")<{ readonly message: string }> {}
+export class ProtocolError extends Data.TaggedError("ProtocolError")<{ readonly message: string; readonly cause?: unknown }> {}
 
 /**
  * The server sent `-ERR`; `message` is its text without the quotes. Non-fatal ones (permissions

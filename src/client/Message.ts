@@ -112,7 +112,7 @@ export const decodeInfo = (json: string): ServerInfo | ProtocolError => {
   try {
     raw = JSON.parse(json)
   } catch (e) {
-    return new ProtocolError({ message: `invalid INFO JSON: ${(e as Error).message}` })
+    return new ProtocolError({ message: `invalid INFO JSON: ${(e as Error).message}`, cause: e })
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return new ProtocolError({ message: "invalid INFO: not a JSON object" })

@@ -77,8 +77,7 @@ export class ClusterState {
   /** host:port of every configured route, to tell gossip about them from unknown servers. */
   configuredRoutes(): Set<string> {
     const out = new Set<string>()
-    for (const r of this.options.routes) {
-      const u = parseRouteUrl(r)
+    for (const { url: u } of this.options.routes) {
       if (u !== undefined) out.add(hostPort(normalizeHost(u.host), u.port))
     }
     return out
@@ -340,9 +339,8 @@ export class ClusterState {
    */
   private noteConfiguredUrl(host: string, port: number, serverId: string): void {
     const address = hostPort(normalizeHost(host), port)
-    for (const url of this.options.routes) {
-      const u = parseRouteUrl(url)
-      if (u !== undefined && hostPort(normalizeHost(u.host), u.port) === address) this.urlIds.set(url, serverId)
+    for (const { raw, url: u } of this.options.routes) {
+      if (u !== undefined && hostPort(normalizeHost(u.host), u.port) === address) this.urlIds.set(raw, serverId)
     }
   }
 

@@ -19,7 +19,7 @@ import { loadTls, type TlsConfigError } from "../net/Tls.js"
 import { Broker } from "../server/Broker.js"
 import { Cluster, ClusterState } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
-import { hostPort, parseRouteUrl } from "./RouteUrl.js"
+import { hostPort, parseRouteUrl, type RouteUrl } from "./RouteUrl.js"
 
 /** Route URLs are the same route when they differ only in a trailing `/` (nats-server's urlsAreEqual). */
 const routeKey = (url: string): string => url.trim().replace(/\/+$/, "")
@@ -48,10 +48,9 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
     cluster.listen = { host: options.host, port: listener.port }
     log.info(`Listening for route connections on ${hostPort(options.host, listener.port)}`)
 
-    /** Dial one URL; undefined when the connection could not be made. */
-    const dialOnce = (url: string, explicit: boolean, attempt: number) =>
+    /** Dial one URL (decoded once by its dialer); undefined when the connection could not be made. */
+    const dialOnce = (url: string, u: RouteUrl, explicit: boolean, attempt: number) =>
       Effect.gen(function*() {
-        const u = parseRouteUrl(url)!
         log.debug(`Trying to connect to route on ${hostPort(u.host, u.port)} (${hostPort(u.host, u.port)})`)
         const socket = yield* Effect.result(dialNet(u.host, u.port))
         if (socket._tag === "Failure") {
@@ -71,7 +70,8 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
     /** A configured route: dialed at startup and redialed forever, ~1s apart. */
     const explicitRoute = (url: string) =>
       Effect.gen(function*() {
-        if (parseRouteUrl(url) === undefined) {
+        const u = parseRouteUrl(url)
+        if (u === undefined) {
           log.error(`Error parsing route URL "${url}"`)
           return
         }
@@ -84,7 +84,7 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
             continue
           }
           attempt++
-          const conn = yield* dialOnce(url, true, attempt)
+          const conn = yield* dialOnce(url, u, true, attempt)
           if (conn !== undefined) {
             attempt = 0
             yield* Effect.sleep(jitter(RETRY_MS))
@@ -108,13 +108,15 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
      */
     const implicitRoute = (url: string, serverId: string) =>
       Effect.gen(function*() {
+        const u = parseRouteUrl(url)
+        if (u === undefined) return
         const budget = 1 + options.connectRetries
         let left = budget
         let attempt = 0
         while (left > 0 && !cluster.routes.has(serverId) && serverId !== server.serverId) {
           left--
           attempt++
-          const conn = yield* dialOnce(url, false, attempt)
+          const conn = yield* dialOnce(url, u, false, attempt)
           if (conn !== undefined) {
             // Whoever answered at that URL may not be the server gossiped (it restarted with a new
             // id): once that server is connected through another route, stop, as nats-server does.
@@ -156,7 +158,7 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
         })
     }
     // Dialed at once: the first attempt is not delayed (nats-server's solicitRoutes).
-    for (const url of options.routes) yield* cluster.explicitRoutes.add(url)
+    for (const route of options.routes) yield* cluster.explicitRoutes.add(route.raw)
     return cluster
   })
 )

@@ -25,7 +25,11 @@ import {
 } from "./ConfigParser.js"
 import { goCiphers, goCurves } from "../net/Tls.js"
 import { parsePermissions, parseUserEntry, type PermissionsInput, printAuthorization } from "./AuthConfigFile.js"
+import { ruleOf } from "./OptionsError.js"
 import { ServerOptions, type ServerOptionsInput } from "./ServerOptions.js"
+import * as Duration from "../values/Duration.js"
+import * as HostPort from "../values/HostPort.js"
+import * as Url from "../values/Url.js"
 
 export interface ConfigFileResult {
   readonly options: ServerOptionsInput
@@ -37,74 +41,9 @@ export interface ConfigFileResult {
 // Go-style durations
 // ---------------------------------------------------------------------------------------------
 
-const NS_PER: ReadonlyMap<string, bigint> = new Map([
-  ["ns", 1n],
-  ["us", 1_000n],
-  ["\u00b5s", 1_000n], // µ (micro sign)
-  ["\u03bcs", 1_000n], // μ (Greek mu)
-  ["ms", 1_000_000n],
-  ["s", 1_000_000_000n],
-  ["m", 60_000_000_000n],
-  ["h", 3_600_000_000_000n]
-])
-const MAX_NS = 2n ** 63n - 1n
-
-/**
- * Parses a Go `time.ParseDuration` string (`"2s"`, `"1m30s"`, `"250ms"`, `"1.5h"`, `"500us"`,
- * `"-1s"`, `"0"`) to milliseconds. Fails with a reason.
- */
-export const parseDuration = (text: string): Result.Result<number, string> => {
-  let s = text
-  let negative = false
-  if (s.startsWith("-") || s.startsWith("+")) {
-    negative = s.startsWith("-")
-    s = s.slice(1)
-  }
-  if (s === "0") return Result.succeed(0)
-  if (s === "") return Result.fail(`invalid duration "${text}"`)
-  let total = 0n
-  while (s !== "") {
-    const num = /^(\d*)(?:\.(\d*))?/.exec(s)!
-    const whole = num[1] ?? ""
-    const frac = num[2]
-    if (whole === "" && (frac === undefined || frac === "")) return Result.fail(`invalid duration "${text}"`)
-    s = s.slice(num[0].length)
-    const unitText = /^[^\d.]*/.exec(s)![0]
-    if (unitText === "") return Result.fail(`missing unit in duration "${text}"`)
-    const unit = NS_PER.get(unitText)
-    if (unit === undefined) return Result.fail(`unknown unit "${unitText}" in duration "${text}"`)
-    s = s.slice(unitText.length)
-    let ns = BigInt(whole === "" ? "0" : whole) * unit
-    if (frac !== undefined && frac !== "") ns += (BigInt(frac) * unit) / 10n ** BigInt(frac.length)
-    total += ns
-    if (total > MAX_NS) return Result.fail(`invalid duration "${text}" (out of range)`)
-  }
-  const ms = Number(total) / 1e6
-  return Result.succeed(negative && ms !== 0 ? -ms : ms)
-}
-
-const fraction = (ns: bigint, digits: number): string => {
-  const scale = 10n ** BigInt(digits)
-  const rest = (ns % scale).toString().padStart(digits, "0").replace(/0+$/, "")
-  return `${ns / scale}${rest === "" ? "" : "." + rest}`
-}
-
-/** Milliseconds as Go's `Duration.String()` writes them: `2m0s`, `1m30s`, `250ms`, `1.5µs`, `0s`. */
-export const formatDuration = (ms: number): string => {
-  if (!Number.isFinite(ms)) return `${ms}ms`
-  let ns = BigInt(Math.round(ms * 1e6))
-  const sign = ns < 0n ? "-" : ""
-  if (ns < 0n) ns = -ns
-  if (ns === 0n) return "0s"
-  if (ns < 1_000n) return `${sign}${ns}ns`
-  if (ns < 1_000_000n) return `${sign}${fraction(ns, 3)}\u00b5s`
-  if (ns < 1_000_000_000n) return `${sign}${fraction(ns, 6)}ms`
-  const secs = ns / 1_000_000_000n
-  const h = secs / 3600n
-  const m = (secs / 60n) % 60n
-  const s = fraction(ns % 60_000_000_000n, 9)
-  return sign + (h > 0n ? `${h}h` : "") + (h > 0n || m > 0n ? `${m}m` : "") + `${s}s`
-}
+/** Go's `time.ParseDuration` and `Duration.String()` (see `values/Duration`). */
+const parseDuration = Duration.parse
+const formatDuration = Duration.format
 
 // ---------------------------------------------------------------------------------------------
 // Value readers (throw ConfigError; the public functions turn that into a Result / Effect)
@@ -246,17 +185,10 @@ const hostPort = (e: ConfigEntry): { readonly host: string | undefined; readonly
     host = ""
     portText = text
   } else {
-    const bracketed = /^\[(.*)\]:([^:]*)$/.exec(text)
-    if (bracketed !== null) {
-      host = bracketed[1]!
-      portText = bracketed[2]!
-    } else {
-      const i = text.lastIndexOf(":")
-      if (i < 0) return bad()
-      host = text.slice(0, i)
-      portText = text.slice(i + 1)
-      if (host.includes(":")) return bad()
-    }
+    const parts = HostPort.split(text)
+    if (Result.isFailure(parts)) return bad()
+    host = parts.success.host
+    portText = parts.success.port
   }
   if (!/^-?\d+$/.test(portText)) return bad()
   return { host: host === "" ? undefined : host, port: checkPort(v.pos, e.key, Number(portText)) }
@@ -417,14 +349,10 @@ const parseRoutes = (e: ConfigEntry): Array<string> => {
   return items.map((item) => {
     if (item._tag !== "String") return fail(item.pos, `${e.key} must be route URLs, got ${describe(item)}`)
     const url = item.value.trim()
-    let ok = false
-    try {
-      const u = new URL(url)
-      ok = u.hostname !== ""
-    } catch {
-      ok = false
+    const parsed = Url.parse(url, { ignorePath: true })
+    if (Result.isFailure(parsed) || parsed.success.host === "") {
+      fail(item.pos, `${e.key}: invalid route URL "${item.value}" (expected e.g. nats-route://host:6222)`)
     }
-    if (!ok) fail(item.pos, `${e.key}: invalid route URL "${item.value}" (expected e.g. nats-route://host:6222)`)
     return url
   })
 }
@@ -587,31 +515,19 @@ const topSection = section<TopState>(
 
 const decode = Schema.decodeUnknownResult(ServerOptions)
 
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024
-const DEFAULT_MAX_PENDING = 64 * 1024 * 1024
-const DEFAULT_LAME_DUCK = 120_000
-const DEFAULT_GRACE = 10_000
-
 const toOptions = (tree: ConfigMap): ConfigFileResult => {
   const ctx: Ctx = { warnings: [] }
   const state: TopState = { out: {}, pos: new Map() }
   walk(tree, topSection, state, ctx)
   const o = state.out
-  const maxPayload = o.maxPayload ?? DEFAULT_MAX_PAYLOAD
-  const maxPending = o.maxPending ?? DEFAULT_MAX_PENDING
-  if (maxPayload > maxPending) {
-    fail(
-      state.pos.get("maxPayload") ?? state.pos.get("maxPending") ?? tree.pos,
-      `max_payload (${maxPayload}) cannot be higher than max_pending (${maxPending})`
-    )
-  }
-  const lameDuck = o.lameDuckDuration ?? DEFAULT_LAME_DUCK
-  const grace = o.lameDuckGracePeriod ?? DEFAULT_GRACE
-  if (grace >= lameDuck) {
-    fail(
-      state.pos.get("lameDuckGracePeriod") ?? state.pos.get("lameDuckDuration") ?? tree.pos,
-      `lame_duck_grace_period (${formatDuration(grace)}) must be less than lame_duck_duration (${formatDuration(lameDuck)})`
-    )
+  // The rules between fields are the schema's (`ServerOptions`); reported at the field's position.
+  const decoded = decode(o)
+  if (Result.isFailure(decoded)) {
+    const rule = ruleOf(decoded.failure.issue)
+    if (rule !== undefined) {
+      const other = rule.field === "maxPayload" ? "maxPending" : rule.field === "lameDuckGracePeriod" ? "lameDuckDuration" : rule.field
+      fail(state.pos.get(rule.field) ?? state.pos.get(other) ?? tree.pos, rule.message)
+    }
   }
   const noAuth = o.authorization?.noAuthUser ?? state.noAuthUser
   if (noAuth !== undefined && !(o.authorization?.users ?? []).some((u) => u.user === noAuth)) {
@@ -622,7 +538,6 @@ const toOptions = (tree: ConfigMap): ConfigFileResult => {
         : `no_auth_user: "${noAuth}" not present as user in authorization block or account configuration`
     )
   }
-  const decoded = decode(o)
   if (Result.isFailure(decoded)) fail(tree.pos, `invalid configuration: ${decoded.failure.message}`)
   return { options: o, warnings: ctx.warnings }
 }
@@ -702,8 +617,7 @@ const plainNumber = (n: number): string => {
 
 const seconds = (ms: number): string => plainNumber(ms / 1000)
 
-const hostPortString = (host: string, port: number): string =>
-  host.includes(":") || host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
+const hostPortString = (host: string, port: number): string => HostPort.format(host, port)
 
 const printTls = (
   indent: number,

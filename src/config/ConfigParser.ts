@@ -30,6 +30,7 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Size from "../values/Size.js"
 
 // ---------------------------------------------------------------------------------------------
 // Tree
@@ -121,7 +122,7 @@ export const formatPosition = (pos: Position): string =>
 
 /**
  * A configuration error at a position. `reason` is the bare text, `message` (and `toString()`)
- * is `file:line:col: reason`.
+ * is `file:line:col: reason`; `cause` is the file system's error when a file could not be read.
  */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly file: string
@@ -129,8 +130,9 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
   readonly column: number
   readonly reason: string
   readonly message: string
+  readonly cause?: unknown
 }> {
-  constructor(args: { readonly file: string; readonly line: number; readonly column: number; readonly reason: string }) {
+  constructor(args: { readonly file: string; readonly line: number; readonly column: number; readonly reason: string; readonly cause?: unknown }) {
     super({ ...args, message: formatPosition(args) + args.reason })
   }
   override toString(): string {
@@ -139,8 +141,8 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 }
 
 /** A {@link ConfigError} at `pos`. */
-export const configError = (pos: Position, reason: string): ConfigError =>
-  new ConfigError({ file: pos.file, line: pos.line, column: pos.column, reason })
+export const configError = (pos: Position, reason: string, cause?: unknown): ConfigError =>
+  new ConfigError({ file: pos.file, line: pos.line, column: pos.column, reason, ...(cause !== undefined ? { cause } : {}) })
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -239,17 +241,6 @@ const show = (c: string): string => (c === EOF ? "end of file" : c === "\n" ? "n
 // Bare value classification
 // ---------------------------------------------------------------------------------------------
 
-const SIZE_SUFFIXES: ReadonlyMap<string, bigint> = (() => {
-  const m = new Map<string, bigint>()
-  const letters = ["k", "m", "g", "t", "p", "e"]
-  letters.forEach((l, idx) => {
-    const n = BigInt(idx + 1)
-    m.set(l, 1000n ** n)
-    for (const s of ["b", "i", "ib"]) m.set(l + s, 1024n ** n)
-  })
-  return m
-})()
-
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 
@@ -273,7 +264,7 @@ const classifyBare = (raw: string, pos: Position): ConfigValue => {
   const int = INTEGER_RE.exec(raw)
   if (int !== null) {
     const suffix = int[2]!.toLowerCase()
-    const mult = suffix === "" ? 1n : SIZE_SUFFIXES.get(suffix)
+    const mult = Size.multiplier(suffix)
     if (mult !== undefined) {
       const big = BigInt(int[1]!) * mult
       if (big < INT64_MIN || big > INT64_MAX) {
@@ -451,7 +442,7 @@ class Parser {
     try {
       text = readInclude(resolved)
     } catch (e) {
-      throw configError(pos, `error opening include file "${target}": ${e instanceof Error ? e.message : String(e)}`)
+      throw configError(pos, `error opening include file "${target}": ${e instanceof Error ? e.message : String(e)}`, e)
     }
     this.includeStack.push(resolved)
     this.entries(new Scanner(text, resolved), into, undefined)
@@ -695,7 +686,8 @@ export const parseFile = (
           file,
           line: 0,
           column: 0,
-          reason: `can not read config file: ${e instanceof Error ? e.message : String(e)}`
+          reason: `can not read config file: ${e instanceof Error ? e.message : String(e)}`,
+          cause: e
         })
       )
     }

@@ -15,7 +15,10 @@
  */
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
-import type { ServerOptionsInput } from "./ServerOptions.js"
+import { clusterDefaults, type ServerOptionsInput } from "./ServerOptions.js"
+import * as Duration from "../values/Duration.js"
+import * as Size from "../values/Size.js"
+import * as Url from "../values/Url.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Types
@@ -101,131 +104,6 @@ const parseNonNegative = (text: string): Parsed<number> => {
   return n.value >= 0 ? n : bad("must not be negative")
 }
 
-const sizeUnits: Readonly<Record<string, number>> = {
-  "": 1, b: 1,
-  k: 1e3, kb: 1024, ki: 1024, kib: 1024,
-  m: 1e6, mb: 1024 ** 2, mi: 1024 ** 2, mib: 1024 ** 2,
-  g: 1e9, gb: 1024 ** 3, gi: 1024 ** 3, gib: 1024 ** 3,
-  t: 1e12, tb: 1024 ** 4, ti: 1024 ** 4, tib: 1024 ** 4
-}
-
-/**
- * A byte size as the config file writes it: `1048576`, `512k` (×1000), `1MB`/`1mib` (×1024²), case-insensitive.
- * Returns `undefined` when the text is not a size.
- */
-export const parseSize = (text: string): number | undefined => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text)
-  if (m === null) return undefined
-  const unit = sizeUnits[(m[2] ?? "").toLowerCase()]
-  if (unit === undefined) return undefined
-  const n = Math.floor(Number(m[1]) * unit)
-  return Number.isSafeInteger(n) ? n : undefined
-}
-
-const durationUnits: Readonly<Record<string, number>> = {
-  ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000
-}
-
-/**
- * A duration in milliseconds: Go syntax (`2m`, `1m30s`, `250ms`, `1.5h`) or a bare number of seconds.
- * Returns `undefined` when the text is not a duration.
- */
-export const parseDuration = (text: string): number | undefined => {
-  const s = text.trim()
-  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s) * 1000
-  if (s === "" || !/^(?:\d+(?:\.\d+)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h)/.test(s)) return undefined
-  let total = 0
-  const re = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y
-  let pos = 0
-  while (pos < s.length) {
-    re.lastIndex = pos
-    const m = re.exec(s)
-    if (m === null) return undefined
-    total += Number(m[1]) * (durationUnits[m[2] ?? ""] ?? Number.NaN)
-    pos = re.lastIndex
-  }
-  return Number.isFinite(total) ? total : undefined
-}
-
-/** A URL as `--cluster` and `--routes` take it: `scheme://[user[:password]@]host[:port][/]`. */
-export interface FlagUrl {
-  readonly scheme: string
-  /** Without IPv6 brackets; empty when the URL has no host. */
-  readonly host: string
-  readonly port?: number
-  readonly user?: string
-  readonly password?: string
-}
-
-const decodeUserinfo = (text: string): string | undefined => {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return undefined
-  }
-}
-
-/** Parses `scheme://[user[:password]@]host[:port][/]`; port `-1` is allowed (random port). */
-export const parseFlagUrl = (raw: string): Result.Result<FlagUrl, string> => {
-  const expected = "expected <scheme>://[user:password@]host:port"
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(raw.trim())
-  if (m === null) return Result.fail(expected)
-  const scheme = (m[1] ?? "").toLowerCase()
-  let authority = m[2] ?? ""
-  const cut = authority.search(/[/?#]/)
-  if (cut >= 0) {
-    if (authority.slice(cut) !== "/") return Result.fail(`unexpected path or query "${authority.slice(cut)}"`)
-    authority = authority.slice(0, cut)
-  }
-  let user: string | undefined
-  let password: string | undefined
-  const at = authority.lastIndexOf("@")
-  if (at >= 0) {
-    const info = authority.slice(0, at)
-    authority = authority.slice(at + 1)
-    const colon = info.indexOf(":")
-    user = decodeUserinfo(colon >= 0 ? info.slice(0, colon) : info)
-    if (colon >= 0) password = decodeUserinfo(info.slice(colon + 1))
-    if (user === undefined || (colon >= 0 && password === undefined)) {
-      return Result.fail("invalid percent-encoding in user info")
-    }
-  }
-  let host: string
-  let portText: string | undefined
-  if (authority.startsWith("[")) {
-    const close = authority.indexOf("]")
-    if (close < 0) return Result.fail("missing ']' in IPv6 host")
-    host = authority.slice(1, close)
-    const after = authority.slice(close + 1)
-    if (after !== "") {
-      if (!after.startsWith(":")) return Result.fail(expected)
-      portText = after.slice(1)
-    }
-  } else {
-    const colon = authority.indexOf(":")
-    if (colon >= 0) {
-      host = authority.slice(0, colon)
-      portText = authority.slice(colon + 1)
-      if (portText.includes(":")) return Result.fail("IPv6 hosts must be written in brackets, e.g. [::1]:6222")
-    } else {
-      host = authority
-    }
-  }
-  let port: number | undefined
-  if (portText !== undefined) {
-    const p = parsePort(portText)
-    if (!p.ok) return Result.fail(portText === "" ? "missing port after ':'" : `invalid port "${portText}": ${p.reason}`)
-    port = p.value
-  }
-  return Result.succeed({
-    scheme,
-    host,
-    ...(port !== undefined ? { port } : {}),
-    ...(user !== undefined ? { user } : {}),
-    ...(password !== undefined ? { password } : {})
-  })
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // The flag table
 // ---------------------------------------------------------------------------------------------------------
@@ -275,8 +153,8 @@ const numberFlag = (parse: (text: string) => Parsed<number>, set: (state: ParseS
 
 const sizeFlag = (set: (state: ParseState, value: number) => void): FlagSpec =>
   numberFlag((text) => {
-    const n = parseSize(text)
-    return n === undefined ? bad("expected a size such as 1048576, 512KB or 1MB") : ok(n)
+    const n = Size.parse(text)
+    return n === undefined ? bad("expected a size such as 1048576, 512k or 1MB") : ok(n)
   }, set)
 
 const boolFlag = (set: (state: ParseState, value: boolean) => void): FlagSpec => ({
@@ -288,12 +166,12 @@ const boolFlag = (set: (state: ParseState, value: boolean) => void): FlagSpec =>
 })
 
 const parseClusterUrl = (state: ParseState, value: string): string | undefined => {
-  const parsed = parseFlagUrl(value)
+  const parsed = Url.parse(value)
   if (Result.isFailure(parsed)) return parsed.failure
   const url = parsed.success
   if (url.port === undefined) return "missing port (use -1 for a random port)"
   const c = cluster(state)
-  c.host = url.host === "" ? "0.0.0.0" : url.host
+  c.host = url.host === "" ? clusterDefaults.host : url.host
   c.port = url.port
   if (url.user !== undefined) {
     if (url.password === undefined) return "expected cluster password to be set"
@@ -308,7 +186,7 @@ const routeSchemes = new Set(["nats-route", "nats"])
 const parseRoutes = (state: ParseState, value: string): string | undefined => {
   const routes = value.split(",").map((r) => r.trim()).filter((r) => r !== "")
   for (const route of routes) {
-    const parsed = parseFlagUrl(route)
+    const parsed = Url.parse(route)
     if (Result.isFailure(parsed)) return `route URL "${route}": ${parsed.failure}`
     const url = parsed.success
     if (!routeSchemes.has(url.scheme)) {
@@ -363,7 +241,7 @@ const serverFlags: ReadonlyMap<string, FlagSpec> = (() => {
   def(["max_control_line"], sizeFlag((s, v) => (s.options.maxControlLine = v)))
   def(["max_connections", "max_conn"], numberFlag(parseNonNegative, (s, v) => (s.options.maxConnections = v)))
   def(["ping_interval"], numberFlag((text) => {
-    const ms = parseDuration(text)
+    const ms = Duration.parseSecondsOrGo(text)
     return ms === undefined || ms <= 0
       ? bad("expected a positive duration such as 2m, 30s or 1m30s (a bare number means seconds)")
       : ok(ms)

@@ -6,9 +6,10 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Result from "effect/Result"
-import { formatDuration } from "./ConfigFile.js"
-import type { ClusterOptions, ServerOptions } from "./ServerOptions.js"
+import { format as formatDuration } from "../values/Duration.js"
+import { AUTH_TIMEOUT_MS, type ClusterOptions, type ServerOptions } from "./ServerOptions.js"
 
 /** nats-server's `Reloaded: …` line for each option it reloads. */
 const RELOADED: Partial<Record<keyof ServerOptions, (v: unknown) => string>> = {
@@ -87,13 +88,19 @@ const planCluster = (
   if (portA !== portB) return Result.fail(`config reload not supported for cluster port: old=${portA}, new=${portB}`)
   if (a === undefined || b === undefined) return Result.succeed(undefined)
   if (!same({ ...a, routes: [] }, { ...b, routes: [] })) changes.push("Reloaded: cluster")
-  const diff = diffRoutes(a.routes, b.routes)
+  const diff = diffRoutes(a.routes.map((r) => r.raw), b.routes.map((r) => r.raw))
   if (diff.add.length === 0 && diff.remove.length === 0) return Result.succeed(undefined)
   return Result.succeed(diff)
 }
 
+/** An option changed that cannot be reloaded; `message` is nats-server's `config reload not supported for …`. */
+export class ReloadRefused extends Data.TaggedError("ReloadRefused")<{ readonly message: string }> {}
+
 /** What reloading `next` over `current` changes, or why it cannot be done. */
-export const planReload = (current: ServerOptions, next: ServerOptions): Result.Result<ReloadPlan, string> => {
+export const planReload = (current: ServerOptions, next: ServerOptions): Result.Result<ReloadPlan, ReloadRefused> =>
+  Result.mapError(plan(current, next), (message) => new ReloadRefused({ message }))
+
+const plan = (current: ServerOptions, next: ServerOptions): Result.Result<ReloadPlan, string> => {
   const changes: Array<string> = []
   let routes: ReloadPlan["routes"] = undefined
   const keys = new Set([...Object.keys(current), ...Object.keys(next)] as Array<keyof ServerOptions>)
@@ -139,7 +146,7 @@ const authorizationChanges = (a: Auth, b: Auth): Result.Result<Array<string>, st
   if (a?.user !== b?.user) lines.push("Reloaded: authorization username")
   if (a?.password !== b?.password) lines.push("Reloaded: authorization password")
   if (a?.token !== b?.token) lines.push("Reloaded: authorization token")
-  if ((a?.timeout ?? 2000) !== (b?.timeout ?? 2000)) lines.push(`Reloaded: authorization timeout = ${(b?.timeout ?? 2000) / 1000}`)
+  if ((a?.timeout ?? AUTH_TIMEOUT_MS) !== (b?.timeout ?? AUTH_TIMEOUT_MS)) lines.push(`Reloaded: authorization timeout = ${(b?.timeout ?? AUTH_TIMEOUT_MS) / 1000}`)
   if (!same(a?.users ?? [], b?.users ?? []) || !same(a?.defaultPermissions, b?.defaultPermissions)) lines.push("Reloaded: authorization users")
   if (!same(a?.nkeys ?? [], b?.nkeys ?? [])) lines.push("Reloaded: authorization nkey users")
   return Result.succeed(lines)

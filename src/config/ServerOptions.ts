@@ -7,7 +7,15 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
+import * as Duration from "../values/Duration.js"
+import * as Url from "../values/Url.js"
+import { TLS_TIMEOUT_MS } from "../net/TlsTimeout.js"
+import { AUTH_TIMEOUT_MS } from "../server/auth/AuthTimeout.js"
 
+
+/** The two timeouts whose defaults the server also needs without options at hand (`auth/Auth`, `net/Tls`). */
+export { AUTH_TIMEOUT_MS, TLS_TIMEOUT_MS }
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 /** A TCP port; `-1` asks for a random free port (as nats-server's RANDOM_PORT), `0` too. */
@@ -78,7 +86,7 @@ export const TlsOptions = Schema.Struct({
   caFile: Schema.optional(Schema.String),
   verify: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
   verifyAndMap: Schema.Boolean.pipe(Schema.withDecodingDefault(Effect.succeed(false))),
-  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000))),
+  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(TLS_TIMEOUT_MS))),
   cipherSuites: Schema.optional(Schema.Array(Schema.String)),
   curvePreferences: Schema.optional(Schema.Array(Schema.String))
 })
@@ -88,9 +96,20 @@ export type TlsOptions = typeof TlsOptions.Type
 export const ClusterAuthorization = Schema.Struct({
   user: Schema.String,
   password: Schema.String,
-  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(2000)))
+  timeout: Schema.Number.pipe(Schema.withDecodingDefault(Effect.succeed(AUTH_TIMEOUT_MS)))
 })
 export type ClusterAuthorization = typeof ClusterAuthorization.Type
+
+const isConfiguredRoute = (u: unknown): u is Url.ConfiguredRoute =>
+  typeof u === "object" && u !== null && typeof (u as { raw?: unknown }).raw === "string" && "url" in u
+
+/** A route URL's text, decoded once into a `ConfiguredRoute` (`values/Url`); encodes back to its text. */
+export const ConfiguredRouteFromString = Schema.String.pipe(
+  Schema.decodeTo(
+    Schema.declare(isConfiguredRoute),
+    SchemaTransformation.transform({ decode: (text: string) => Url.configuredRoute(text.trim()), encode: (route: Url.ConfiguredRoute) => route.raw })
+  )
+)
 
 export const ClusterOptions = Schema.Struct({
   /** Cluster name; absent → a dynamic name is generated and negotiated. */
@@ -103,14 +122,14 @@ export const ClusterOptions = Schema.Struct({
   /** Extra attempts for implicit (gossiped) routes. */
   connectRetries: NonNegativeInt.pipe(Schema.withDecodingDefault(Effect.succeed(0))),
   /** Explicit route URLs (`nats-route://host:port`, `nats://user:pass@host:port`). */
-  routes: Schema.Array(Schema.String).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  routes: Schema.Array(ConfiguredRouteFromString).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
   authorization: Schema.optional(ClusterAuthorization),
   /** Route TLS: both ends verify each other's certificate against `caFile`, as nats-server. */
   tls: Schema.optional(TlsOptions)
 })
 export type ClusterOptions = typeof ClusterOptions.Type
 
-export const ServerOptions = Schema.Struct({
+const ServerOptionsFields = Schema.Struct({
   serverName: Schema.optional(Schema.String),
   /** `server_tags`, reported in /varz `tags`. */
   serverTags: Schema.optional(Schema.Array(Schema.String)),
@@ -151,9 +170,35 @@ export const ServerOptions = Schema.Struct({
   configFile: Schema.optional(Schema.String),
   cluster: Schema.optional(ClusterOptions)
 })
+
+/**
+ * The rules between fields, as nats-server checks them (`max_payload` ≤ `max_pending`; the lame
+ * duck grace period shorter than the lame duck duration). Each failure points at the field the
+ * config file reports it on, with nats-server's text as the message (see `OptionsError.ruleOf`).
+ */
+export const ServerOptions = ServerOptionsFields.check(
+  Schema.makeFilter((o) =>
+    o.maxPayload > o.maxPending
+      ? { path: ["maxPayload"], issue: `max_payload (${o.maxPayload}) cannot be higher than max_pending (${o.maxPending})` }
+      : undefined
+  ),
+  Schema.makeFilter((o) =>
+    o.lameDuckGracePeriod >= o.lameDuckDuration
+      ? {
+        path: ["lameDuckGracePeriod"],
+        issue: `lame_duck_grace_period (${Duration.format(o.lameDuckGracePeriod)}) must be less than lame_duck_duration (${
+          Duration.format(o.lameDuckDuration)
+        })`
+      }
+      : undefined
+  )
+)
 export type ServerOptions = typeof ServerOptions.Type
 /** What callers write: every field optional. */
 export type ServerOptionsInput = typeof ServerOptions.Encoded
 
 export const decodeServerOptions = Schema.decodeUnknownSync(ServerOptions)
 export const decodeServerOptionsEffect = Schema.decodeUnknownEffect(ServerOptions)
+
+/** The cluster block's defaults (`host`, `port`, …), from the schema. */
+export const clusterDefaults: ClusterOptions = Schema.decodeUnknownSync(ClusterOptions)({})

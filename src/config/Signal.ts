@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
+import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import type { SignalCommand } from "./Flags.js"
 
@@ -33,30 +34,33 @@ const findServers = (): Array<number> => {
   return out
 }
 
+/** `--signal` could not be delivered: no (or several) servers, an unreadable pid file, or `kill` failed (`cause`). */
+export class SignalError extends Data.TaggedError("SignalError")<{ readonly message: string; readonly cause?: unknown }> {}
+
 /** Resolve the target pid: a number, a pid file, or the one running server. */
-export const resolvePid = (pid: string | undefined): Result.Result<number, string> => {
+export const resolvePid = (pid: string | undefined): Result.Result<number, SignalError> => {
   if (pid === undefined) {
     const found = findServers()
-    if (found.length === 0) return Result.fail("no effect-nats-server process running")
-    if (found.length > 1) return Result.fail(`multiple effect-nats-server processes running:\n${found.join("\n")}`)
+    if (found.length === 0) return Result.fail(new SignalError({ message: "no effect-nats-server process running" }))
+    if (found.length > 1) return Result.fail(new SignalError({ message: `multiple effect-nats-server processes running:\n${found.join("\n")}` }))
     return Result.succeed(found[0]!)
   }
   if (/^\d+$/.test(pid)) return Result.succeed(Number(pid))
   try {
     const text = fs.readFileSync(pid, "utf8").trim()
     if (/^\d+$/.test(text)) return Result.succeed(Number(text))
-    return Result.fail(`could not read pid from file ${pid}`)
+    return Result.fail(new SignalError({ message: `could not read pid from file ${pid}` }))
   } catch (e) {
-    return Result.fail(`could not read pid file ${pid}: ${(e as Error).message}`)
+    return Result.fail(new SignalError({ message: `could not read pid file ${pid}: ${(e as Error).message}`, cause: e }))
   }
 }
 
-export const sendSignal = (command: SignalCommand, pid: string | undefined): Result.Result<void, string> =>
+export const sendSignal = (command: SignalCommand, pid: string | undefined): Result.Result<void, SignalError> =>
   Result.flatMap(resolvePid(pid), (target) => {
     try {
       process.kill(target, SIGNALS[command])
       return Result.succeed(undefined)
     } catch (e) {
-      return Result.fail(`could not send ${command} to process ${target}: ${(e as Error).message}`)
+      return Result.fail(new SignalError({ message: `could not send ${command} to process ${target}: ${(e as Error).message}`, cause: e }))
     }
   })

@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
+import * as HostPort from "../values/HostPort.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Format
@@ -81,7 +82,7 @@ export const nowMicros = (): number => {
 const hostPort = (ip: string, port: number): string => {
   const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
   if (v4 !== null) return `${v4[1]}:${port}`
-  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`
+  return HostPort.format(ip, port)
 }
 
 /** What a client's CONNECT said about itself. */
@@ -116,8 +117,12 @@ export const connPrefix = (
 // Sinks
 // ---------------------------------------------------------------------------------------------------------
 
-/** Could not open (or reopen) the log file. */
-export class LogError extends Data.TaggedError("LogError")<{ readonly message: string }> {}
+/** Could not open (or reopen) the log file at `path`; `cause` is the file system's error. */
+export class LogError extends Data.TaggedError("LogError")<{ readonly path: string; readonly cause: unknown }> {
+  override get message(): string {
+    return `unable to open log file ${this.path}: ${errorText(this.cause)}`
+  }
+}
 
 /** Where formatted lines go (without newline). */
 export interface LogSink {
@@ -141,7 +146,7 @@ export const fileSink = (path: string): Result.Result<LogSink, LogError> => {
     try {
       return Result.succeed(fs.openSync(path, "a", 0o640))
     } catch (e) {
-      return Result.fail(new LogError({ message: `unable to open log file ${path}: ${errorText(e)}` }))
+      return Result.fail(new LogError({ path, cause: e }))
     }
   }
   const first = open()

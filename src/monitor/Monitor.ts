@@ -43,12 +43,16 @@ export interface MonitorAddress {
 /** The bound monitor address of `server` (`ServerState.monitorAddress`), undefined without a monitor. */
 export const monitorAddress = (server: ServerState): MonitorAddress | undefined => server.monitorAddress
 
-/** The monitor port could not be bound (nats-server: `can't listen to the monitor port: …`). */
-export class MonitorListenError extends Data.TaggedError("MonitorListenError")<{ readonly message: string }> {
-  constructor(message: string) {
-    super({ message })
-  }
-}
+/**
+ * The monitor could not start: its port could not be bound (`address`, nats-server's `can't
+ * listen to the monitor port: …`, `cause` the server's error), its TLS files could not be loaded
+ * (`cause` the `TlsConfigError`), or the options ask for both HTTP and HTTPS or HTTPS without TLS.
+ */
+export class MonitorListenError extends Data.TaggedError("MonitorListenError")<{
+  readonly message: string
+  readonly address: string | undefined
+  readonly cause?: unknown
+}> {}
 
 /** The endpoint paths, as nats-server names them (and counts them in `http_req_stats`). */
 export const Paths = {
@@ -235,16 +239,22 @@ export const layer: Layer.Layer<never, MonitorListenError, Broker> = Layer.effec
     const options = server.options
     const host = options.httpHost ?? options.host
     if (options.httpPort !== undefined && options.httpsPort !== undefined) {
-      return yield* new MonitorListenError(`can't specify both HTTP (${options.httpPort}) and HTTPs (${options.httpsPort}) ports`)
+      return yield* new MonitorListenError({ message: `can't specify both HTTP (${options.httpPort}) and HTTPs (${options.httpsPort}) ports`, address: undefined })
     }
     const secure = options.httpsPort !== undefined
-    if (secure && options.tls === undefined) return yield* new MonitorListenError("TLS cert and key required for HTTPS")
-    const tls = secure ? yield* loadTls(options.tls!).pipe(Effect.mapError((e) => new MonitorListenError(e.message))) : undefined
+    if (secure && options.tls === undefined) return yield* new MonitorListenError({ message: "TLS cert and key required for HTTPS", address: undefined })
+    const tls = secure ? yield* loadTls(options.tls!).pipe(Effect.mapError((e) => new MonitorListenError({ message: e.message, address: undefined, cause: e }))) : undefined
     const configured = secure ? options.httpsPort! : options.httpPort!
     const port = configured < 0 ? 0 : configured
     const make = () => (tls === undefined ? createServer() : createHttpsServer({ ...tls.contextOptions, requestCert: false }))
     const http = yield* NodeHttpServer.make(make, { host, port, gracefulShutdownTimeout: Duration.seconds(1) }).pipe(
-      Effect.mapError((e) => new MonitorListenError(`can't listen to the monitor port: ${String((e.cause as Error | undefined)?.message ?? e.cause)}`))
+      Effect.mapError((e) =>
+        new MonitorListenError({
+          message: `can't listen to the monitor port: ${String((e.cause as Error | undefined)?.message ?? e.cause)}`,
+          address: joinHostPort(host, port),
+          cause: e
+        })
+      )
     )
     const bound = "port" in http.address ? http.address.port : port
     const address: MonitorAddress = { host, port: bound }

@@ -4,8 +4,10 @@
  * @since 0.1.0
  */
 import * as os from "node:os"
-import { hostPort, parseRouteUrl } from "../cluster/RouteUrl.js"
+import { format as hostPort } from "../values/HostPort.js"
 import { authTimeout } from "../server/auth/Auth.js"
+import { AUTH_TIMEOUT_MS } from "../server/auth/AuthTimeout.js"
+import { TLS_TIMEOUT_MS } from "../net/TlsTimeout.js"
 import { NATS_COMPAT_VERSION, type ServerState } from "../server/ServerState.js"
 import { goTime, goUptime } from "./format.js"
 
@@ -20,8 +22,8 @@ export interface VarzRuntime {
 }
 
 /** nats-server's AUTH_TIMEOUT and TLS_TIMEOUT defaults, in seconds. */
-const DEFAULT_AUTH_TIMEOUT = 2
-const DEFAULT_TLS_TIMEOUT = 2
+const DEFAULT_AUTH_TIMEOUT = AUTH_TIMEOUT_MS / 1000
+const DEFAULT_TLS_TIMEOUT = TLS_TIMEOUT_MS / 1000
 
 const NANOS_PER_MS = 1_000_000
 
@@ -34,8 +36,7 @@ const clusterBlock = (state: ServerState): Record<string, unknown> => {
   if (options === undefined) return {}
   const cluster = state.cluster
   const urls: Array<string> = []
-  for (const raw of options.routes) {
-    const u = parseRouteUrl(raw)
+  for (const { url: u } of options.routes) {
     if (u !== undefined) urls.push(hostPort(u.host, u.port))
   }
   return {

@@ -110,6 +110,5 @@ export const goJsonIndent = (value: unknown): string => goEscape(JSON.stringify(
 /** `json.Marshal(v)` (compact), as `/healthz` uses. */
 export const goJson = (value: unknown): string => goEscape(JSON.stringify(value))
 
-/** `net.JoinHostPort`: IPv6 hosts in brackets. */
-export const joinHostPort = (host: string, port: number): string =>
-  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+/** `net.JoinHostPort`: IPv6 hosts in brackets (see `values/HostPort`). */
+export { format as joinHostPort } from "../values/HostPort.js"

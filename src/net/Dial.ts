@@ -16,11 +16,14 @@ import * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
 import { fromNetSocket } from "./NetSocket.js"
 import * as Net from "node:net"
+import * as HostPort from "../values/HostPort.js"
 
 /** A TCP connection could not be opened; `message` reads like Go's `dial tcp host:port: …`. */
-export class DialError extends Data.TaggedError("DialError")<{ readonly message: string }> {}
-
-const hostPort = (host: string, port: number): string => (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`)
+export class DialError extends Data.TaggedError("DialError")<{ readonly address: string; readonly cause: Error }> {
+  override get message(): string {
+    return `dial tcp ${this.address}: ${describe(this.cause)}`
+  }
+}
 
 const describe = (e: Error): string =>
   (e as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "connect: connection refused" : e.message
@@ -35,7 +38,7 @@ export const dialNet = (host: string, port: number): Effect.Effect<Net.Socket, D
     const s = Net.connect({ host, port })
     const onError = (e: Error) => {
       s.destroy()
-      resume(Effect.fail(new DialError({ message: `dial tcp ${hostPort(host, port)}: ${describe(e)}` })))
+      resume(Effect.fail(new DialError({ address: HostPort.format(host, port), cause: e })))
     }
     s.once("error", onError)
     s.once("connect", () => {

@@ -16,9 +16,14 @@ import type * as Socket from "effect/socket/Socket"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Net from "node:net"
 import { fromNetSocket } from "./NetSocket.js"
+import * as HostPort from "../values/HostPort.js"
 
-/** The port could not be bound; `message` is Node's reason. */
-export class ListenError extends Data.TaggedError("ListenError")<{ readonly message: string }> {}
+/** `address` (`host:port`) could not be bound; `cause` is Node's error, `message` its text. */
+export class ListenError extends Data.TaggedError("ListenError")<{ readonly address: string; readonly cause: Error }> {
+  override get message(): string {
+    return this.cause.message
+  }
+}
 
 export interface Listener {
   /** The bound port (useful when 0 or -1 asked for a random one). */
@@ -37,7 +42,7 @@ export const listen = <E>(
       Effect.callback<Net.Server, ListenError>((resume) => {
         // Paused until a session's reader takes the socket, so no byte is read before it.
         const srv = Net.createServer({ pauseOnConnect: true })
-        const onError = (e: Error) => resume(Effect.fail(new ListenError({ message: e.message })))
+        const onError = (e: Error) => resume(Effect.fail(new ListenError({ address: HostPort.format(host, port), cause: e })))
         srv.once("error", onError)
         // A deep accept queue, as Go's listeners get (somaxconn): a burst of thousands of connects
         // must not overflow Node's default 511 into SYN retries seconds later.

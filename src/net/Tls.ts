@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as NodeTls from "node:tls"
+import * as HostPort from "../values/HostPort.js"
 
 /** What a `tls` block says (structurally `config/ServerOptions`' `TlsOptions`; durations in ms). */
 export interface TlsOptions {
@@ -282,7 +283,7 @@ export const describeSession = (socket: NodeTls.TLSSocket): string => {
 const ioTimeout = (raw: Net.Socket): string => {
   const hp = (ip: string | undefined, port: number | undefined) => {
     const host = (ip ?? "").replace(/^::ffff:/, "")
-    return `${host.includes(":") ? `[${host}]` : host}:${port ?? 0}`
+    return HostPort.format(host, port ?? 0)
   }
   return `read tcp ${hp(raw.localAddress, raw.localPort)}->${hp(raw.remoteAddress, raw.remotePort)}: i/o timeout`
 }

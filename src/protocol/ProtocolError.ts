@@ -48,9 +48,10 @@ export type CloseReason =
 
 /**
  * A violation that ends the connection. `errText` is sent as `-ERR '<errText>'` before closing when
- * present; some violations (bad arguments, bad JSON) close silently, as nats-server does.
+ * present; some violations (bad arguments, bad JSON) close silently, as nats-server does. Tagged
+ * `ProtocolViolation` (its name in the package's index), apart from the client's `ProtocolError`.
  */
-export class ProtocolError extends Data.TaggedError("ProtocolError")<{
+export class ProtocolError extends Data.TaggedError("ProtocolViolation")<{
   readonly errText: string | undefined
   readonly reason: CloseReason
   readonly detail: string

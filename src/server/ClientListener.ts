@@ -11,6 +11,7 @@ import { type ListenError, listen } from "../net/Listener.js"
 import { loadTls, type TlsConfig, type TlsConfigError } from "../net/Tls.js"
 import { Broker } from "./Broker.js"
 import { runClientSession } from "./ClientSession.js"
+import * as HostPort from "../values/HostPort.js"
 
 export const layer: Layer.Layer<never, ListenError | TlsConfigError, Broker> = Layer.effectDiscard(
   Effect.gen(function*() {
@@ -40,7 +41,7 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, Broker> = L
     const listener = yield* listen(host, port, (socket) => Effect.flatMap(current, (t) => runClientSession(socket, server, t)))
     server.listen = { host, port: listener.port }
     server.stopAccepting = listener.stopAccepting
-    server.log.info(`Listening for client connections on ${host.includes(":") ? `[${host}]` : host}:${listener.port}`)
+    server.log.info(`Listening for client connections on ${HostPort.format(host, listener.port)}`)
     if (tls !== undefined) server.log.info("TLS required for client connections")
   })
 )

@@ -14,6 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Broker } from "./Broker.js"
 import { SERVER_NAME, type ServerState } from "./ServerState.js"
+import * as HostPort from "../values/HostPort.js"
 
 /**
  * The name this process was started as: `argv0` when a wrapper set it (`exec -a nats-server
@@ -30,11 +31,11 @@ export const programName = (argv0: string = process.argv0, script: string | unde
 /** What the ports file lists for `server`. */
 export const portsOf = (server: ServerState): Record<string, Array<string>> => {
   const ports: Record<string, Array<string>> = { nats: server.ownClientUrls().map((u) => `nats://${u}`) }
-  if (server.monitorAddress !== undefined) ports["monitoring"] = [`${server.options.httpsPort !== undefined ? "https" : "http"}://${server.monitorAddress.host}:${server.monitorAddress.port}`]
+  if (server.monitorAddress !== undefined) ports["monitoring"] = [`${server.options.httpsPort !== undefined ? "https" : "http"}://${HostPort.format(server.monitorAddress.host, server.monitorAddress.port)}`]
   const cluster = server.cluster
   if (cluster?.listen !== undefined) {
     const { host, port } = cluster.advertisedRoute()
-    ports["cluster"] = [`nats://${host}:${port}`]
+    ports["cluster"] = [`nats://${HostPort.format(host, port)}`]
   }
   return ports
 }

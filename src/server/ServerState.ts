@@ -22,6 +22,7 @@ import { ClosedClient } from "./ClosedClient.js"
 import { InProcess, type InProcessSubscription, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
 import { Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
+import * as HostPort from "../values/HostPort.js"
 
 /** The nats-server protocol level we implement; clients gate features on this version string. */
 export const NATS_COMPAT_VERSION = "2.9.10"
@@ -134,7 +135,7 @@ export class ServerState {
     if (this.options.clientAdvertise !== undefined) return [this.options.clientAdvertise]
     if (this.listen === undefined) return []
     const host = this.listen.host === "0.0.0.0" || this.listen.host === "::" ? "127.0.0.1" : this.listen.host
-    return [`${host.includes(":") ? `[${host}]` : host}:${this.listen.port}`]
+    return [HostPort.format(host, this.listen.port)]
   }
 
   /**

@@ -7,7 +7,8 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { decodeServerOptions, type ServerOptionsInput } from "../config/ServerOptions.js"
+import { decodeOptions, type InvalidOptions } from "../config/OptionsError.js"
+import type { ServerOptionsInput } from "../config/ServerOptions.js"
 import { Log, LogLines } from "../log/Log.js"
 import * as NatsServer from "../NatsServer.js"
 import type { MonitorListenError } from "../monitor/Monitor.js"
@@ -28,10 +29,10 @@ export interface TestServerShape {
 
 export class TestServer extends Context.Service<TestServer, TestServerShape>()("effect-nats-server/testing/TestServer") {
   /** A server with `options` (nats-server defaults otherwise) on an ephemeral loopback port. */
-  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, ListenError | MonitorListenError | TlsConfigError> =>
+  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, InvalidOptions | ListenError | MonitorListenError | TlsConfigError> =>
     Layer.effectContext(
       Effect.gen(function*() {
-        const decoded = decodeServerOptions({ host: "127.0.0.1", port: -1, ...options })
+        const decoded = yield* decodeOptions({ host: "127.0.0.1", port: -1, ...options })
         const context = yield* Layer.build(
           NatsServer.layerWithLog(decoded).pipe(Layer.provideMerge(Log.layerTestWith({ debug: decoded.debug, trace: decoded.trace })))
         )

@@ -9,13 +9,12 @@ import {
   configFromString,
   configToOptions,
   type ConfigFileResult,
-  formatDuration,
   loadConfigFile,
-  parseDuration,
   printConfig
 } from "../../src/config/ConfigFile.js"
 import { type ConfigError, parseConfigSync, type ParseOptions } from "../../src/config/ConfigParser.js"
 import { decodeServerOptions, type ServerOptionsInput } from "../../src/config/ServerOptions.js"
+import { format as formatDuration, parse as parseDuration } from "../../src/values/Duration.js"
 
 const load = (text: string, opts: ParseOptions = {}): ConfigFileResult => {
   const r = configFromString(text, { file: "t.conf", ...opts })

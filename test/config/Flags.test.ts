@@ -3,15 +3,15 @@ import * as Result from "effect/Result"
 import {
   FlagError,
   mergeOptions,
-  parseDuration,
-  parseFlagUrl,
   parseFlags,
-  parseSize,
   usage,
   validateFlags,
   type ParsedFlags
 } from "../../src/config/Flags.js"
 import { decodeServerOptions } from "../../src/config/ServerOptions.js"
+import { parseSecondsOrGo as parseDuration } from "../../src/values/Duration.js"
+import { parse as parseSize } from "../../src/values/Size.js"
+import { parse as parseFlagUrl } from "../../src/values/Url.js"
 
 const ok = (argv: ReadonlyArray<string>): ParsedFlags => {
   const r = parseFlags(argv)

@@ -33,7 +33,7 @@ describe("/metrics on a standalone server", () => {
   const got = { n: 0 }
 
   beforeAll(async () => {
-    server = await startServer({ httpPort: -1, serverName: "metrics-a", maxPending: 64 * 1024 })
+    server = await startServer({ httpPort: -1, serverName: "metrics-a", maxPayload: 32 * 1024, maxPending: 64 * 1024 })
     sub = await connect({ servers: server.url, name: "sub" })
     pub = await connect({ servers: server.url, name: "pub" })
     count(sub.subscribe("m.x"), got)
@@ -72,7 +72,7 @@ describe("/metrics on a standalone server", () => {
       node_version: process.version
     })
     expect(s.value("gnatsd_varz_port", id)).toBe(server.port)
-    expect(s.value("gnatsd_varz_max_payload", id)).toBe(1024 * 1024)
+    expect(s.value("gnatsd_varz_max_payload", id)).toBe(32 * 1024)
     expect(s.value("gnatsd_varz_connections", id)).toBe(2)
     expect(s.value("gnatsd_connz_num_connections", id)).toBe(2)
     expect(s.value("gnatsd_varz_subscriptions", id)).toBe(2)

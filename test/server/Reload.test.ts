@@ -24,12 +24,12 @@ afterAll(async () => {
 const plan = (a: ServerOptionsInput, b: ServerOptionsInput) => planReload(decodeServerOptions(a), decodeServerOptions(b))
 const changes = (a: ServerOptionsInput, b: ServerOptionsInput) => {
   const r = plan(a, b)
-  if (Result.isFailure(r)) throw new Error(r.failure)
+  if (Result.isFailure(r)) throw new Error(r.failure.message)
   return r.success.changes
 }
 const refusal = (a: ServerOptionsInput, b: ServerOptionsInput) => {
   const r = plan(a, b)
-  return Result.isFailure(r) ? r.failure : undefined
+  return Result.isFailure(r) ? r.failure.message : undefined
 }
 
 describe("planReload", () => {

@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import type * as Options from "../../config/ServerOptions.js"
+import { AUTH_TIMEOUT_MS } from "./AuthTimeout.js"
 import { CompiledPermissions } from "./Permissions.js"
 import { compareSecret, type NkeyVerifier, nkeyVerifier } from "./Secrets.js"
 
@@ -21,7 +22,7 @@ import { compareSecret, type NkeyVerifier, nkeyVerifier } from "./Secrets.js"
  * (`getDefaultAuthTimeout`; checked live: `/varz` `auth_timeout` 3 with a default `tls {}` block).
  */
 export const authTimeout = (o: Pick<Options.ServerOptions, "authorization" | "tls">): number =>
-  o.authorization?.timeout ?? (o.tls !== undefined ? o.tls.timeout + 1000 : 2000)
+  o.authorization?.timeout ?? (o.tls !== undefined ? o.tls.timeout + 1000 : AUTH_TIMEOUT_MS)
 
 /** Who a connection authenticated as. */
 export interface AuthUser {
