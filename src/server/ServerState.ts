@@ -17,8 +17,7 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { AuthConfig, authTimeout } from "./auth/Auth.js"
-import type { ClientConnection } from "./ClientConnection.js"
-import { ClosedClient } from "./ClosedClient.js"
+import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import { InProcess, type InProcessSubscription, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
 import { Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
@@ -189,7 +188,7 @@ export class ServerState {
   }
 
   /** Remember a closed client for `/connz?state=closed`: the last 10,000, as nats-server. */
-  rememberClosed(conn: ClientConnection): void {
+  rememberClosed(conn: ClosingClient): void {
     const record = ClosedClient.of(conn)
     if (this.closedRing.length < MAX_CLOSED_CLIENTS) {
       this.closedRing.push(record)
