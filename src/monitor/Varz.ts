@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as os from "node:os"
+import type { ClusterState } from "../cluster/Cluster.js"
 import { hostPort, parseRouteUrl } from "../cluster/RouteUrl.js"
 import { authTimeout } from "../server/auth/Auth.js"
 import { NATS_COMPAT_VERSION, type ServerState } from "../server/ServerState.js"
@@ -29,10 +30,9 @@ const NANOS_PER_MS = 1_000_000
 const cores = (): number => (typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length)
 
 /** The `cluster` block: empty (`{}`) on a standalone server, as Go writes a zero struct. */
-const clusterBlock = (state: ServerState): Record<string, unknown> => {
+const clusterBlock = (state: ServerState, cluster: ClusterState | undefined): Record<string, unknown> => {
   const options = state.options.cluster
   if (options === undefined) return {}
-  const cluster = state.cluster
   const urls: Array<string> = []
   for (const raw of options.routes) {
     const u = parseRouteUrl(raw)
@@ -58,10 +58,10 @@ const sortedStats = (stats: ReadonlyMap<string, number>): Record<string, number>
 }
 
 /** The `/varz` document. */
-export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Date.now()): Record<string, unknown> => {
+export const varz = (state: ServerState, cluster: ClusterState | undefined, runtime: VarzRuntime, now: number = Date.now()): Record<string, unknown> => {
   const o = state.options
   const router = state.router
-  const routes = state.cluster?.routes.size ?? 0
+  const routes = cluster?.routes.size ?? 0
   return {
     server_id: state.serverId,
     server_name: state.serverName,
@@ -86,7 +86,7 @@ export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Dat
     max_control_line: o.maxControlLine,
     max_payload: o.maxPayload,
     max_pending: o.maxPending,
-    cluster: clusterBlock(state),
+    cluster: clusterBlock(state, cluster),
     gateway: {},
     leaf: {},
     mqtt: {},
