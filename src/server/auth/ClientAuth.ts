@@ -19,7 +19,7 @@ import { certificateUser, mapsCertificates } from "../TlsMap.js"
 import type { ConnectOptions } from "../ConnectOptions.js"
 import { type AuthConfig, type AuthUser, type Credentials, describeUser, type Verdict } from "./Auth.js"
 import { type CompiledPermissions, DenyFilter, ResponseTracker } from "./Permissions.js"
-import { makeNonce } from "./Secrets.js"
+import { makeNonce } from "../../crypto/Secrets.js"
 
 /** Go's `%q` for the texts nats-server formats with it (subjects, sids, queue names). */
 export const quoted = (s: string): string => JSON.stringify(s)
