@@ -2,9 +2,9 @@
  * effect-nats-server: a NATS-compatible broker on Effect.
  *
  * - `NatsServer.layer(options)` — the broker as a scoped Layer (clients, cluster, monitor).
- * - `Broker` — the running broker; `publish`, `subscription` (scoped, live when it returns),
- *   `subscribe` (a Stream) and `request` from inside the process, as first-class members of the
- *   cluster.
+ * - `Broker` — the running broker, operations only: its client `address`, and `publish`,
+ *   `subscription` (scoped, live when it returns), `subscribe` (a Stream) and `request` from inside
+ *   the process, as first-class members of the cluster.
  * - `NatsClient` — an Effect-native, cluster-aware NATS client over TCP (`NatsClient.layer`,
  *   `NatsClient.make`), for this broker or any nats-server.
  * - `Parser`, `Encoder`, `Op`, `Subject` — the protocol itself, pure, for property tests.
@@ -14,7 +14,6 @@
  */
 export * as NatsServer from "./NatsServer.js"
 export { Broker } from "./server/Broker.js"
-export type { ServerState } from "./server/ServerState.js"
 export type { InProcessSubscription, PublishOptions, RequestOptions, SubscribeOptions } from "./server/InProcess.js"
 export { decodeServerOptions, ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 export {
