@@ -253,6 +253,8 @@ export class InProcess implements Replier {
       const delivered = self.route(subject, toBytes(payload), { reply: inbox, headers: options?.headers })
       if (typeof delivered !== "number") return yield* Effect.fail(delivered)
       if (delivered === 0) return yield* Effect.fail(new NoResponders({ subject }))
+      // Like `publish`: wait while a connection the request fed is backlogged.
+      yield* self.stall.take()
       return yield* Deferred.await(reply).pipe(
         Effect.timeoutOrElse({
           duration: timeout,
