@@ -54,8 +54,7 @@ export class ClusterState implements ClusterPort {
   readonly membership: Ref.Ref<Membership.MembershipState>
   private currentName: string
   private dynamicName: boolean
-  /** Client URLs of the other members (host:port), from the membership; empty with no_advertise. */
-  peerClientUrls: ReadonlyArray<string> = []
+  private peerUrls: ReadonlyArray<string> = []
   /** Bound route listener address. */
   listen: { host: string; port: number } | undefined = undefined
   /** URLs found to point at ourselves: never dialed again. */
@@ -84,6 +83,11 @@ export class ClusterState implements ClusterPort {
   /** The name was generated here (no `cluster.name`) and no peer's was adopted yet. */
   get dynamic(): boolean {
     return this.dynamicName
+  }
+
+  /** ClusterPort: client URLs of the other members (host:port), from the membership; none with no_advertise. */
+  get peerClientUrls(): ReadonlyArray<string> {
+    return this.peerUrls
   }
 
   get noAdvertise(): boolean {
@@ -207,9 +211,9 @@ export class ClusterState implements ClusterPort {
   private refreshClientUrls(state: Membership.MembershipState): void {
     if (this.options.noAdvertise) return
     const urls = Membership.peerClientUrls(state)
-    const known = this.peerClientUrls
+    const known = this.peerUrls
     if (urls.length === known.length && urls.every((u, i) => u === known[i])) return
-    this.peerClientUrls = urls
+    this.peerUrls = urls
     this.server.infoChanged()
   }
 
