@@ -35,22 +35,21 @@ export class Broker extends Context.Service<Broker, {
     options?: RequestOptions
   ) => Effect.Effect<NatsMessage, InvalidArgument | NoResponders | RequestTimeout>
 }>()("effect-nats-server/Broker") {
-  /** The broker over a server whose client listener is bound (build it after `ClientListener.layer`). */
-  static readonly layer: Layer.Layer<Broker, never, ServerCore | InProcessApi> = Layer.effect(
-    Broker,
-    Effect.gen(function*() {
-      const core = yield* ServerCore
-      const api = yield* InProcessApi
-      const bound = core.listen
-      if (bound === undefined) return yield* Effect.die(new Error("Broker.layer: the client listener is not bound yet"))
-      const address = { host: bound.host, port: bound.port } as const
-      return Broker.of({
-        address,
-        publish: (subject, payload, options) => api.publish(subject, payload, options),
-        subscribe: (subject, options) => api.subscribe(subject, options),
-        subscription: (subject, options) => api.subscription(subject, options),
-        request: (subject, payload, options) => api.request(subject, payload, options)
-      })
+  /** The broker's operations over a server whose client listener is bound (build it after `ClientListener.layer`). */
+  static readonly make: Effect.Effect<(typeof Broker)["Service"], never, ServerCore | InProcessApi> = Effect.gen(function*() {
+    const core = yield* ServerCore
+    const api = yield* InProcessApi
+    const bound = core.listen
+    if (bound === undefined) return yield* Effect.die(new Error("Broker.make: the client listener is not bound yet"))
+    const address = { host: bound.host, port: bound.port } as const
+    return Broker.of({
+      address,
+      publish: (subject, payload, options) => api.publish(subject, payload, options),
+      subscribe: (subject, options) => api.subscribe(subject, options),
+      subscription: (subject, options) => api.subscription(subject, options),
+      request: (subject, payload, options) => api.request(subject, payload, options)
     })
-  )
+  })
+
+  static readonly layer: Layer.Layer<Broker, never, ServerCore | InProcessApi> = Layer.effect(Broker, Broker.make)
 }
