@@ -29,9 +29,12 @@ import { decodeOptions, type LoadOptionsError } from "./config/OptionsError.js"
 import type { ServerOptions, ServerOptionsInput } from "./config/ServerOptions.js"
 import { formatLine, nowMicros } from "./log/Log.js"
 import { ErrText } from "./protocol/ProtocolError.js"
-import * as NatsServer from "./NatsServer.js"
+import * as Option from "effect/Option"
+import { Cluster, type ClusterState } from "./cluster/Cluster.js"
+import { Log } from "./log/Log.js"
 import { loadTls } from "./net/Tls.js"
-import { Broker } from "./server/Broker.js"
+import { ServerCore } from "./server/ServerCore.js"
+import * as ServerLayers from "./ServerLayers.js"
 import { lameDuck } from "./server/LameDuck.js"
 import { deletePortsFile, writePidFile, writePortsFile } from "./server/ProcessFiles.js"
 import { planReload } from "./config/Reload.js"
@@ -84,13 +87,14 @@ export const serve = (input: StartInput, options: ServerOptions): Effect.Effect<
       return [sig, handler] as const
     })
     const scope = yield* Scope.make()
-    const built = yield* Effect.exit(Layer.buildWithScope(NatsServer.layerFromOptions(options), scope))
+    const built = yield* Effect.exit(Layer.buildWithScope(ServerLayers.layer(options).pipe(Layer.provide(Log.layer(options))), scope))
     if (Exit.isFailure(built)) {
       process.stderr.write(formatLine(process.pid, nowMicros(), "FTL", startupError(built.cause), { logtime: options.logtime }) + "\n")
       yield* Scope.close(scope, Exit.void)
       return 1
     }
-    const server = Context.get(built.value, Broker)
+    const server = Context.get(built.value, ServerCore)
+    const cluster = Option.getOrUndefined(Context.getOption(built.value, Cluster))
     const log = server.log
 
     let inLameDuck = false
@@ -109,7 +113,7 @@ export const serve = (input: StartInput, options: ServerOptions): Effect.Effect<
           log.reopen()
           break
         case "SIGHUP":
-          yield* reload(input, server)
+          yield* reload(input, server, cluster)
           break
         case "SIGUSR2":
           if (inLameDuck) break
@@ -134,7 +138,7 @@ const startupError = (cause: Cause.Cause<unknown>): string => {
 }
 
 /** SIGHUP: read the file again and apply what may change; keep running either way. */
-const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
+const reload = (input: StartInput, server: ServerState, cluster: ClusterState | undefined): Effect.Effect<void> =>
   Effect.gen(function*() {
     const log = server.log
     if (input.configFile === undefined) {
@@ -162,16 +166,10 @@ const reload = (input: StartInput, server: ServerState): Effect.Effect<void> =>
       if (previous.portsFileDir !== undefined) deletePortsFile(previous.portsFileDir)
       if (next.portsFileDir !== undefined) writePortsFile(server, next.portsFileDir)
     }
-    const cluster = server.cluster
-    if (cluster !== undefined && next.cluster !== undefined) cluster.options = next.cluster
+    if (cluster !== undefined && next.cluster !== undefined) cluster.reload(next.cluster)
     log.setLevels({ debug: next.debug, trace: next.trace, logtime: next.logtime })
     const file = log.setFile(next.logFile)
     if (Result.isFailure(file)) log.error(file.failure.message)
-    if (server.cluster !== undefined && next.cluster?.name !== undefined && next.cluster.name !== server.cluster.name) {
-      server.cluster.name = next.cluster.name
-      server.cluster.dynamic = false
-      server.clusterName = next.cluster.name
-    }
     const routes = plan.success.routes
     if (cluster?.explicitRoutes !== undefined && routes !== undefined) {
       for (const url of routes.remove) yield* cluster.explicitRoutes.remove(url)

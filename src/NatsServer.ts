@@ -12,10 +12,8 @@ import { Log, type LogError } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
 import type { TlsConfigError } from "./net/Tls.js"
 import type { MonitorListenError } from "./monitor/Monitor.js"
-import { Broker } from "./server/Broker.js"
-import * as ClusterLayer from "./cluster/ClusterLayer.js"
-import * as ClientListener from "./server/ClientListener.js"
-import * as ProcessFiles from "./server/ProcessFiles.js"
+import type { Broker } from "./server/Broker.js"
+import * as ServerLayers from "./ServerLayers.js"
 
 /**
  * What building the broker can fail with: options that do not decode, a port that cannot be bound
@@ -24,34 +22,9 @@ import * as ProcessFiles from "./server/ProcessFiles.js"
  */
 export type NatsServerError = InvalidOptions | ListenError | MonitorListenError | TlsConfigError | LogError
 
-/** Logs `Server is ready` once everything the layer starts is listening. */
-const ready = Layer.effectDiscard(Effect.gen(function*() {
-  const broker = yield* Broker
-  broker.log.info("Server is ready")
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      // First finalizer to run: no INFO reaches clients while routes and listeners close.
-      broker.shuttingDown = true
-      broker.log.info("Initiating Shutdown...")
-    })
-  )
-}))
-
-/** The broker's layers over an existing `Log`. */
-export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError, Log> => {
-  // `ready` is built after the listeners it announces; the cluster after the client listener and
-  // the monitor, so that the route INFO it sends carries our client URL and monitor URL. The
-  // monitor (and the HTTP stack under it) is loaded only when configured.
-  const monitor = options.httpPort === undefined && options.httpsPort === undefined
-    ? Layer.empty
-    : Layer.unwrap(Effect.promise(() => import("./monitor/Monitor.js")).pipe(Effect.map((m) => m.layer)))
-  const cluster = options.cluster === undefined
-    ? Layer.empty
-    : ClusterLayer.layer.pipe(Layer.provide(Layer.merge(ClientListener.layer, monitor)))
-  const listeners = Layer.mergeAll(ClientListener.layer, cluster, monitor)
-  const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
-  return ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))
-}
+/** The broker's layers over an existing `Log` (see `ServerLayers` for the order they are built in). */
+export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError, Log> =>
+  ServerLayers.layer(options)
 
 /**
  * The broker with nats-server defaults for everything `input` leaves out, logging to stderr (or

@@ -2,9 +2,9 @@
  * effect-nats-server: a NATS-compatible broker on Effect.
  *
  * - `NatsServer.layer(options)` — the broker as a scoped Layer (clients, cluster, monitor).
- * - `Broker` — the running broker; `publish`, `subscription` (scoped, live when it returns),
- *   `subscribe` (a Stream) and `request` from inside the process, as first-class members of the
- *   cluster.
+ * - `Broker` — the running broker, operations only: its client `address`, and `publish`,
+ *   `subscription` (scoped, live when it returns), `subscribe` (a Stream) and `request` from inside
+ *   the process, as first-class members of the cluster.
  * - `NatsClient` — an Effect-native, cluster-aware NATS client over TCP (`NatsClient.layer`,
  *   `NatsClient.make`), for this broker or any nats-server.
  * - `Parser`, `Encoder`, `Op`, `Subject` — the protocol itself, pure, for property tests.
@@ -14,7 +14,6 @@
  */
 export * as NatsServer from "./NatsServer.js"
 export { Broker } from "./server/Broker.js"
-export type { ServerState } from "./server/ServerState.js"
 export type { InProcessSubscription, PublishOptions, RequestOptions, SubscribeOptions } from "./server/InProcess.js"
 export { decodeServerOptions, ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 export {
@@ -34,8 +33,8 @@ export { MonitorListenError } from "./monitor/Monitor.js"
 export { TlsConfigError } from "./net/Tls.js"
 export { LogError } from "./log/Log.js"
 export { InvalidOptions } from "./config/OptionsError.js"
-export * from "./client/Errors.js"
-export { Message, type NatsMessage, type RespondOptions, type ServerInfo } from "./client/Message.js"
+export * from "./message/Errors.js"
+export { Message, type NatsMessage, type RespondOptions, type ServerInfo } from "./message/Message.js"
 export { decodeHeaders, encodeHeaders, Headers, type HeadersInput } from "./protocol/Headers.js"
 export { Log } from "./log/Log.js"
 export * as Parser from "./protocol/Parser.js"

@@ -82,14 +82,13 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
-import { randomBytes } from "node:crypto"
 import { dialTcp } from "../net/Dial.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import { OutBuffer } from "../protocol/OutBuffer.js"
 import * as Parser from "../protocol/Parser.js"
 import { isValidQueueName, isValidSubject } from "../subjects/Subject.js"
-import { headersArgument } from "./Arguments.js"
+import { headersArgument } from "../message/Arguments.js"
 import {
   ClientClosed,
   ConnectError,
@@ -102,12 +101,13 @@ import {
   RequestTimeout,
   ServerError,
   SlowConsumer
-} from "./Errors.js"
-import { decodeInfo, type NatsMessage, type Replier, type ServerInfo, toMessage } from "./Message.js"
+} from "../message/Errors.js"
+import { newInbox, nuid } from "../message/Inbox.js"
+import { decodeInfo, type NatsMessage, type Replier, type ServerInfo, toMessage } from "../message/Message.js"
 import { encodeHeaders, type HeadersInput } from "../protocol/Headers.js"
 
-export * from "./Errors.js"
-export { Message, type NatsMessage, type RespondOptions, type ServerInfo } from "./Message.js"
+export * from "../message/Errors.js"
+export { Message, type NatsMessage, type RespondOptions, type ServerInfo } from "../message/Message.js"
 export { decodeHeaders, encodeHeaders, Headers, type HeadersInput, validateHeaders } from "../protocol/Headers.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -231,18 +231,7 @@ const parseServer = (raw: string): ServerTarget | string => {
 
 const targetKey = (t: ServerTarget): string => `${t.host.toLowerCase()}:${t.port}`
 
-const NUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-/** A random 22-character base62 identifier, as NATS clients use for inboxes. */
-export const nuid = (): string => {
-  const bytes = randomBytes(22)
-  let out = ""
-  for (const b of bytes) out += NUID_ALPHABET[b % 62]
-  return out
-}
-
-/** A unique inbox subject, `_INBOX.<nuid>`. */
-export const newInbox = (): string => `_INBOX.${nuid()}`
+export { newInbox, nuid } from "../message/Inbox.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // The client state (plain, driven by the reader and writer fibers of the current link)

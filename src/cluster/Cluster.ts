@@ -5,19 +5,28 @@
  * gossip are synchronous (no yield between "is there a route to X?" and "this is the route to
  * X"); membership changes go through the `Ref` and are then pushed to clients as async INFO.
  *
+ * `ClusterState` is the server's `ClusterPort`: the cluster layer plugs it into the server, which
+ * reads the cluster name and the peers' client URLs through it and tells it of interest changes.
+ * It is the one writer of the cluster name (dynamic, adopted from a peer, or reloaded).
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import type { ClusterOptions } from "../config/ServerOptions.js"
 import * as Encoder from "../protocol/Encoder.js"
+import type { ClusterPort } from "../server/ClusterPort.js"
+import type { InterestChange } from "../server/Router.js"
+import { ServerCore } from "../server/ServerCore.js"
 import type { ServerState } from "../server/ServerState.js"
 import { NATS_COMPAT_VERSION } from "../server/ServerState.js"
 import { makeDynamicName, makeNonce } from "../server/ServerId.js"
 import { type ConnectOptions, parseConnect } from "../server/ConnectOptions.js"
-import { compareSecret } from "../server/auth/Secrets.js"
+import { compareSecret } from "../crypto/Secrets.js"
 import { peerKeepsFirst, preferNew } from "./Duplicates.js"
 import * as Membership from "./Membership.js"
 import { parsePeerInfo, type PeerInfo } from "./RouteInfo.js"
@@ -37,14 +46,15 @@ export interface ExplicitRoutes {
   remove(url: string): Effect.Effect<void>
 }
 
-export class ClusterState {
+export class ClusterState implements ClusterPort {
   /** The registered route per remote server id. */
   readonly routes = new Map<string, RouteConnection>()
   /** Every route connection, identified or not. */
   readonly links = new Set<RouteConnection>()
   readonly membership: Ref.Ref<Membership.MembershipState>
-  name: string
-  dynamic: boolean
+  private currentName: string
+  private dynamicName: boolean
+  private peerUrls: ReadonlyArray<string> = []
   /** Bound route listener address. */
   listen: { host: string; port: number } | undefined = undefined
   /** URLs found to point at ourselves: never dialed again. */
@@ -61,12 +71,61 @@ export class ClusterState {
     public options: ClusterOptions
   ) {
     this.membership = Ref.makeUnsafe(Membership.empty)
-    this.dynamic = options.name === undefined
-    this.name = options.name ?? makeDynamicName()
-    server.clusterName = this.name
-    server.cluster = this
-    server.router.onInterestChange = (change) => {
-      for (const route of this.routes.values()) route.sendInterest(change)
+    this.dynamicName = options.name === undefined
+    this.currentName = options.name ?? makeDynamicName()
+  }
+
+  /** The cluster name: configured, else generated until a peer's is adopted. */
+  get name(): string {
+    return this.currentName
+  }
+
+  /** The name was generated here (no `cluster.name`) and no peer's was adopted yet. */
+  get dynamic(): boolean {
+    return this.dynamicName
+  }
+
+  /** ClusterPort: client URLs of the other members (host:port), from the membership; none with no_advertise. */
+  get peerClientUrls(): ReadonlyArray<string> {
+    return this.peerUrls
+  }
+
+  get noAdvertise(): boolean {
+    return this.options.noAdvertise
+  }
+
+  /** ClusterPort: where peers dial us, once the route listener is bound. */
+  get routeAddress(): { host: string; port: number } | undefined {
+    return this.listen === undefined ? undefined : this.advertisedRoute()
+  }
+
+  /** ClusterPort: local interest changed; every registered route gets the RS+/RS-. */
+  interestChanged(change: InterestChange): void {
+    for (const route of this.routes.values()) route.sendInterest(change)
+  }
+
+  /** ClusterPort: lame duck; peers drop our client URLs when they see ldm in our route INFO. */
+  announceLameDuck(): void {
+    const info = Encoder.info(this.routeInfo())
+    for (const route of this.routes.values()) {
+      route.send(info)
+      route.flush()
+    }
+  }
+
+  /** ClusterPort: a PING/PONG round trip on every route up now (see `RouteConnection.roundTrip`). */
+  roundTrip(timeout: Duration.Duration): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      Effect.forEach([...this.routes.values()], (route) => route.roundTrip(timeout), { concurrency: "unbounded", discard: true })
+    )
+  }
+
+  /** Config reload: the new `cluster {}` block; a configured name replaces the current one. */
+  reload(options: ClusterOptions): void {
+    this.options = options
+    if (options.name !== undefined && options.name !== this.currentName) {
+      this.currentName = options.name
+      this.dynamicName = false
     }
   }
 
@@ -150,7 +209,11 @@ export class ClusterState {
   /** Publish the peers' client URLs (unless no_advertise) after a membership change. */
   private refreshClientUrls(state: Membership.MembershipState): void {
     if (this.options.noAdvertise) return
-    this.server.setPeerClientUrls(Membership.peerClientUrls(state))
+    const urls = Membership.peerClientUrls(state)
+    const known = this.peerUrls
+    if (urls.length === known.length && urls.every((u, i) => u === known[i])) return
+    this.peerUrls = urls
+    this.server.infoChanged()
   }
 
   private updateMembership(f: (s: Membership.MembershipState) => Membership.MembershipState) {
@@ -223,9 +286,8 @@ export class ClusterState {
   }
 
   private adoptName(name: string): void {
-    this.name = name
-    this.dynamic = false
-    this.server.clusterName = name
+    this.currentName = name
+    this.dynamicName = false
     this.log.info(`Cluster name updated to ${name}`)
   }
 
@@ -414,4 +476,17 @@ export class ClusterState {
   }
 }
 
-export class Cluster extends Context.Service<Cluster, ClusterState>()("effect-nats-server/Cluster") {}
+export class Cluster extends Context.Service<Cluster, ClusterState>()("effect-nats-server/Cluster") {
+  /**
+   * The cluster's state for a server with a `cluster {}` block — nothing listens or dials yet
+   * (`ClusterLayer.layer` does, and plugs it into the server). Built early so that the monitor
+   * can read it.
+   */
+  static readonly layer: Layer.Layer<Cluster, never, ServerCore> = Layer.effect(
+    Cluster,
+    Effect.gen(function*() {
+      const server = yield* ServerCore
+      return new ClusterState(server, server.options.cluster!)
+    })
+  )
+}

@@ -1,5 +1,6 @@
 /**
- * The cluster as a Layer: the route listener, one dialer fiber per configured (explicit) route
+ * The cluster's network as a Layer over its state (`Cluster`): it plugs the cluster into the
+ * server (`ServerState.attachCluster`, unplugged when the layer closes), then the route listener, one dialer fiber per configured (explicit) route
  * that retries forever — kept in a `FiberMap` keyed by URL, so a config reload can add and
  * remove routes (`ClusterState.explicitRoutes`) — and dialer fibers for gossiped (implicit)
  * routes kept in a `FiberMap` keyed by server id, so a server is never dialed twice at once. All of them live in the layer's
@@ -16,8 +17,8 @@ import { dialNet } from "../net/Dial.js"
 import { type ListenError, listen } from "../net/Listener.js"
 import { fromNetSocket } from "../net/NetSocket.js"
 import { loadTls, type TlsConfigError } from "../net/Tls.js"
-import { Broker } from "../server/Broker.js"
-import { Cluster, ClusterState } from "./Cluster.js"
+import { ServerCore } from "../server/ServerCore.js"
+import { Cluster } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
 import { hostPort, parseRouteUrl, type RouteUrl } from "./RouteUrl.js"
 
@@ -31,13 +32,17 @@ const RETRY_MS = 1000
 
 const jitter = (ms: number) => Duration.millis(ms + Math.random() * 100)
 
-export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> = Layer.effect(
-  Cluster,
+export const layer: Layer.Layer<never, ListenError | TlsConfigError, Cluster | ServerCore> = Layer.effectDiscard(
   Effect.gen(function*() {
-    const server = yield* Broker
-    const options = server.options.cluster!
-    const cluster = new ClusterState(server, options)
+    const server = yield* ServerCore
+    const cluster = yield* Cluster
+    const options = cluster.options
     const log = server.log
+    // Unplugged last: the routes (closed by the finalizers below) are gone by then.
+    yield* Effect.acquireRelease(
+      Effect.sync(() => server.attachCluster(cluster)),
+      () => Effect.sync(() => server.detachCluster(cluster))
+    )
 
     if (options.name === undefined) log.warn("Cluster name was dynamically generated, consider setting one")
     log.info(`Cluster name is ${cluster.name}`)
@@ -159,6 +164,5 @@ export const layer: Layer.Layer<Cluster, ListenError | TlsConfigError, Broker> =
     }
     // Dialed at once: the first attempt is not delayed (nats-server's solicitRoutes).
     for (const route of options.routes) yield* cluster.explicitRoutes.add(route.raw)
-    return cluster
   })
 )

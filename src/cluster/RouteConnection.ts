@@ -15,7 +15,7 @@ import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import type { Parsed } from "../protocol/Parser.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
-import type { InterestChange } from "../server/Router.js"
+import type { InterestChange, Producer } from "../server/Router.js"
 import { ConnectionCore } from "../server/ConnectionCore.js"
 import type { Connection, ServerState } from "../server/ServerState.js"
 import { RemoteInterest, type RouteTarget } from "../server/Subscription.js"
@@ -85,10 +85,11 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
 
   // --- output ----------------------------------------------------------------------------------
 
-  flush(): void {
+  flush(producer?: Producer): void {
     this.dirty = false
     if (this.out.size > 0) this.io.wakeWriter()
-    if (this.backlog > BACKLOG_HIGH && this.server.router.stalled === undefined) this.server.router.stalled = this
+    // The producer whose batch took the backlog past the high mark waits for it to drain.
+    if (producer !== undefined && this.backlog > BACKLOG_HIGH) producer.stalledBy(this)
   }
 
   /** Bytes waiting for the peer: buffered here plus handed to the socket and not yet accepted. */

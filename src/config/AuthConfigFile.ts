@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { nkeyVerifier } from "../server/auth/Secrets.js"
+import { nkeyVerifier } from "../crypto/Secrets.js"
 import { isValidSubject } from "../subjects/Subject.js"
 import { type ConfigEntry, configError, type ConfigMap, type ConfigValue, type Position } from "./ConfigParser.js"
 import type { ServerOptionsInput } from "./ServerOptions.js"

@@ -22,6 +22,7 @@ import * as https from "node:https"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type { ClusterState } from "../cluster/Cluster.js"
 import type { RouteConnection } from "../cluster/RouteConnection.js"
 import type { ServerState } from "../server/ServerState.js"
 import { goTime } from "./format.js"
@@ -164,21 +165,21 @@ const peerView = (route: RouteConnection, names: ReadonlyMap<string, string>): E
 }
 
 /** The `/meshz` document: this server first, then every registered route's peer. */
-export const meshz = (server: ServerState, runtime: VarzRuntime, now: number = Date.now()): Effect.Effect<Json> =>
+export const meshz = (server: ServerState, cluster: ClusterState | undefined, runtime: VarzRuntime, now: number = Date.now()): Effect.Effect<Json> =>
   Effect.suspend(() => {
-    const routes = server.cluster === undefined ? [] : [...server.cluster.routes.values()].sort((a, b) => a.rid - b.rid)
+    const routes = cluster === undefined ? [] : [...cluster.routes.values()].sort((a, b) => a.rid - b.rid)
     // Names the routes learned from the peers' INFO: /routez (as nats-server 2.9's) has none.
     const names = new Map<string, string>([[server.serverId, server.serverName]])
     for (const r of routes) {
       const id = r.remoteId
       if (id !== undefined && r.peer?.server_name !== undefined) names.set(id, r.peer.server_name)
     }
-    const self = serverView("self", undefined, varz(server, runtime, now), routez(server, { subs: false, subsDetail: false }, now), names)
+    const self = serverView("self", undefined, varz(server, cluster, runtime, now), routez(server, cluster, { subs: false, subsDetail: false }, now), names)
     return Effect.forEach(routes, (r) => peerView(r, names), { concurrency: "unbounded" }).pipe(
       Effect.map((peers): Json => ({
         server_id: server.serverId,
         now: goTime(now),
-        cluster: server.cluster?.name,
+        cluster: cluster?.name,
         servers: [self, ...peers]
       }))
     )

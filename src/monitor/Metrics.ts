@@ -21,6 +21,7 @@
  * @since 0.1.0
  */
 import type * as Prom from "prom-client"
+import type { ClusterState } from "../cluster/Cluster.js"
 import type { RouteConnection } from "../cluster/RouteConnection.js"
 import { ClientConnection } from "../server/ClientConnection.js"
 import { NATS_COMPAT_VERSION, SERVER_NAME, SERVER_VERSION, type ServerState } from "../server/ServerState.js"
@@ -127,20 +128,20 @@ const routeSample = (route: RouteConnection, now: number): RouteSample => ({
 })
 
 /** Read the broker's counters once (synchronously: nothing moves while this runs). */
-export const snapshot = (server: ServerState, runtime: VarzRuntime, now: number = Date.now()): Snapshot => {
+export const snapshot = (server: ServerState, cluster: ClusterState | undefined, runtime: VarzRuntime, now: number = Date.now()): Snapshot => {
   let pendingBytes = 0
   for (const conn of server.clients.values()) {
     if (conn instanceof ClientConnection) pendingBytes += conn.out.size + conn.inFlight
   }
-  const routes = server.cluster === undefined
+  const routes = cluster === undefined
     ? []
-    : [...server.cluster.routes.values()].sort((a, b) => a.rid - b.rid).map((r) => routeSample(r, now))
+    : [...cluster.routes.values()].sort((a, b) => a.rid - b.rid).map((r) => routeSample(r, now))
   const cpu = process.cpuUsage()
   return {
     serverId: server.serverId,
     serverName: server.serverName,
-    cluster: server.cluster?.name ?? "",
-    varz: varz(server, runtime, now),
+    cluster: cluster?.name ?? "",
+    varz: varz(server, cluster, runtime, now),
     subsz: subsz(server, { subs: false, offset: 0, limit: 0, account: "", test: "" }, now),
     connections: server.clients.size,
     totalConnections: server.totalConnections,
@@ -148,7 +149,7 @@ export const snapshot = (server: ServerState, runtime: VarzRuntime, now: number 
     uptimeSeconds: Math.max(0, (now - server.start.getTime()) / 1000),
     startSeconds: server.start.getTime() / 1000,
     routes,
-    clusterSize: server.cluster === undefined ? 1 : server.cluster.routes.size + 1,
+    clusterSize: cluster === undefined ? 1 : cluster.routes.size + 1,
     rssBytes: process.memoryUsage.rss(),
     cpuSeconds: (cpu.user + cpu.system) / 1e6
   }

@@ -16,12 +16,14 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { Cluster, type ClusterState } from "../cluster/Cluster.js"
 import { loadTls } from "../net/Tls.js"
-import { Broker } from "../server/Broker.js"
+import { ServerCore } from "../server/ServerCore.js"
 import type { ServerState } from "../server/ServerState.js"
 import { connz, decodeConnzOptions } from "./Connz.js"
 import { goJson, goJsonIndent, joinHostPort } from "./format.js"
@@ -122,10 +124,12 @@ export class MonitorHandler {
 
   constructor(
     readonly server: ServerState,
+    /** The cluster, when this server has one. */
+    readonly cluster: ClusterState | undefined,
     readonly address: MonitorAddress
   ) {}
 
-  readonly metrics = new MetricsRegistry(() => snapshot(this.server, this.varzRuntime()))
+  readonly metrics = new MetricsRegistry(() => snapshot(this.server, this.cluster, this.varzRuntime()))
 
   /** What `/varz` (and `/metrics`) need from the monitor. */
   varzRuntime(): VarzRuntime {
@@ -164,7 +168,7 @@ export class MonitorHandler {
         return { status: 200, contentType: "text/html; charset=utf-8", body: meshPage(INDEX_LINKS) }
       case Paths.varz: {
         this.count(Paths.varz)
-        return json(goJsonIndent(varz(server, this.varzRuntime())))
+        return json(goJsonIndent(varz(server, this.cluster, this.varzRuntime())))
       }
       case Paths.connz: {
         const options = decodeConnzOptions(query)
@@ -176,7 +180,7 @@ export class MonitorHandler {
         const options = decodeRoutezOptions(query)
         if (Result.isFailure(options)) return badRequest(options.failure)
         this.count(Paths.routez)
-        return json(goJsonIndent(routez(server, options.success)))
+        return json(goJsonIndent(routez(server, this.cluster, options.success)))
       }
       case Paths.subsz:
       case Paths.subscriptionsz: {
@@ -222,20 +226,22 @@ export class MonitorHandler {
       )
     }
     if (path === Paths.meshz) {
-      return meshz(this.server, this.varzRuntime()).pipe(Effect.map((doc) => json(goJsonIndent(doc))))
+      return meshz(this.server, this.cluster, this.varzRuntime()).pipe(Effect.map((doc) => json(goJsonIndent(doc))))
     }
     return undefined
   }
 }
 
 /**
- * The monitor as a Layer over the `Broker`: listens on `httpHost ?? host` : `httpPort` (-1 or 0 =
+ * The monitor as a Layer over the server (`ServerCore`, and the `Cluster` when there is one): listens on `httpHost ?? host` : `httpPort` (-1 or 0 =
  * a random port; see `monitorAddress`), logs `Starting http monitor on <host>:<port>` and stops
  * serving when its scope closes. Fails if the port cannot be bound.
  */
-export const layer: Layer.Layer<never, MonitorListenError, Broker> = Layer.effectDiscard(
+export const layer: Layer.Layer<never, MonitorListenError, ServerCore> = Layer.effectDiscard(
   Effect.gen(function*() {
-    const server = yield* Broker
+    const server = yield* ServerCore
+    // Built before the cluster's network layer, after its state (the route INFO names our monitor).
+    const cluster = Option.getOrUndefined(yield* Effect.serviceOption(Cluster))
     const options = server.options
     const host = options.httpHost ?? options.host
     if (options.httpPort !== undefined && options.httpsPort !== undefined) {
@@ -264,7 +270,7 @@ export const layer: Layer.Layer<never, MonitorListenError, Broker> = Layer.effec
     }))
     server.log.info(`Starting ${secure ? "https" : "http"} monitor on ${joinHostPort(host, bound)}`)
 
-    const handler = new MonitorHandler(server, address)
+    const handler = new MonitorHandler(server, cluster, address)
     const app = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const response = yield* (handler.handleAsync(request.url) ?? Effect.sync(() => handler.handle(request.url)))

@@ -6,6 +6,7 @@
  */
 import { toText } from "../protocol/ByteString.js"
 import * as Result from "effect/Result"
+import type { ClusterState } from "../cluster/Cluster.js"
 import type { RouteConnection } from "../cluster/RouteConnection.js"
 import type { ServerState } from "../server/ServerState.js"
 import { goRtt, goTime, goUptime } from "./format.js"
@@ -53,8 +54,8 @@ const routeInfo = (route: RouteConnection, now: number, options: RoutezOptions):
 }
 
 /** The `/routez` document. */
-export const routez = (state: ServerState, options: RoutezOptions, now: number = Date.now()): Record<string, unknown> => {
-  const routes = state.cluster === undefined ? [] : [...state.cluster.routes.values()].sort((a, b) => a.rid - b.rid)
+export const routez = (state: ServerState, cluster: ClusterState | undefined, options: RoutezOptions, now: number = Date.now()): Record<string, unknown> => {
+  const routes = cluster === undefined ? [] : [...cluster.routes.values()].sort((a, b) => a.rid - b.rid)
   return {
     server_id: state.serverId,
     now: goTime(now),

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as os from "node:os"
+import type { ClusterState } from "../cluster/Cluster.js"
 import { format as hostPort } from "../values/HostPort.js"
 import { authTimeout } from "../server/auth/Auth.js"
 import { AUTH_TIMEOUT_MS } from "../server/auth/AuthTimeout.js"
@@ -31,10 +32,9 @@ const NANOS_PER_MS = 1_000_000
 const cores = (): number => (typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length)
 
 /** The `cluster` block: empty (`{}`) on a standalone server, as Go writes a zero struct. */
-const clusterBlock = (state: ServerState): Record<string, unknown> => {
+const clusterBlock = (state: ServerState, cluster: ClusterState | undefined): Record<string, unknown> => {
   const options = state.options.cluster
   if (options === undefined) return {}
-  const cluster = state.cluster
   const urls: Array<string> = []
   for (const { url: u } of options.routes) {
     if (u !== undefined) urls.push(hostPort(u.host, u.port))
@@ -59,10 +59,10 @@ const sortedStats = (stats: ReadonlyMap<string, number>): Record<string, number>
 }
 
 /** The `/varz` document. */
-export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Date.now()): Record<string, unknown> => {
+export const varz = (state: ServerState, cluster: ClusterState | undefined, runtime: VarzRuntime, now: number = Date.now()): Record<string, unknown> => {
   const o = state.options
   const router = state.router
-  const routes = state.cluster?.routes.size ?? 0
+  const routes = cluster?.routes.size ?? 0
   return {
     server_id: state.serverId,
     server_name: state.serverName,
@@ -87,7 +87,7 @@ export const varz = (state: ServerState, runtime: VarzRuntime, now: number = Dat
     max_control_line: o.maxControlLine,
     max_payload: o.maxPayload,
     max_pending: o.maxPending,
-    cluster: clusterBlock(state),
+    cluster: clusterBlock(state, cluster),
     gateway: {},
     leaf: {},
     mqtt: {},

@@ -23,6 +23,7 @@ import { ClientAuth } from "./auth/ClientAuth.js"
 import { type ConnectOptions, parseConnect } from "./ConnectOptions.js"
 import { ConnectionCore } from "./ConnectionCore.js"
 import type { Connection, InfoListener, ServerState } from "./ServerState.js"
+import { type Producer, StallSignal } from "./Router.js"
 import { LocalSubscription, type Subscriber } from "./Subscription.js"
 import type { CertNames } from "../net/CertNames.js"
 import { certificateUser, mapsCertificates } from "./TlsMap.js"
@@ -110,14 +111,12 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   /** Flushable: hand the buffered output to the writer fiber. */
-  flush(): void {
+  flush(producer?: Producer): void {
     this.dirty = false
     if (this.out.size > 0) this.io.wakeWriter()
     // nats-server's fast-producer stall: past half of max_pending, the client whose batch fed us
     // waits (a bounded time) for us to drain before it is read again.
-    const router = this.server.router
-    if (router.clientBatch && router.stalled === undefined && !this.closing && this.pending > this.server.options.maxPending / 2) {
-      router.stalled = this
+    if (producer !== undefined && !this.closing && this.pending > this.server.options.maxPending / 2 && producer.stalledBy(this)) {
       this.stalls++
     }
   }
@@ -129,6 +128,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   /** Producers this connection stalled so far. */
   stalls = 0
+  /** This client's own stall as a producer: set by a connection its batch backlogged, taken by its session. */
+  readonly stall = new StallSignal()
   private drained: Deferred.Deferred<void> | undefined = undefined
 
   /**
@@ -220,15 +221,13 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
    */
   private run(parsed: Parsed, from: number): void {
     const ops = parsed.ops
-    this.server.router.clientBatch = true
     for (let i = from; i < ops.length && !this.closing; i++) {
       const op = ops[i]!
       if (op._tag === "Pub") this.pub(op)
       else this.control(op)
       if (this.auth.pending !== undefined) {
         this.auth.hold(parsed, i + 1)
-        this.server.router.flush()
-        this.server.router.clientBatch = false
+        this.server.router.flush(this.stall)
         return
       }
     }
@@ -242,8 +241,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
         this.close(e.reason, e.errText)
       }
     }
-    this.server.router.flush()
-    this.server.router.clientBatch = false
+    this.server.router.flush(this.stall)
   }
 
   /** The verdict the session waited for arrived: finish that CONNECT, then the held ops. */
@@ -251,7 +249,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     const { verdict, connect, held } = this.auth.release()
     this.finishConnect(connect, verdict)
     if (held !== undefined) this.run(held.parsed, held.from)
-    else this.server.router.flush()
+    else this.server.router.flush(this.stall)
   }
 
   /**

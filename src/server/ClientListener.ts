@@ -9,13 +9,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type ListenError, listen } from "../net/Listener.js"
 import { loadTls, type TlsConfig, type TlsConfigError } from "../net/Tls.js"
-import { Broker } from "./Broker.js"
+import { ServerCore } from "./ServerCore.js"
 import { runClientSession } from "./ClientSession.js"
 import * as HostPort from "../values/HostPort.js"
 
-export const layer: Layer.Layer<never, ListenError | TlsConfigError, Broker> = Layer.effectDiscard(
+export const layer: Layer.Layer<never, ListenError | TlsConfigError, ServerCore> = Layer.effectDiscard(
   Effect.gen(function*() {
-    const server = yield* Broker
+    const server = yield* ServerCore
     const { host, port } = server.options
     yield* Effect.addFinalizer(() => Effect.sync(() => server.log.debug("Client accept loop exiting..")))
     const tls = server.options.tls === undefined ? undefined : yield* loadTls(server.options.tls)

@@ -88,10 +88,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
           return afterBatch()
         })
       }
-      const stalled = server.router.stalled
-      if (stalled === undefined) return Effect.void
-      server.router.stalled = undefined
-      return stalled.awaitDrain()
+      return conn.stall.take()
     }
 
     const spec = (start: Effect.Effect<void, never, Scope.Scope>): SessionSpec => ({

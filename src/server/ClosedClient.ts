@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import type { CloseReason } from "../protocol/ProtocolError.js"
-import type { ClientConnection } from "./ClientConnection.js"
 
 /** A subscription as the closed client had it. */
 export interface ClosedSubscription {
@@ -17,6 +16,27 @@ export interface ClosedSubscription {
   readonly delivered: number
   readonly max: number
   readonly owner: { readonly cid: number }
+}
+
+/** What a closing client (a `ClientConnection`) hands over to its record. */
+export interface ClosingClient {
+  readonly cid: number
+  readonly ip: string
+  readonly port: number
+  readonly start: Date
+  readonly lastActivity: Date
+  readonly stop: Date | undefined
+  readonly closeReason: CloseReason | undefined
+  readonly rtt: number | undefined
+  readonly inMsgs: number
+  readonly outMsgs: number
+  readonly inBytes: number
+  readonly outBytes: number
+  readonly name: string | undefined
+  readonly lang: string | undefined
+  readonly version: string | undefined
+  readonly user: string | undefined
+  readonly subs: ReadonlyMap<string, { readonly subject: string; readonly queue: string | undefined; readonly sid: string; readonly delivered: number; readonly max: number }>
 }
 
 export class ClosedClient {
@@ -47,7 +67,7 @@ export class ClosedClient {
   ) {}
 
   /** The record of `conn`, which has just closed. */
-  static of(conn: ClientConnection): ClosedClient {
+  static of(conn: ClosingClient): ClosedClient {
     const owner = { cid: conn.cid }
     const subs = new Map<string, ClosedSubscription>()
     for (const [sid, s] of conn.subs) {

@@ -16,20 +16,21 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
-import { Message, type NatsMessage, type Replier } from "../client/Message.js"
-import { nuid } from "../client/NatsClient.js"
-import { headersArgument } from "../client/Arguments.js"
+import { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../message/Errors.js"
+import { Message, type NatsMessage, type Replier } from "../message/Message.js"
+import { nuid } from "../message/Inbox.js"
+import { headersArgument } from "../message/Arguments.js"
 import { fromText, toText } from "../protocol/ByteString.js"
 import { decodeHeaders, encodeHeaders, type HeadersInput } from "../protocol/Headers.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
-import type { Publisher } from "./Router.js"
+import { type Publisher, StallSignal } from "./Router.js"
 import type { ServerState } from "./ServerState.js"
 import { LocalSubscription, type Subscriber } from "./Subscription.js"
 
@@ -87,12 +88,13 @@ class StreamSubscriber implements Subscriber {
   constructor(
     readonly cid: number,
     private readonly server: ServerState,
+    private readonly replier: Replier,
     private readonly queue: Queue.Queue<NatsMessage, SlowConsumer | Cause.Done>,
     private readonly capacity: number
   ) {}
 
   deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload, this.server))) return
+    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload, this.replier))) return
     this.server.router.stats.slowConsumers++
     this.server.router.removeLocal(sub)
     Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: toText(sub.subject), sid: sub.sid, pendingLimit: this.capacity })))
@@ -132,9 +134,11 @@ const checkPublish = (server: ServerState, subject: string, payload: Uint8Array,
   return undefined
 }
 
-/** The in-process API of one broker. */
-export class InProcess {
+/** The in-process API of one broker (the `Broker` service's operations). */
+export class InProcess implements Replier {
   private readonly publisher: Publisher
+  /** The in-process publisher's stall (see `StallSignal`), taken right after the batch that set it. */
+  private readonly stall = new StallSignal()
   /** Open subscription streams, ended when the broker shuts down. */
   private readonly open = new Set<Queue.Queue<NatsMessage, SlowConsumer | Cause.Done>>()
 
@@ -147,11 +151,8 @@ export class InProcess {
     return Effect.suspend(() => {
       const delivered = this.route(subject, toBytes(payload), options)
       if (typeof delivered !== "number") return Effect.fail(delivered)
-      // Like a client, an in-process publisher waits while a route it feeds is backlogged.
-      const stalled = this.server.router.stalled
-      if (stalled === undefined) return Effect.void
-      this.server.router.stalled = undefined
-      return stalled.awaitDrain()
+      // Like a client, an in-process publisher waits while a connection it feeds is backlogged.
+      return this.stall.take()
     })
   }
 
@@ -170,10 +171,8 @@ export class InProcess {
     }
     const router = this.server.router
     const reply = options?.reply === undefined ? undefined : fromText(options.reply)
-    router.clientBatch = true
     const delivered = router.publishLocal(this.publisher, fromText(subject), reply, headerSize, payload)
-    router.flush()
-    router.clientBatch = false
+    router.flush(this.stall)
     return delivered
   }
 
@@ -193,6 +192,7 @@ export class InProcess {
   subscription(subject: string, options?: SubscribeOptions): Effect.Effect<InProcessSubscription, InvalidArgument, Scope.Scope> {
     const server = this.server
     const open = this.open
+    const self = this
     return Effect.gen(function*() {
       if (typeof subject !== "string" || !isValidSubject(subject)) return yield* Effect.fail(new InvalidArgument({ message: `invalid subject "${subject}"` }))
       if (options?.queue !== undefined && (typeof options.queue !== "string" || !isValidQueueName(options.queue))) {
@@ -202,7 +202,7 @@ export class InProcess {
       const queue = yield* Queue.bounded<NatsMessage, SlowConsumer | Cause.Done>(capacity)
       const cid = server.nextId()
       const group = options?.queue === undefined ? undefined : fromText(options.queue)
-      const sub = new LocalSubscription(new StreamSubscriber(cid, server, queue, capacity), fromText(subject), group, String(cid))
+      const sub = new LocalSubscription(new StreamSubscriber(cid, server, self, queue, capacity), fromText(subject), group, String(cid))
       const remove = Effect.sync(() => {
         open.delete(queue)
         server.router.removeLocal(sub) // idempotent
@@ -218,10 +218,7 @@ export class InProcess {
         }),
         () => remove
       )
-      const propagated = Effect.suspend(() => {
-        const routes = server.cluster === undefined ? [] : [...server.cluster.routes.values()]
-        return Effect.forEach(routes, (route) => route.roundTrip(PROPAGATION_TIMEOUT), { concurrency: "unbounded", discard: true })
-      })
+      const propagated = Effect.suspend(() => server.cluster?.roundTrip(PROPAGATION_TIMEOUT) ?? Effect.void)
       return { subject, queue: options?.queue, messages: Stream.fromQueue(queue), unsubscribe: remove, propagated }
     })
   }
@@ -256,6 +253,8 @@ export class InProcess {
       const delivered = self.route(subject, toBytes(payload), { reply: inbox, headers: options?.headers })
       if (typeof delivered !== "number") return yield* Effect.fail(delivered)
       if (delivered === 0) return yield* Effect.fail(new NoResponders({ subject }))
+      // Like `publish`: wait while a connection the request fed is backlogged.
+      yield* self.stall.take()
       return yield* Deferred.await(reply).pipe(
         Effect.timeoutOrElse({
           duration: timeout,
@@ -265,3 +264,6 @@ export class InProcess {
     }).pipe(Effect.scoped)
   }
 }
+
+/** The in-process API of the running broker (internal; the public face is `Broker`). */
+export class InProcessApi extends Context.Service<InProcessApi, InProcess>()("effect-nats-server/InProcessApi") {}

@@ -6,7 +6,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Encoder from "../protocol/Encoder.js"
 import type { ServerState } from "./ServerState.js"
 
 /**
@@ -24,14 +23,7 @@ export const lameDuck = (server: ServerState): Effect.Effect<void> =>
     if (server.clients.size === 0) return
     // Peers drop our client URLs when they see ldm in our route INFO; clients get an INFO with
     // ldm:true and only the other members' URLs.
-    const cluster = server.cluster
-    if (cluster !== undefined) {
-      const info = Encoder.info(cluster.routeInfo())
-      for (const route of cluster.routes.values()) {
-        route.send(info)
-        route.flush()
-      }
-    }
+    server.cluster?.announceLameDuck()
     for (const client of server.clients.values()) client.infoChanged()
     yield* Effect.sleep(Duration.millis(lameDuckGracePeriod))
     log.info("Closing existing clients")

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Broker } from "./Broker.js"
+import { ServerCore } from "./ServerCore.js"
 import { SERVER_NAME, type ServerState } from "./ServerState.js"
 import * as HostPort from "../values/HostPort.js"
 
@@ -32,11 +32,8 @@ export const programName = (argv0: string = process.argv0, script: string | unde
 export const portsOf = (server: ServerState): Record<string, Array<string>> => {
   const ports: Record<string, Array<string>> = { nats: server.ownClientUrls().map((u) => `nats://${u}`) }
   if (server.monitorAddress !== undefined) ports["monitoring"] = [`${server.options.httpsPort !== undefined ? "https" : "http"}://${HostPort.format(server.monitorAddress.host, server.monitorAddress.port)}`]
-  const cluster = server.cluster
-  if (cluster?.listen !== undefined) {
-    const { host, port } = cluster.advertisedRoute()
-    ports["cluster"] = [`nats://${HostPort.format(host, port)}`]
-  }
+  const route = server.cluster?.routeAddress
+  if (route !== undefined) ports["cluster"] = [`nats://${HostPort.format(route.host, route.port)}`]
   return ports
 }
 
@@ -68,9 +65,9 @@ export const deletePortsFile = (dir: string): void => {
   fs.rmSync(portsFile(dir), { force: true })
 }
 
-export const layer: Layer.Layer<never, never, Broker> = Layer.effectDiscard(
+export const layer: Layer.Layer<never, never, ServerCore> = Layer.effectDiscard(
   Effect.gen(function*() {
-    const server = yield* Broker
+    const server = yield* ServerCore
     yield* Effect.sync(() => writePidFile(server))
     yield* Effect.acquireRelease(
       Effect.sync(() => {

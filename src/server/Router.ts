@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import { SubjectIndex } from "../subjects/SubjectIndex.js"
 import type { Interest, RouteTarget } from "./Subscription.js"
 import { LocalSubscription, RemoteInterest } from "./Subscription.js"
@@ -18,13 +18,60 @@ import { LocalSubscription, RemoteInterest } from "./Subscription.js"
 /** A connection with an outbound buffer that can be flushed. */
 export interface Flushable {
   dirty: boolean
-  flush(): void
+  /**
+   * Hand the buffered output to the writer. `producer` is given when the flush ends that
+   * producer's batch: a connection the batch left backlogged stalls it (`Producer.stalledBy`).
+   */
+  flush(producer?: Producer): void
 }
 
 /** A connection whose output backlog is large enough that publishers should wait for it. */
 export interface Backlogged {
   /** Completes once the backlog went down (or after a bounded wait). */
   awaitDrain(): Effect.Effect<void>
+}
+
+/**
+ * A producer whose batch is routed: a client, or the in-process publisher. Route links are not
+ * producers here: nats-server stalls only CLIENT producers.
+ */
+export interface Producer {
+  /** `consumer` was left backlogged by this producer's batch; true when it is the first one to stall it. */
+  stalledBy(consumer: Backlogged): boolean
+}
+
+/**
+ * One producer's fast-producer stall, as nats-server keeps it per connection: the first
+ * connection that the producer's batch left backlogged sets it, and the producer's own session
+ * takes it before reading more — it waits for that connection to drain, so that a slower consumer
+ * bounds memory instead of the sender buffering without limit.
+ */
+export class StallSignal implements Producer {
+  private consumer: Backlogged | undefined = undefined
+
+  stalledBy(consumer: Backlogged): boolean {
+    if (this.consumer !== undefined) return false
+    this.consumer = consumer
+    return true
+  }
+
+  /** The connection this producer waits for, if any (not taken). */
+  get stalledOn(): Backlogged | undefined {
+    return this.consumer
+  }
+
+  /** Take the signal: wait for the backlogged connection to drain; nothing to wait for without one. */
+  take(): Effect.Effect<void> {
+    const consumer = this.consumer
+    if (consumer === undefined) return Effect.void
+    this.consumer = undefined
+    return consumer.awaitDrain()
+  }
+}
+
+/** Told when aggregated local interest changes (the cluster announces it to its routes). */
+export interface InterestListener {
+  interestChanged(change: InterestChange): void
 }
 
 /** Who sent a message; `echo: false` publishers do not receive their own messages. */
@@ -57,23 +104,12 @@ export class Router {
   readonly stats: RouterStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0 }
   /** Local interest counts keyed by `subject[ queue]`. */
   readonly localInterest = new Map<string, InterestChange>()
-  /** Called when local interest for a key appears, changes weight (queues) or disappears. */
-  onInterestChange: ((change: InterestChange) => void) | undefined = undefined
-
-  /**
-   * Set by a flush that left a route with a large backlog: the publisher whose batch caused it
-   * waits for it to drain before reading more (nats-server's "fast producer stall"), so that a
-   * slower peer bounds memory instead of the sender buffering without limit.
-   */
-  stalled: Backlogged | undefined = undefined
-  /**
-   * A client's (or in-process publisher's) batch is being applied: only such producers are
-   * stalled by a backed-up client, as nats-server stalls only CLIENT producers.
-   */
-  clientBatch = false
   private readonly dirty: Array<Flushable> = []
   private stamp = 0
   private readonly routeTargets: Array<RouteTarget> = []
+
+  /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
+  constructor(private readonly interest?: InterestListener) {}
 
   // --- interest --------------------------------------------------------------------------------
 
@@ -97,8 +133,8 @@ export class Router {
     if (count === 0) this.localInterest.delete(key)
     else this.localInterest.set(key, change)
     // Plain interest is announced on 0→1 and 1→0; queue interest on every change (the weight).
-    if (this.onInterestChange !== undefined && (queue !== undefined || count === 0 || prev === 0)) {
-      this.onInterestChange(change)
+    if (this.interest !== undefined && (queue !== undefined || count === 0 || prev === 0)) {
+      this.interest.interestChanged(change)
     }
   }
 
@@ -119,13 +155,16 @@ export class Router {
     this.dirty.push(conn)
   }
 
-  /** Flush every connection touched since the last flush: one write per connection per batch. */
-  flush(): void {
+  /**
+   * Flush every connection touched since the last flush: one write per connection per batch.
+   * `producer`: the batch was that producer's; connections it left backlogged stall it.
+   */
+  flush(producer?: Producer): void {
     const dirty = this.dirty
     for (let i = 0; i < dirty.length; i++) {
       const conn = dirty[i]!
       conn.dirty = false
-      conn.flush()
+      conn.flush(producer)
     }
     dirty.length = 0
   }

@@ -3,24 +3,19 @@
  * options, the routing core, the connection registries and what clients are told in INFO.
  *
  * It is plain mutable state on purpose: it is touched from the hot path. Effect owns its lifecycle
- * (see `Broker.layer`) — nothing here starts fibers or holds resources.
+ * (see `ServerCore.layer`) — nothing here starts fibers or holds resources. It is internal: the
+ * public face of a running broker is the `Broker` service. The cluster plugs in through the
+ * `ClusterPort` (`attachCluster`); the server never reaches into the cluster.
  *
  * @since 0.1.0
  */
-import type { ClusterState } from "../cluster/Cluster.js"
 import type { ServerOptions } from "../config/ServerOptions.js"
 import type { LogShape } from "../log/Log.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
-import type { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
-import type { NatsMessage } from "../client/Message.js"
-import type * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
 import { AuthConfig, authTimeout } from "./auth/Auth.js"
-import type { ClientConnection } from "./ClientConnection.js"
-import { ClosedClient } from "./ClosedClient.js"
-import { InProcess, type InProcessSubscription, type PublishOptions, type RequestOptions, type SubscribeOptions } from "./InProcess.js"
-import { Router } from "./Router.js"
+import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
+import type { ClusterPort } from "./ClusterPort.js"
+import { type InterestChange, type InterestListener, Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
 import * as HostPort from "../values/HostPort.js"
 
@@ -49,11 +44,12 @@ export interface InfoListener {
 /** nats-server's `MaxClosedClients`. */
 const MAX_CLOSED_CLIENTS = 10_000
 
-export class ServerState {
+export class ServerState implements InterestListener {
   readonly serverId = makeServerId()
   readonly serverName: string
   readonly start = new Date()
-  readonly router = new Router()
+  /** Local interest changes go to the cluster (when one is plugged in). */
+  readonly router = new Router(this)
   readonly clients = new Map<number, Connection & InfoListener>()
   /** Recently closed clients (a ring of small records), for `/connz?state=closed`. */
   private readonly closedRing: Array<ClosedClient> = []
@@ -64,10 +60,6 @@ export class ServerState {
   listen: { host: string; port: number } | undefined = undefined
   /** Bound HTTP monitor address, set once the monitor listens. */
   monitorAddress: { host: string; port: number } | undefined = undefined
-  /** Client URLs of the other cluster members (host:port), kept by the cluster's membership. */
-  peerClientUrls: ReadonlyArray<string> = []
-  /** Cluster name once clustering is on. */
-  clusterName: string | undefined = undefined
   lameDuck = false
   /**
    * Set when shutdown begins: from then on clients are sent no INFO (nats-server's
@@ -75,8 +67,8 @@ export class ServerState {
    * a `connect_urls` shrunk by its own closing routes — clients keep every server they learned.
    */
   shuttingDown = false
-  /** The cluster, when this server has a route listener. */
-  cluster: ClusterState | undefined = undefined
+  /** The cluster, once its layer plugged it in. */
+  private clusterPort: ClusterPort | undefined = undefined
   /** Client connections accepted since start. */
   totalConnections = 0
   /** Client authentication compiled from `options.authorization` (rebuilt on reload). */
@@ -91,38 +83,35 @@ export class ServerState {
     this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text))
   }
 
-  // --- the in-process API -----------------------------------------------------------------------
-  private local: InProcess | undefined = undefined
-  private get api(): InProcess {
-    return (this.local ??= new InProcess(this))
+  // --- the cluster port ------------------------------------------------------------------------
+
+  /** Plug the cluster in (its layer does, once; `detachCluster` when that layer closes). */
+  attachCluster(port: ClusterPort): void {
+    this.clusterPort = port
   }
 
-  /** Publish from inside the process: local subscribers, remote clients and routes get it. */
-  publish(subject: string, payload: Uint8Array | string, options?: PublishOptions): Effect.Effect<void, InvalidArgument> {
-    return this.api.publish(subject, payload, options)
+  detachCluster(port: ClusterPort): void {
+    if (this.clusterPort === port) this.clusterPort = undefined
   }
 
-  /** Subscribe from inside the process; the interest lasts as long as the stream runs. */
-  subscribe(subject: string, options?: SubscribeOptions): Stream.Stream<NatsMessage, InvalidArgument | SlowConsumer> {
-    return this.api.subscribe(subject, options)
+  /** The cluster, when clustering is on. */
+  get cluster(): ClusterPort | undefined {
+    return this.clusterPort
   }
 
-  /**
-   * Subscribe now: the interest is registered when this succeeds (and withdrawn with the scope);
-   * `propagated` waits until the routes that are up have processed it.
-   */
-  subscription(subject: string, options?: SubscribeOptions): Effect.Effect<InProcessSubscription, InvalidArgument, Scope.Scope> {
-    return this.api.subscription(subject, options)
+  /** Cluster name once clustering is on (the cluster's: it alone changes it). */
+  get clusterName(): string | undefined {
+    return this.clusterPort?.name
   }
 
-  /** Request/reply from inside the process, with no-responders and a timeout. */
-  request(subject: string, payload: Uint8Array | string, options?: RequestOptions): Effect.Effect<NatsMessage, InvalidArgument | NoResponders | RequestTimeout> {
-    return this.api.request(subject, payload, options)
+  /** Client URLs of the other cluster members (host:port), kept by the cluster's membership. */
+  get peerClientUrls(): ReadonlyArray<string> {
+    return this.clusterPort?.peerClientUrls ?? []
   }
 
-  /** End every in-process subscription stream (shutdown). */
-  closeInProcess(): void {
-    this.local?.shutdown()
+  /** InterestListener: the router's local interest changed; the routes are told. */
+  interestChanged(change: InterestChange): void {
+    this.clusterPort?.interestChanged(change)
   }
 
   /** Client, route and in-process connection ids share one counter, as in nats-server. */
@@ -143,16 +132,14 @@ export class ServerState {
    * with `cluster.no_advertise`; in lame-duck mode only the others are listed.
    */
   connectUrls(): Array<string> | undefined {
-    if (this.cluster === undefined || this.cluster.options.noAdvertise) return undefined
-    if (this.lameDuck) return [...this.peerClientUrls]
-    return [...this.ownClientUrls(), ...this.peerClientUrls]
+    const cluster = this.clusterPort
+    if (cluster === undefined || cluster.noAdvertise) return undefined
+    if (this.lameDuck) return [...cluster.peerClientUrls]
+    return [...this.ownClientUrls(), ...cluster.peerClientUrls]
   }
 
-  /** Change the peers' client URLs and tell every client that can take an async INFO. */
-  setPeerClientUrls(urls: ReadonlyArray<string>): void {
-    const same = urls.length === this.peerClientUrls.length && urls.every((u, i) => u === this.peerClientUrls[i])
-    if (same) return
-    this.peerClientUrls = urls
+  /** What clients are told in INFO changed (the peers' client URLs): tell every client that can take an async INFO. */
+  infoChanged(): void {
     if (this.shuttingDown) return
     for (const client of this.clients.values()) client.infoChanged()
   }
@@ -190,7 +177,7 @@ export class ServerState {
   }
 
   /** Remember a closed client for `/connz?state=closed`: the last 10,000, as nats-server. */
-  rememberClosed(conn: ClientConnection): void {
+  rememberClosed(conn: ClosingClient): void {
     const record = ClosedClient.of(conn)
     if (this.closedRing.length < MAX_CLOSED_CLIENTS) {
       this.closedRing.push(record)

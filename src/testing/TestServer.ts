@@ -7,22 +7,28 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { Cluster, type ClusterState } from "../cluster/Cluster.js"
 import { decodeOptions, type InvalidOptions } from "../config/OptionsError.js"
 import type { ServerOptionsInput } from "../config/ServerOptions.js"
 import { Log, LogLines } from "../log/Log.js"
-import * as NatsServer from "../NatsServer.js"
+import * as ServerLayers from "../ServerLayers.js"
 import type { MonitorListenError } from "../monitor/Monitor.js"
 import type { ListenError } from "../net/Listener.js"
 import type { TlsConfigError } from "../net/Tls.js"
 import { Broker } from "../server/Broker.js"
+import { ServerCore } from "../server/ServerCore.js"
 import type { ServerState } from "../server/ServerState.js"
 
 export interface TestServerShape {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string
   readonly port: number
-  /** The running broker's state (router, clients, cluster) for assertions. */
-  readonly broker: ServerState
+  /**
+   * Internal, for assertions only (not a stable API): the running server's state (router,
+   * clients, registries) and its cluster's (routes, membership) when it has one.
+   */
+  readonly internals: { readonly core: ServerState; readonly cluster: ClusterState | undefined }
   /** Log lines written so far. */
   readonly logs: () => ReadonlyArray<string>
 }
@@ -34,12 +40,13 @@ export class TestServer extends Context.Service<TestServer, TestServerShape>()("
       Effect.gen(function*() {
         const decoded = yield* decodeOptions({ host: "127.0.0.1", port: -1, ...options })
         const context = yield* Layer.build(
-          NatsServer.layerWithLog(decoded).pipe(Layer.provideMerge(Log.layerTestWith({ debug: decoded.debug, trace: decoded.trace })))
+          ServerLayers.layer(decoded).pipe(Layer.provideMerge(Log.layerTestWith({ debug: decoded.debug, trace: decoded.trace })))
         )
         const broker = Context.get(context, Broker)
+        const internals = { core: Context.get(context, ServerCore), cluster: Option.getOrUndefined(Context.getOption(context, Cluster)) }
         const lines = Context.get(context, LogLines)
-        const port = broker.listen!.port
-        const shape: TestServerShape = { url: `nats://127.0.0.1:${port}`, port, broker, logs: () => lines.lines }
+        const port = broker.address.port
+        const shape: TestServerShape = { url: `nats://127.0.0.1:${port}`, port, internals, logs: () => lines.lines }
         return Context.make(TestServer, shape).pipe(Context.add(Broker, broker))
       })
     )

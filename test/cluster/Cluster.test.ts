@@ -12,8 +12,8 @@ import { waitUntil } from "../support/wait.js"
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
-const routeUrl = (s: TestServer) => `nats://127.0.0.1:${s.broker.cluster!.listen!.port}`
-const routes = (s: TestServer) => [...s.broker.cluster!.routes.values()] as Array<RouteConnection>
+const routeUrl = (s: TestServer) => `nats://127.0.0.1:${s.cluster!.listen!.port}`
+const routes = (s: TestServer) => [...s.cluster!.routes.values()] as Array<RouteConnection>
 const clusterOpts = (name: string, seed?: TestServer) => ({
   serverName: name,
   cluster: { name: "test-cluster", host: "127.0.0.1", port: -1, ...(seed ? { routes: [routeUrl(seed)] } : {}) }
@@ -42,7 +42,7 @@ describe("three-node cluster from the seed walkthrough", () => {
     B = await startServer(clusterOpts("B", A))
     C = await startServer(clusterOpts("C", A))
     // B and C only know A; gossip must connect them to each other.
-    await waitUntil("full mesh", () => [A, B, C].every((s) => s.broker.cluster!.routes.size === 2), 10_000)
+    await waitUntil("full mesh", () => [A, B, C].every((s) => s.cluster!.routes.size === 2), 10_000)
   })
   afterAll(async () => {
     for (const c of clients) await c.close()
@@ -52,10 +52,10 @@ describe("three-node cluster from the seed walkthrough", () => {
   it("forms a full mesh where every pair has exactly one route", () => {
     const ids = [A, B, C].map((s) => s.broker.serverId)
     for (const s of [A, B, C]) {
-      const peers = [...s.broker.cluster!.routes.keys()].sort()
+      const peers = [...s.cluster!.routes.keys()].sort()
       expect(peers).toEqual(ids.filter((id) => id !== s.broker.serverId).sort())
       // No leftover duplicate links stay open.
-      expect([...s.broker.cluster!.links].filter((l) => !l.closing)).toHaveLength(2)
+      expect([...s.cluster!.links].filter((l) => !l.closing)).toHaveLength(2)
     }
   })
 
@@ -153,10 +153,10 @@ describe("three-node cluster from the seed walkthrough", () => {
     await waitUntil("interest", () => remoteInterest(A, "hop.x") === 1 && remoteInterest(B, "hop.x") === 1)
     const got: Array<string> = []
     collect(sub, got)
-    const routeToC = (s: TestServer) => s.broker.cluster!.routes.get(C.broker.serverId)!
+    const routeToC = (s: TestServer) => s.cluster!.routes.get(C.broker.serverId)!
     const aToC = routeToC(A).outMsgs
     const bToC = routeToC(B).outMsgs
-    const bToA = B.broker.cluster!.routes.get(A.broker.serverId)!.outMsgs
+    const bToA = B.cluster!.routes.get(A.broker.serverId)!.outMsgs
     const pubA = await client(A)
     pubA.publish("hop.x", enc.encode("once"))
     await pubA.flush()
@@ -164,7 +164,7 @@ describe("three-node cluster from the seed walkthrough", () => {
     await subC.flush()
     expect(routeToC(A).outMsgs).toBe(aToC + 1)
     expect(routeToC(B).outMsgs).toBe(bToC)
-    expect(B.broker.cluster!.routes.get(A.broker.serverId)!.outMsgs).toBe(bToA)
+    expect(B.cluster!.routes.get(A.broker.serverId)!.outMsgs).toBe(bToA)
     expect(got).toEqual(["once"])
   })
 

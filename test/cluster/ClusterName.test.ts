@@ -23,7 +23,7 @@ const start = async (name: string | undefined, seed?: TestServer, extra: Record<
       ...(name !== undefined ? { name } : {}),
       host: "127.0.0.1",
       port: -1,
-      ...(seed ? { routes: [`nats://127.0.0.1:${seed.broker.cluster!.listen!.port}`] } : {})
+      ...(seed ? { routes: [`nats://127.0.0.1:${seed.cluster!.listen!.port}`] } : {})
     },
     ...extra
   })
@@ -41,23 +41,23 @@ describe("cluster names", () => {
     await waitUntil("B closed the route", () => B.lines().some((l) => l.includes("Router connection closed: Cluster Name Conflict")))
     // The explicit route is retried (~1s later), and rejected again.
     await waitUntil("retried", () => A.lines().filter((l) => l.includes("Rejecting connection")).length >= 2, 5000)
-    expect(A.broker.cluster!.routes.size).toBe(0)
-    expect(B.broker.cluster!.routes.size).toBe(0)
+    expect(A.cluster!.routes.size).toBe(0)
+    expect(B.cluster!.routes.size).toBe(0)
   })
 
   it("unnamed servers settle on one dynamic name and form a cluster", async () => {
     const A = await start(undefined)
     const B = await start(undefined, A)
     expect(A.lines().some((l) => l.includes("Cluster name was dynamically generated, consider setting one"))).toBe(true)
-    await waitUntil("routed", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1, 10_000)
-    expect(A.broker.cluster!.name).toBe(B.broker.cluster!.name)
+    await waitUntil("routed", () => A.cluster!.routes.size === 1 && B.cluster!.routes.size === 1, 10_000)
+    expect(A.cluster!.name).toBe(B.cluster!.name)
   })
 
   it("an unnamed server adopts its peer's static name", async () => {
     const A = await start("fixed")
     const B = await start(undefined, A)
-    await waitUntil("routed", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1, 10_000)
-    expect(B.broker.cluster!.name).toBe("fixed")
+    await waitUntil("routed", () => A.cluster!.routes.size === 1 && B.cluster!.routes.size === 1, 10_000)
+    expect(B.cluster!.name).toBe("fixed")
     expect(B.lines().some((l) => l.includes("Cluster name updated to fixed"))).toBe(true)
   })
 })
@@ -70,19 +70,19 @@ describe("routes to self and no_advertise", () => {
     const lone = await startServer({ serverName: "lone", debug: true, cluster: { name: "self", host: "127.0.0.1", port: cport, routes: [ownUrl] } })
     started.push(lone)
     await waitUntil("detected itself", () => lone.lines().some((l) => l.includes(`Detected route to self, ignoring "${ownUrl}"`)))
-    expect(lone.broker.cluster!.selfUrls.has(ownUrl)).toBe(true)
+    expect(lone.cluster!.selfUrls.has(ownUrl)).toBe(true)
     // The explicit dialer's loop runs while its URL is not known to be self: it has stopped.
-    expect(lone.broker.cluster!.routes.size).toBe(0)
+    expect(lone.cluster!.routes.size).toBe(0)
   })
 
   it("cluster.no_advertise keeps connect_urls away from clients", async () => {
     const A = await start("quiet", undefined, {})
     const B = await startServer({
       serverName: "B-quiet",
-      cluster: { name: "quiet", host: "127.0.0.1", port: -1, noAdvertise: true, routes: [`nats://127.0.0.1:${A.broker.cluster!.listen!.port}`] }
+      cluster: { name: "quiet", host: "127.0.0.1", port: -1, noAdvertise: true, routes: [`nats://127.0.0.1:${A.cluster!.listen!.port}`] }
     })
     started.push(B)
-    await waitUntil("routed", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1)
+    await waitUntil("routed", () => A.cluster!.routes.size === 1 && B.cluster!.routes.size === 1)
     const onB = await connect({ servers: B.url })
     await onB.flush()
     expect(onB.info?.connect_urls).toBeUndefined()
@@ -99,7 +99,7 @@ describe("lame duck in a cluster", () => {
   it("peers drop a lame-duck member's client URL and tell their clients", async () => {
     const A = await start("ldm")
     const B = await start("ldm", A, { lameDuckGracePeriod: 60_000, lameDuckDuration: 120_000 })
-    await waitUntil("routed", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1)
+    await waitUntil("routed", () => A.cluster!.routes.size === 1 && B.cluster!.routes.size === 1)
     const onA = await connect({ servers: A.url })
     const onB = await connect({ servers: B.url })
     await waitUntil("A's client sees both", () => (onA.info?.connect_urls?.length ?? 0) === 2)

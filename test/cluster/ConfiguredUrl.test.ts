@@ -21,9 +21,9 @@ it("a route accepted from the server at a configured URL marks that URL as conne
   const C: TestServer = await startServer({ serverName: "C", debug: true, cluster: { name: "t", host: "127.0.0.1", port: -1, routes: [aUrl] } })
   cleanup.push(() => C.stop())
   await waitUntil("C's dial to A failed", () => C.lines().some((l) => l.includes(`Error trying to connect to route (attempt 1)`)))
-  const cUrl = `nats://127.0.0.1:${C.broker.cluster!.listen!.port}`
+  const cUrl = `nats://127.0.0.1:${C.cluster!.listen!.port}`
   const A: TestServer = await startServer({ serverName: "A", cluster: { name: "t", host: "127.0.0.1", port: -1, advertise: `127.0.0.1:${advertised}`, routes: [cUrl] } })
   cleanup.push(() => A.stop())
-  await waitUntil("C registers A", () => C.broker.cluster!.routes.has(A.broker.serverId))
-  expect(C.broker.cluster!.urlIds.get(aUrl)).toBe(A.broker.serverId)
+  await waitUntil("C registers A", () => C.cluster!.routes.has(A.broker.serverId))
+  expect(C.cluster!.urlIds.get(aUrl)).toBe(A.broker.serverId)
 })

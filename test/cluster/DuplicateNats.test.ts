@@ -37,10 +37,10 @@ const scenario = async (natsServer: boolean) => {
   const url = `nats://127.0.0.1:${(acceptor.address() as net.AddressInfo).port}`
   const A = await startServer({ serverName: "A", cluster: { name: "t", host: "127.0.0.1", port: -1, routes: [url] } })
   cleanup.push(() => A.stop())
-  await waitUntil("A registers the route it dialed", () => A.broker.cluster!.routes.get(PEER_ID)?.solicitedUrl === url)
-  const first = A.broker.cluster!.routes.get(PEER_ID)!
+  await waitUntil("A registers the route it dialed", () => A.cluster!.routes.get(PEER_ID)?.solicitedUrl === url)
+  const first = A.cluster!.routes.get(PEER_ID)!
   // The peer dials A too: a duplicate in the direction the id rule prefers.
-  const second = await RawClient.connect(A.broker.cluster!.listen!.port)
+  const second = await RawClient.connect(A.cluster!.listen!.port)
   cleanup.push(() => second.close())
   second.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${PEER_ID}","cluster":"t"}\r\n${info}`)
   return { A, first, second }
@@ -49,12 +49,12 @@ const scenario = async (natsServer: boolean) => {
 it("against nats-server the route registered first stays and the duplicate is closed", async () => {
   const { A, first, second } = await scenario(true)
   await second.waitClosed()
-  expect(A.broker.cluster!.routes.get(PEER_ID)).toBe(first)
+  expect(A.cluster!.routes.get(PEER_ID)).toBe(first)
   expect(first.closing).toBe(false)
 })
 
 it("between our servers the link dialed by the smaller id replaces the other", async () => {
   const { A, first } = await scenario(false)
-  await waitUntil("the first link is replaced", () => first.closing && A.broker.cluster!.routes.get(PEER_ID) !== first)
-  expect(A.broker.cluster!.routes.get(PEER_ID)?.solicitedUrl).toBe(first.solicitedUrl)
+  await waitUntil("the first link is replaced", () => first.closing && A.cluster!.routes.get(PEER_ID) !== first)
+  expect(A.cluster!.routes.get(PEER_ID)?.solicitedUrl).toBe(first.solicitedUrl)
 })

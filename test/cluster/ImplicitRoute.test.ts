@@ -9,12 +9,13 @@ import * as net from "node:net"
 import { layer as layerTest } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/testing/TestClock"
 import { afterEach, expect, it } from "vitest"
 import { decodeServerOptions } from "../../src/config/ServerOptions.js"
 import { Log, LogLines } from "../../src/log/Log.js"
 import * as NatsServer from "../../src/NatsServer.js"
-import { Broker } from "../../src/server/Broker.js"
+import { Cluster } from "../../src/cluster/Cluster.js"
 import { RawClient } from "../support/raw.js"
 import { startServer, type TestServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
@@ -54,10 +55,10 @@ it("stops dialing a gossiped URL once the server there is connected through anot
   const acceptorPort = (acceptor.address() as net.AddressInfo).port
 
   // PEER_ID connects to A as a route, and tells A about GONE_ID, "reachable" at the acceptor.
-  const peer = await RawClient.connect(A.broker.cluster!.listen!.port)
+  const peer = await RawClient.connect(A.cluster!.listen!.port)
   cleanup.push(() => peer.close())
   peer.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${PEER_ID}","cluster":"t"}\r\n${info(PEER_ID, 1)}`)
-  await waitUntil("A registers the peer", () => A.broker.cluster!.routes.has(PEER_ID))
+  await waitUntil("A registers the peer", () => A.cluster!.routes.has(PEER_ID))
   peer.send(`INFO {"server_id":"${GONE_ID}","server_name":"gone","version":"2.9.10","proto":2,"host":"127.0.0.1","port":${acceptorPort},"headers":true,"max_payload":1048576,"ip":"nats-route://127.0.0.1:${acceptorPort}/","cluster":"t"}\r\n`)
 
   const stopped = `Not attempting reconnect for solicited route, already connected to "${PEER_ID}"`
@@ -66,7 +67,7 @@ it("stops dialing a gossiped URL once the server there is connected through anot
   expect(dials).toBe(1)
   expect(A.lines().filter((l) => l.includes(`Trying to connect to route on 127.0.0.1:${acceptorPort}`))).toHaveLength(1)
   // The peer's own link is still the route.
-  expect(A.broker.cluster!.routes.get(PEER_ID)?.closing).toBe(false)
+  expect(A.cluster!.routes.get(PEER_ID)?.closing).toBe(false)
 })
 
 /**
@@ -82,7 +83,7 @@ layerTest(
 )("implicit reconnect schedule", (it) => {
   it.effect("a lost gossiped route is redialed within 100 ms", () =>
     Effect.gen(function*() {
-      const broker = yield* Broker
+      const cluster = Option.getOrThrow(yield* Effect.serviceOption(Cluster))
       const lines = yield* LogLines
       const X_ID = `N${"C".repeat(55)}`
       // The gossiped server X: answers every dial as X, and closes the first link once registered.
@@ -101,15 +102,15 @@ layerTest(
       )
       const xPort = (acceptor.address() as net.AddressInfo).port
       const peer = yield* Effect.acquireRelease(
-        Effect.promise(() => RawClient.connect(broker.cluster!.listen!.port)),
+        Effect.promise(() => RawClient.connect(cluster.listen!.port)),
         (p) => Effect.sync(() => p.close())
       )
       peer.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${PEER_ID}","cluster":"t"}\r\nINFO {"server_id":"${PEER_ID}","server_name":"P","version":"2.9.10","proto":2,"host":"127.0.0.1","port":1,"headers":true,"max_payload":1048576,"cluster":"t"}\r\n`)
-      yield* Effect.promise(() => waitUntil("A registers the peer", () => broker.cluster!.routes.has(PEER_ID)))
+      yield* Effect.promise(() => waitUntil("A registers the peer", () => cluster.routes.has(PEER_ID)))
       peer.send(`INFO {"server_id":"${X_ID}","server_name":"X","version":"2.9.10","proto":2,"host":"127.0.0.1","port":${xPort},"headers":true,"max_payload":1048576,"ip":"nats-route://127.0.0.1:${xPort}/","cluster":"t"}\r\n`)
-      yield* Effect.promise(() => waitUntil("A dials X and registers it", () => dials.length === 1 && broker.cluster!.routes.has(X_ID)))
+      yield* Effect.promise(() => waitUntil("A dials X and registers it", () => dials.length === 1 && cluster.routes.has(X_ID)))
       dials[0]!.destroy()
-      yield* Effect.promise(() => waitUntil("A drops X", () => !broker.cluster!.routes.has(X_ID)))
+      yield* Effect.promise(() => waitUntil("A drops X", () => !cluster.routes.has(X_ID)))
       yield* TestClock.adjust("150 millis")
       yield* Effect.promise(() => waitUntil("A redials X", () => dials.length === 2, 5000))
       expect(lines.lines.some((l) => l.includes(`Attempting reconnect for solicited route "nats-route://127.0.0.1:${xPort}/"`))).toBe(true)

@@ -38,7 +38,7 @@ describe.each(targets)("SIGHUP with changed cluster routes: $name", (target) => 
     write([ca!])
     const C = await target.start(["-c", conf])
     procs.push(C)
-    const routedToC = (s: TestServer) => [...s.broker.cluster!.routes.values()].some((r) => r.peer?.server_name === "C")
+    const routedToC = (s: TestServer) => [...s.cluster!.routes.values()].some((r) => r.peer?.server_name === "C")
     await waitUntil("C is routed to A", () => routedToC(A), 15_000)
     expect(routedToC(B)).toBe(false)
 

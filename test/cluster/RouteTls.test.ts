@@ -50,7 +50,7 @@ describe.skipIf(natsServerPath === undefined)("route TLS with nats-server 2.9", 
     refs.push(r)
     return r
   }
-  const routeUrl = (s: TestServer) => `nats://127.0.0.1:${s.broker.cluster!.listen!.port}`
+  const routeUrl = (s: TestServer) => `nats://127.0.0.1:${s.cluster!.listen!.port}`
   const client = async (port: number) => {
     const nc = await connect({ servers: `127.0.0.1:${port}` })
     clients.push(nc)
@@ -73,7 +73,7 @@ describe.skipIf(natsServerPath === undefined)("route TLS with nats-server 2.9", 
   })
 
   it("forms a full mesh over TLS in both directions and routes messages", async () => {
-    await waitUntil("every ours has two routes", () => O1.broker.cluster!.routes.size === 2 && O2.broker.cluster!.routes.size === 2, 20_000)
+    await waitUntil("every ours has two routes", () => O1.cluster!.routes.size === 2 && O2.cluster!.routes.size === 2, 20_000)
     const o1 = O1.lines().join("\n")
     const o2 = O2.lines().join("\n")
     // nats-server dialed O1: O1 was the TLS server.
@@ -112,7 +112,7 @@ describe.skipIf(natsServerPath === undefined)("route TLS with nats-server 2.9", 
     // Go offers no certificate that the CA list we announce does not cover.
     await waitUntil("O1 logs the failed handshake", () => O1.lines().some((l) => /TLS route handshake error: tls: client didn't provide a certificate/.test(l)), 15_000)
     await waitUntil("and the close reason", () => O1.lines().some((l) => /Router connection closed: TLS Handshake Failure/.test(l)))
-    expect([...O1.broker.cluster!.routes.values()].some((r) => r.peer?.server_name === "BAD1")).toBe(false)
+    expect([...O1.cluster!.routes.values()].some((r) => r.peer?.server_name === "BAD1")).toBe(false)
     await bad.stop()
   }, 30_000)
 
@@ -122,7 +122,7 @@ describe.skipIf(natsServerPath === undefined)("route TLS with nats-server 2.9", 
     const dialer = await startOursRoute({ routes: [`nats://127.0.0.1:${port}`] })
     await waitUntil("we refuse its certificate", () =>
       dialer.lines().some((l) => /TLS route handshake error: x509: certificate signed by unknown authority/.test(l)), 15_000)
-    expect(dialer.broker.cluster!.routes.size).toBe(0)
+    expect(dialer.cluster!.routes.size).toBe(0)
     await bad.stop()
   }, 30_000)
 
@@ -133,7 +133,7 @@ describe.skipIf(natsServerPath === undefined)("route TLS with nats-server 2.9", 
     })
     ours.push(bad)
     await N1.waitFor(/TLS route handshake error: tls: failed to verify client certificate: x509: certificate signed by unknown authority/, 15_000)
-    expect(bad.broker.cluster!.routes.size).toBe(0)
+    expect(bad.cluster!.routes.size).toBe(0)
   }, 30_000)
 
   it("a route peer without TLS is refused by our TLS route listener", async () => {

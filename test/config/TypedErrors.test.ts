@@ -24,7 +24,7 @@ import { MeshPeerError } from "../../src/monitor/Mesh.js"
 import { SignalError } from "../../src/config/Signal.js"
 import { ReloadRefused } from "../../src/config/Reload.js"
 import { ProtocolError as ProtocolViolation } from "../../src/protocol/ProtocolError.js"
-import * as ClientErrors from "../../src/client/Errors.js"
+import * as ClientErrors from "../../src/message/Errors.js"
 import { TestServer } from "../../src/testing/TestServer.js"
 
 const failure = async <E>(effect: Effect.Effect<unknown, E>): Promise<E> => {

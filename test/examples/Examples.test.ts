@@ -22,7 +22,7 @@ layer(app)("the embedded greeting service", (it) => {
     Effect.gen(function*() {
       const broker = yield* Broker
       const nc = yield* Effect.acquireRelease(
-        Effect.promise(() => connect({ servers: `nats://127.0.0.1:${broker.listen!.port}` })),
+        Effect.promise(() => connect({ servers: `nats://127.0.0.1:${broker.address.port}` })),
         (nc) => Effect.promise(() => nc.close())
       )
       const reply = yield* Effect.promise(() => nc.request("greet", new TextEncoder().encode("Ada"), { timeout: 2000 }))
@@ -32,7 +32,7 @@ layer(app)("the embedded greeting service", (it) => {
   it.effect("property: for any name, a request over TCP gets exactly greet(name)", () =>
     Effect.gen(function*() {
       const broker = yield* Broker
-      const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${broker.listen!.port}`] })
+      const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${broker.address.port}`] })
       // Names: any unicode text, including what the kit generates for subjects and headers.
       const name = fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), Arbitraries.subject, fc.constant("   "))
       yield* Effect.promise(() =>

@@ -9,9 +9,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Broker, Headers, NatsClient, NatsServer } from "../../src/index.js"
+import { ServerCore } from "../../src/server/ServerCore.js"
 import { waitUntil } from "../support/wait.js"
 
 const dec = new TextDecoder()
@@ -21,13 +23,14 @@ const enc = new TextEncoder()
 const natsClient = (url: string) =>
   Effect.acquireRelease(Effect.promise(() => connect({ servers: url })), (nc) => Effect.promise(() => nc.close()))
 
-const urlOf = Effect.map(Effect.service(Broker), (b) => `nats://127.0.0.1:${b.listen!.port}`)
+const urlOf = Effect.map(Effect.service(Broker), (b) => `nats://127.0.0.1:${b.address.port}`)
 
 /** Wait until the broker has `n` subscriptions on `subject` (a stream's SUB is registered when it starts). */
 const interest = (subject: string, n: number) =>
   Effect.gen(function*() {
-    const broker = yield* Broker
-    yield* Effect.promise(() => waitUntil(`${n} subscriptions on ${subject}`, () => broker.router.index.match(subject).plain.length === n))
+    // Internal: the server's router (the layer's context holds it beside the public Broker).
+    const core = Option.getOrThrow(yield* Effect.serviceOption(ServerCore))
+    yield* Effect.promise(() => waitUntil(`${n} subscriptions on ${subject}`, () => core.router.index.match(subject).plain.length === n))
   })
 
 layer(NatsServer.layer({ host: "127.0.0.1", port: -1 }))("an embedded broker", (it) => {
@@ -100,9 +103,10 @@ describe("scope", () => {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(NatsServer.layer({ host: "127.0.0.1", port: -1 }), scope)
       const broker = Context.get(context, Broker)
-      const port = broker.listen!.port
+      const port = broker.address.port
       const stream = yield* broker.subscribe("forever").pipe(Stream.runCollect, Effect.forkChild)
-      yield* Effect.promise(() => waitUntil("subscribed", () => broker.router.index.match("forever").plain.length === 1))
+      const core = Option.getOrThrow(Context.getOption(context, ServerCore))
+      yield* Effect.promise(() => waitUntil("subscribed", () => core.router.index.match("forever").plain.length === 1))
       yield* Scope.close(scope, Exit.void)
       // The stream ends (it does not hang) and the port no longer accepts clients.
       const collected = yield* Fiber.join(stream)
@@ -116,7 +120,7 @@ describe("the Effect NatsClient against the embedded broker", () => {
   it.effect("talks to NatsServer.layer in the same Layer graph", () =>
     Effect.gen(function*() {
       const broker = yield* Broker
-      const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${broker.listen!.port}`] })
+      const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${broker.address.port}`] })
       yield* broker.subscribe("tcp.echo").pipe(
         Stream.runForEach((m) => (m.reply === undefined ? Effect.void : broker.publish(m.reply, `echo:${m.text()}`))),
         Effect.forkScoped

@@ -9,9 +9,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { greet, GreetService } from "../../examples/embedded-service.js"
 import { nodeLayer } from "../../examples/cluster-in-one-process.js"
+import { Cluster } from "../../src/cluster/Cluster.js"
 import { Broker, NatsClient, NatsServer } from "../../src/index.js"
 import { freePort } from "../support/servers.js"
 
@@ -25,7 +27,7 @@ describe("in-process subscriptions are live when they return", () => {
           // No waiting of any kind between the layer and the requests.
           const local = yield* broker.request("greet", "Ada", { timeout: 2000 })
           expect(local.text()).toBe(greet("Ada"))
-          const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${broker.listen!.port}`] })
+          const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${broker.address.port}`] })
           const remote = yield* client.request("greet", "Bob", { timeout: 2000 })
           expect(remote.text()).toBe(greet("Bob"))
         }).pipe(Effect.scoped)
@@ -52,13 +54,16 @@ describe("in-process subscriptions are live when they return", () => {
   it.live("propagated: once it returns, a request through another cluster member reaches the subscriber", () =>
     Effect.gen(function*() {
       const [a, b, ca, cb] = yield* Effect.promise(() => Promise.all(Array.from({ length: 4 }, freePort)))
-      const A = Context.get(yield* Layer.build(nodeLayer("A", a!, ca!)), Broker)
+      const contextA = yield* Layer.build(nodeLayer("A", a!, ca!))
+      const A = Context.get(contextA, Broker)
+      // Internal: A's own view of its routes.
+      const clusterA = Option.getOrThrow(Context.getOption(contextA, Cluster))
       const B = Context.get(yield* Layer.build(nodeLayer("B", b!, cb!, ca)), Broker)
       const client = yield* NatsClient.make({ servers: [`nats://127.0.0.1:${b}`] })
       // Wait for the route (what "once routes are up" means), through the public client API:
       // B announces A's client URL once the route is registered.
       while (!((yield* client.info).connect_urls ?? []).includes(`127.0.0.1:${a}`)) yield* Effect.sleep("20 millis")
-      while ((A.cluster?.routes.size ?? 0) < 1) yield* Effect.sleep("20 millis")
+      while (clusterA.routes.size < 1) yield* Effect.sleep("20 millis")
       for (let i = 0; i < 20; i++) {
         yield* Effect.gen(function*() {
           const sub = yield* A.subscription(`svc.${i}`)

@@ -21,7 +21,7 @@ const meshz = async (s: TestServer): Promise<Json> => {
   expect(res.headers.get("content-type")).toBe("application/json")
   return (await res.json()) as Json
 }
-const routePort = (s: TestServer) => s.broker.cluster!.listen!.port
+const routePort = (s: TestServer) => s.cluster!.listen!.port
 
 describe("/meshz in a 3-node cluster (one peer without a monitor)", () => {
   let A: TestServer
@@ -35,7 +35,7 @@ describe("/meshz in a 3-node cluster (one peer without a monitor)", () => {
     B = await startServer({ httpPort: -1, serverName: "B", cluster: { name: "MESH", host: "127.0.0.1", port: -1, routes } })
     // C has no monitor: nothing to advertise.
     C = await startServer({ serverName: "C", cluster: { name: "MESH", host: "127.0.0.1", port: -1, routes } })
-    await waitUntil("full mesh", () => [A, B, C].every((s) => s.broker.cluster!.routes.size === 2), 20_000)
+    await waitUntil("full mesh", () => [A, B, C].every((s) => s.cluster!.routes.size === 2), 20_000)
     for (const [s, n] of [[A, 2], [B, 1], [C, 3]] as const) {
       for (let i = 0; i < n; i++) clients.push(await connect({ servers: s.url }))
     }
@@ -55,9 +55,9 @@ describe("/meshz in a 3-node cluster (one peer without a monitor)", () => {
   })
 
   it("advertises our monitor URL in the route INFO our peers received", () => {
-    const fromA = [...B.broker.cluster!.routes.values()].find((r) => r.remoteId === A.broker.serverId)!
+    const fromA = [...B.cluster!.routes.values()].find((r) => r.remoteId === A.broker.serverId)!
     expect(fromA.peerRaw?.["monitor_url"]).toBe(`http://127.0.0.1:${mport(A)}`)
-    const fromC = [...A.broker.cluster!.routes.values()].find((r) => r.remoteId === C.broker.serverId)!
+    const fromC = [...A.cluster!.routes.values()].find((r) => r.remoteId === C.broker.serverId)!
     expect(fromC.peerRaw?.["monitor_url"]).toBeUndefined()
   })
 
@@ -98,7 +98,7 @@ describe("/meshz in a 3-node cluster (one peer without a monitor)", () => {
 })
 
 const ridOf = (from: TestServer, to: TestServer): number =>
-  [...from.broker.cluster!.routes.values()].find((r) => r.remoteId === to.broker.serverId)!.rid
+  [...from.cluster!.routes.values()].find((r) => r.remoteId === to.broker.serverId)!.rid
 
 describe("reading a peer's monitor", () => {
   it("fails with MeshPeerError when nothing listens", async () => {
@@ -125,7 +125,7 @@ describe.skipIf(natsServerPath === undefined)("/meshz with a nats-server 2.9 pee
       "-a", "127.0.0.1", "-p", String(pn), "-n", "N", "-m", String(mn),
       "--cluster", `nats://127.0.0.1:${cn}`, "--routes", `nats://127.0.0.1:${routePort(A)}`, "--cluster_name", "MIXM"
     ])
-    await waitUntil("route up", () => A.broker.cluster!.routes.size === 1, 20_000)
+    await waitUntil("route up", () => A.cluster!.routes.size === 1, 20_000)
   }, 60_000)
   afterAll(async () => {
     await N?.stop()

@@ -90,10 +90,10 @@ describe.skipIf(!existsSync(CHROMIUM))("the mesh page in headless chromium", () 
 
   beforeAll(async () => {
     A = await startServer({ httpPort: -1, serverName: "alpha", cluster: { name: "MESHPAGE", host: "127.0.0.1", port: -1 } })
-    const routes = [`nats-route://127.0.0.1:${A.broker.cluster!.listen!.port}`]
+    const routes = [`nats-route://127.0.0.1:${A.cluster!.listen!.port}`]
     B = await startServer({ httpPort: -1, serverName: "bravo", cluster: { name: "MESHPAGE", host: "127.0.0.1", port: -1, routes } })
     C = await startServer({ httpPort: -1, serverName: "charlie", cluster: { name: "MESHPAGE", host: "127.0.0.1", port: -1, routes } })
-    await waitUntil("full mesh", () => [A, B, C].every((s) => s.broker.cluster!.routes.size === 2), 20_000)
+    await waitUntil("full mesh", () => [A, B, C].every((s) => s.cluster!.routes.size === 2), 20_000)
     // alpha: a publisher and a subscriber; bravo: one subscriber; charlie: three idle clients.
     const [pub, subA] = await open(A, 2)
     const [subB] = await open(B, 1)
@@ -133,7 +133,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the mesh page in headless chromium", () 
 
   it("draws three servers, three routes seen from both ends, clients per server and message rates", async () => {
     // Route RTTs are measured by the first route PING, about a second after the route came up.
-    const routes = [A, B, C].flatMap((s) => [...s.broker.cluster!.routes.values()])
+    const routes = [A, B, C].flatMap((s) => [...s.cluster!.routes.values()])
     await waitUntil("route RTTs measured", () => routes.every((r) => (r.rtt ?? 0) > 0), 15_000)
     // Rates need two polls with traffic in between.
     await waitForPage(page, `(() => {
@@ -208,9 +208,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the mesh page in headless chromium", () 
   it("draws a peer without a monitor from the routes to it, dashed (one end reports them)", async () => {
     D = await startServer({
       serverName: "delta",
-      cluster: { name: "MESHPAGE", host: "127.0.0.1", port: -1, routes: [`nats-route://127.0.0.1:${A.broker.cluster!.listen!.port}`] }
+      cluster: { name: "MESHPAGE", host: "127.0.0.1", port: -1, routes: [`nats-route://127.0.0.1:${A.cluster!.listen!.port}`] }
     })
-    await waitUntil("delta meshed", () => D!.broker.cluster!.routes.size === 2, 20_000)
+    await waitUntil("delta meshed", () => D!.cluster!.routes.size === 2, 20_000)
     await waitForPage(page, `document.getElementById("mesh").getAttribute("data-nodes") === "3" &&
       document.getElementById("mesh").getAttribute("data-edges") === "3"`, 20_000)
     const d = await drawn(page)

@@ -137,7 +137,7 @@ describe("/metrics on a standalone server", () => {
     for (let i = 0; i < 4000 && server.broker.router.stats.slowConsumers === 0; i++) {
       for (let j = 0; j < 2; j++) pub.publish("flood", big)
       await pub.flush()
-      const snap = snapshot(server.broker, { httpHost: "127.0.0.1", httpPort: 0, reqStats: new Map(), cpu: 0 })
+      const snap = snapshot(server.broker, server.cluster, { httpHost: "127.0.0.1", httpPort: 0, reqStats: new Map(), cpu: 0 })
       const rows = connz(server.broker, connzOptions.success)["connections"] as Array<{ pending_bytes: number }>
       pendingSeen.push([snap.pendingBytes, rows.reduce((n, r) => n + r.pending_bytes, 0)])
     }
@@ -172,9 +172,9 @@ describe("/metrics in a 2-node cluster", () => {
     B = await startServer({
       httpPort: -1,
       serverName: "mB",
-      cluster: { name: "MET", host: "127.0.0.1", port: -1, routes: [`nats-route://127.0.0.1:${A.broker.cluster!.listen!.port}`] }
+      cluster: { name: "MET", host: "127.0.0.1", port: -1, routes: [`nats-route://127.0.0.1:${A.cluster!.listen!.port}`] }
     })
-    await waitUntil("route up", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1)
+    await waitUntil("route up", () => A.cluster!.routes.size === 1 && B.cluster!.routes.size === 1)
     onB = await connect({ servers: B.url })
     count(onB.subscribe("r.x"), got)
     await onB.flush()
@@ -189,8 +189,8 @@ describe("/metrics in a 2-node cluster", () => {
   })
 
   it("per-route counters move by the routed traffic; RTT, identity labels and cluster size", async () => {
-    const routeAB = [...A.broker.cluster!.routes.values()][0]!
-    const routeBA = [...B.broker.cluster!.routes.values()][0]!
+    const routeAB = [...A.cluster!.routes.values()][0]!
+    const routeBA = [...B.cluster!.routes.values()][0]!
     const ridA = { server_id: A.broker.serverId, rid: String(routeAB.rid) }
     const ridB = { server_id: B.broker.serverId, rid: String(routeBA.rid) }
     const beforeA = await scrape(mport(A))

@@ -416,7 +416,7 @@ describe("monitor in a 2-node cluster", () => {
   let A: TestServer
   let B: TestServer
   const clients: Array<NatsConnection> = []
-  const routePort = (s: TestServer) => s.broker.cluster!.listen!.port
+  const routePort = (s: TestServer) => s.cluster!.listen!.port
 
   beforeAll(async () => {
     A = await startServer({ httpPort: -1, serverName: "A", cluster: { name: "MON", host: "127.0.0.1", port: -1 } })
@@ -425,7 +425,7 @@ describe("monitor in a 2-node cluster", () => {
       serverName: "B",
       cluster: { name: "MON", host: "127.0.0.1", port: -1, routes: [`nats-route://127.0.0.1:${routePort(A)}`] }
     })
-    await waitUntil("route up", () => A.broker.cluster!.routes.size === 1 && B.broker.cluster!.routes.size === 1)
+    await waitUntil("route up", () => A.cluster!.routes.size === 1 && B.cluster!.routes.size === 1)
   })
   afterAll(async () => {
     for (const c of clients) await c.close().catch(() => {})

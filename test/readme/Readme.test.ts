@@ -36,7 +36,7 @@ import { clientLayer, program } from "./client.js"
 
 const main = Effect.gen(function*() {
   const broker = Context.get(yield* Layer.build(App), Broker)
-  const url = \`nats://127.0.0.1:\${broker.listen!.port}\`
+  const url = \`nats://127.0.0.1:\${broker.address.port}\`
   const text = yield* program([url])
   const client = Context.get(yield* Layer.build(clientLayer([url])), NatsClient)
   const viaLayer = yield* client.request("greet", "layer")

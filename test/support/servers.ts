@@ -10,11 +10,13 @@ import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import { Cluster, type ClusterState } from "../../src/cluster/Cluster.js"
 import { decodeServerOptions, type ServerOptionsInput } from "../../src/config/ServerOptions.js"
 import { Log, LogLines } from "../../src/log/Log.js"
-import * as NatsServer from "../../src/NatsServer.js"
-import { Broker } from "../../src/server/Broker.js"
+import { ServerCore } from "../../src/server/ServerCore.js"
 import type { ServerState } from "../../src/server/ServerState.js"
+import * as ServerLayers from "../../src/ServerLayers.js"
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 export const binPath = path.join(repoRoot, "bin/effect-nats-server.js")
@@ -22,7 +24,10 @@ export const binPath = path.join(repoRoot, "bin/effect-nats-server.js")
 export interface TestServer {
   readonly port: number
   readonly url: string
+  /** The server's internal state (router, clients, registries). */
   readonly broker: ServerState
+  /** The cluster's state (routes, membership), when the server has a `cluster {}` block. */
+  readonly cluster: ClusterState | undefined
   readonly lines: () => ReadonlyArray<string>
   readonly stop: () => Promise<void>
 }
@@ -30,14 +35,15 @@ export interface TestServer {
 /** Our server in this process, on 127.0.0.1 and a random port. */
 export const startServer = async (input: ServerOptionsInput = {}): Promise<TestServer> => {
   const options = decodeServerOptions({ host: "127.0.0.1", port: -1, ...input })
-  const layer = NatsServer.layerWithLog(options).pipe(
+  const layer = ServerLayers.layer(options).pipe(
     Layer.provideMerge(Log.layerTestWith({ debug: options.debug, trace: options.trace }))
   )
   const runtime = ManagedRuntime.make(layer)
-  const broker = await runtime.runPromise(Effect.service(Broker))
+  const broker = await runtime.runPromise(Effect.service(ServerCore))
+  const cluster = Option.getOrUndefined(await runtime.runPromise(Effect.serviceOption(Cluster)))
   const lines = await runtime.runPromise(Effect.service(LogLines))
   const port = broker.listen!.port
-  return { port, url: `nats://127.0.0.1:${port}`, broker, lines: () => lines.lines, stop: () => runtime.dispose() }
+  return { port, url: `nats://127.0.0.1:${port}`, broker, cluster, lines: () => lines.lines, stop: () => runtime.dispose() }
 }
 
 /** The kernel's ephemeral port range (where listen(0) and outgoing connections take ports). */

@@ -14,7 +14,7 @@
 import type * as Options from "../../config/ServerOptions.js"
 import { AUTH_TIMEOUT_MS } from "./AuthTimeout.js"
 import { CompiledPermissions } from "./Permissions.js"
-import { compareSecret, type NkeyVerifier, nkeyVerifier } from "./Secrets.js"
+import { compareSecret, type NkeyVerifier, nkeyVerifier } from "../../crypto/Secrets.js"
 
 /**
  * The client auth timeout in milliseconds: `authorization.timeout` when set, else nats-server

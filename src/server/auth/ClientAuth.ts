@@ -12,15 +12,27 @@
  */
 import type * as Op from "../../protocol/Op.js"
 import type { Parsed } from "../../protocol/Parser.js"
-import type { ClientConnection } from "../ClientConnection.js"
+import type { LogShape } from "../../log/Log.js"
+import type { CertNames } from "../../net/CertNames.js"
+import type { ServerOptions } from "../../config/ServerOptions.js"
 import { certificateUser, mapsCertificates } from "../TlsMap.js"
 import type { ConnectOptions } from "../ConnectOptions.js"
-import { type AuthUser, type Credentials, describeUser, type Verdict } from "./Auth.js"
+import { type AuthConfig, type AuthUser, type Credentials, describeUser, type Verdict } from "./Auth.js"
 import { type CompiledPermissions, DenyFilter, ResponseTracker } from "./Permissions.js"
-import { makeNonce } from "./Secrets.js"
+import { makeNonce } from "../../crypto/Secrets.js"
 
 /** Go's `%q` for the texts nats-server formats with it (subjects, sids, queue names). */
 export const quoted = (s: string): string => JSON.stringify(s)
+
+/** What the auth state reads and sets on its connection (a `ClientConnection`). */
+export interface AuthenticatedConnection {
+  readonly server: { readonly auth: AuthConfig; readonly options: ServerOptions; readonly log: LogShape }
+  readonly peerCert: CertNames | undefined
+  readonly prefix: string
+  user: string | undefined
+  connected: boolean
+  sendErr(text: string): void
+}
 
 export class ClientAuth {
   credentials: Credentials = {}
@@ -38,7 +50,7 @@ export class ClientAuth {
   private connect: ConnectOptions | undefined = undefined
   private held: { readonly parsed: Parsed; readonly from: number } | undefined = undefined
 
-  constructor(private readonly conn: ClientConnection) {
+  constructor(private readonly conn: AuthenticatedConnection) {
     this.nonce = conn.server.auth.nonceRequired ? makeNonce() : undefined
   }
 

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
-import { headersArgument } from "../../src/client/Arguments.js"
-import { InvalidArgument } from "../../src/client/Errors.js"
+import { headersArgument } from "../../src/message/Arguments.js"
+import { InvalidArgument } from "../../src/message/Errors.js"
 import { Headers } from "../../src/protocol/Headers.js"
 import { Arbitraries } from "../../src/testing/index.js"
 
