@@ -62,7 +62,7 @@ export class ClusterState {
   ) {
     this.membership = Ref.makeUnsafe(Membership.empty)
     this.dynamic = options.name === undefined
-    this.name = options.name ?? makeDynamicName()
+    this.name = options.name ?? makeDynamicName(server.random)
     server.clusterName = this.name
     server.cluster = this
     server.router.onInterestChange = (change) => {
@@ -114,7 +114,7 @@ export class ClusterState {
     }
     info["max_payload"] = s.options.maxPayload
     if (this.options.advertise !== undefined) info["ip"] = `nats-route://${hostPort(host, port)}/`
-    info["nonce"] = makeNonce()
+    info["nonce"] = makeNonce(this.server.random)
     info["cluster"] = this.name
     if (this.dynamic) info["cluster_dynamic"] = true
     if (!this.options.noAdvertise) {

@@ -4,9 +4,11 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
 import type { ServerOptions } from "../config/ServerOptions.js"
 import { Log } from "../log/Log.js"
 import { SERVER_NAME, SERVER_VERSION, NATS_COMPAT_VERSION, ServerState } from "./ServerState.js"
@@ -18,7 +20,8 @@ export class Broker extends Context.Service<Broker, ServerState>()("effect-nats-
       Broker,
       Effect.gen(function*() {
         const log = yield* Log
-        const state = new ServerState(options, log)
+        // The layer's Clock and Random (TestClock, a seeded Random in tests) reach the sync cores.
+        const state = new ServerState(options, log, yield* Clock.Clock, yield* Random.Random)
         log.info(`Starting ${SERVER_NAME}`)
         log.info(`  Version:  ${SERVER_VERSION} (nats-server ${NATS_COMPAT_VERSION} protocol)`)
         log.debug(`  Runtime:  node ${process.version}`)

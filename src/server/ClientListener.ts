@@ -7,8 +7,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type ListenError, listen } from "../net/Listener.js"
+import { ListenError } from "../net/Listener.js"
 import { loadTls, type TlsConfig, type TlsConfigError } from "../net/Tls.js"
+import { Transport } from "../net/Transport.js"
 import { Broker } from "./Broker.js"
 import { runClientSession } from "./ClientSession.js"
 
@@ -37,7 +38,11 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, Broker> = L
         })
       )
     })
-    const listener = yield* listen(host, port, (socket) => Effect.flatMap(current, (t) => runClientSession(socket, server, t)))
+    const transport = yield* Transport
+    if (tls !== undefined && transport.kind !== "tcp") {
+      return yield* Effect.fail(new ListenError({ message: `TLS is not supported over the ${transport.kind} transport` }))
+    }
+    const listener = yield* transport.listen(host, port, (socket) => Effect.flatMap(current, (t) => runClientSession(socket, server, t)))
     server.listen = { host, port: listener.port }
     server.stopAccepting = listener.stopAccepting
     server.log.info(`Listening for client connections on ${host.includes(":") ? `[${host}]` : host}:${listener.port}`)

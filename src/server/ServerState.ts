@@ -13,7 +13,10 @@ import type { LogShape } from "../log/Log.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
 import type { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../client/Errors.js"
 import type { NatsMessage } from "../client/Message.js"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { AuthConfig, authTimeout } from "./auth/Auth.js"
@@ -49,9 +52,9 @@ export interface InfoListener {
 const MAX_CLOSED_CLIENTS = 10_000
 
 export class ServerState {
-  readonly serverId = makeServerId()
+  readonly serverId: string
   readonly serverName: string
-  readonly start = new Date()
+  readonly start: Date
   readonly router = new Router()
   readonly clients = new Map<number, Connection & InfoListener>()
   /** Recently closed clients (a ring of small records), for `/connz?state=closed`. */
@@ -84,8 +87,15 @@ export class ServerState {
 
   constructor(
     public options: ServerOptions,
-    readonly log: LogShape
+    readonly log: LogShape,
+    /** Time for the synchronous cores (connections, permissions): Effect's `Clock` of the layer. */
+    readonly clock: Clock.Clock = Context.get(Context.empty(), Clock.Clock),
+    /** Randomness (ids, nonces, queue picks): Effect's `Random` of the layer, seedable. */
+    readonly random: Random.Random = Context.get(Context.empty(), Random.Random)
   ) {
+    this.serverId = makeServerId(random)
+    this.start = new Date(clock.currentTimeMillisUnsafe())
+    this.router.random = () => random.nextDoubleUnsafe()
     this.serverName = options.serverName ?? this.serverId
     this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text))
   }

@@ -39,7 +39,7 @@ export class ClientAuth {
   private held: { readonly parsed: Parsed; readonly from: number } | undefined = undefined
 
   constructor(private readonly conn: ClientConnection) {
-    this.nonce = conn.server.auth.nonceRequired ? makeNonce() : undefined
+    this.nonce = conn.server.auth.nonceRequired ? makeNonce(conn.server.random) : undefined
   }
 
   /** Check a CONNECT's credentials (synchronously, or a Promise for bcrypt). */
@@ -95,7 +95,7 @@ export class ClientAuth {
   setPermissions(permissions: CompiledPermissions | undefined): void {
     this.permissions = permissions
     this.denyFilter = undefined
-    this.responses = permissions?.response !== undefined ? new ResponseTracker(permissions.response) : undefined
+    this.responses = permissions?.response !== undefined ? new ResponseTracker(permissions.response, () => this.conn.now()) : undefined
   }
 
   /**
