@@ -126,7 +126,7 @@ class End {
               if (this.waiting === w) this.waiting = undefined
             })
           })
-          : Effect.sleep(Duration.millis(r))
+          : Effect.sleep(Duration.millis(Math.max(1, Math.ceil(r))))
         return Effect.flatMap(wait, () => this.pullLoop())
       }
       return r instanceof Socket.SocketError ? Effect.fail(r) : Effect.succeed(r)
@@ -136,7 +136,8 @@ class End {
   /** Queue bytes (or FIN) for the peer, after this direction's latency. */
   deliver(now: number, data: Uint8Array | undefined): void {
     const peer = this.peer
-    const at = Math.max(peer.lastAt, now + Math.max(0, this.conditions.latency()))
+    // Whole milliseconds: a clock that sleeps in whole milliseconds must reach `at` exactly.
+    const at = Math.max(peer.lastAt, Math.ceil(now + Math.max(0, this.conditions.latency())))
     peer.lastAt = at
     peer.inbox.push({ at, data })
     peer.wake()
@@ -283,6 +284,11 @@ export class MemoryNetwork {
 
   heal(a: string, b: string): void {
     this.cuts.delete(linkKey(a, b))
+  }
+
+  /** Heal every cut link. */
+  healAll(): void {
+    this.cuts.clear()
   }
 
   /** Reset every connection of `host` (e.g. its process died). */
