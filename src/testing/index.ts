@@ -15,4 +15,6 @@ export {
   type SimulatedClusterShape,
   type SimulatedNode
 } from "./SimulatedCluster.js"
-export { type LinkConditions, MemoryNetwork, type NetworkEvent } from "../net/MemoryTransport.js"
+export { type LinkConditions, MemoryNetwork, type MemoryNetworkOptions, type NetworkEvent } from "../net/MemoryTransport.js"
+export * as MemoryTransport from "../net/MemoryTransport.js"
+export { SimulationStalled } from "./SimulatedCluster.js"
