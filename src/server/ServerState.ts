@@ -95,7 +95,8 @@ export class ServerState {
   ) {
     this.serverId = makeServerId(random)
     this.start = new Date(clock.currentTimeMillisUnsafe())
-    this.router.random = () => random.nextDoubleUnsafe()
+    // Effect's default Random is Math.random: call it directly on the hot path.
+    this.router.random = random === Context.get(Context.empty(), Random.Random) ? Math.random : () => random.nextDoubleUnsafe()
     this.serverName = options.serverName ?? this.serverId
     this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text))
   }

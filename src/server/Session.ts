@@ -140,10 +140,11 @@ export const runSession = (socket: Socket.Socket, conn: SessionConnection, signa
 
     yield* Deferred.await(signals.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))
     yield* Fiber.interrupt(reader)
-    // Let the writer send what is left before the socket closes.
+    // Let the writer send what is left before the socket closes (unless it is gone: a failed
+    // write ended it, and waiting would only spin until the deadline).
     conn.flush()
     yield* Effect.gen(function*() {
-      while (conn.out.size > 0) {
+      while (conn.out.size > 0 && writing.pollUnsafe() === undefined) {
         signals.wake.openUnsafe()
         yield* Effect.yieldNow
       }
