@@ -15,7 +15,9 @@
  *   lost, the connection is reset instead: both ends fail with a reset, and whatever was still
  *   in flight is discarded (as an RST discards it).
  * - **Partitions**: `cut(A, B)` resets every connection between A and B, and dials between them
- *   fail (`no route to host`) until `heal(A, B)`.
+ *   fail (`no route to host`) until `heal(A, B)`. `blackhole(A, B)` is the silent kind: the
+ *   connections stay open, writes succeed, nothing arrives (keepalive must notice), dials time
+ *   out; `heal` delivers what was held on the connections still open.
  * - No backpressure and no write deadline: writes always complete at once.
  * TLS is refused: the reader's `upgrade` fails, and the listeners refuse TLS configurations.
  *
@@ -108,7 +110,8 @@ class End {
     }
     if (out.length > 0) return out as unknown as Chunks
     if (this.finReceived) return closedError()
-    if (this.head < this.inbox.length) return this.inbox[this.head]!.at - now
+    // Held by a black hole (at = Infinity): wait until `heal` releases it.
+    if (this.head < this.inbox.length && this.inbox[this.head]!.at !== Infinity) return this.inbox[this.head]!.at - now
     return -1
   }
 
@@ -136,6 +139,11 @@ class End {
   /** Queue bytes (or FIN) for the peer, after this direction's latency. */
   deliver(now: number, data: Uint8Array | undefined): void {
     const peer = this.peer
+    if (this.pipe.blackholed) {
+      // A black-holed link: the bytes are in flight (retransmitted) until the link heals.
+      peer.inbox.push({ at: Infinity, data })
+      return
+    }
     // Whole milliseconds: a clock that sleeps in whole milliseconds must reach `at` exactly.
     const at = Math.max(peer.lastAt, Math.ceil(now + Math.max(0, this.conditions.latency())))
     peer.lastAt = at
@@ -204,6 +212,8 @@ class Pipe {
   readonly a: End
   readonly b: End
   done = false
+  /** The link is black-holed: writes succeed but nothing arrives until it heals. */
+  blackholed = false
   constructor(readonly network: MemoryNetwork, readonly id: number, readonly from: string, readonly to: string, readonly port: number) {
     const c = network.conditions
     this.a = new End(this, from, c(from, to))
@@ -222,6 +232,19 @@ class Pipe {
       end.wake()
     }
     this.network.forget(this, { _tag: "Reset", id: this.id, from: this.from, to: this.to, reason })
+  }
+
+  /** The black hole is gone: what was held arrives now, in order, ahead of later writes. */
+  release(): void {
+    if (!this.blackholed) return
+    this.blackholed = false
+    for (const end of [this.a, this.b]) {
+      for (let i = end.head; i < end.inbox.length; i++) {
+        const e = end.inbox[i]!
+        if (e.at === Infinity) end.inbox[i] = { at: end.lastAt, data: e.data }
+      }
+      end.wake()
+    }
   }
 
   maybeClosed(): void {
@@ -245,6 +268,7 @@ export class MemoryNetwork {
   readonly conditions: (from: string, to: string) => LinkConditions
   private readonly listeners = new Map<string, Listening>()
   private readonly cuts = new Set<string>()
+  private readonly holes = new Set<string>()
   private readonly pipes = new Set<Pipe>()
   private nextPort: number
   private nextId = 1
@@ -271,7 +295,20 @@ export class MemoryNetwork {
 
   /** Is the link between `a` and `b` cut? */
   isCut(a: string, b: string): boolean {
-    return this.cuts.has(linkKey(a, b))
+    return this.cuts.has(linkKey(a, b)) || this.holes.has(linkKey(a, b))
+  }
+
+  /**
+   * Black-hole the link between `a` and `b` (a partition as TCP sees it when nothing answers):
+   * its connections stay open and writes succeed, but nothing arrives — only keepalive can tell
+   * (`Stale Connection`) — and dials fail (`i/o timeout`) until `heal`, which delivers what was
+   * held, in order, on the connections still open.
+   */
+  blackhole(a: string, b: string): void {
+    this.holes.add(linkKey(a, b))
+    for (const p of this.pipes) {
+      if (linkKey(p.from, p.to) === linkKey(a, b)) p.blackholed = true
+    }
   }
 
   /** Cut the link between hosts `a` and `b`: its connections reset, dials fail until `heal`. */
@@ -284,11 +321,17 @@ export class MemoryNetwork {
 
   heal(a: string, b: string): void {
     this.cuts.delete(linkKey(a, b))
+    this.holes.delete(linkKey(a, b))
+    for (const p of [...this.pipes]) {
+      if (linkKey(p.from, p.to) === linkKey(a, b)) p.release()
+    }
   }
 
   /** Heal every cut link. */
   healAll(): void {
     this.cuts.clear()
+    this.holes.clear()
+    for (const p of [...this.pipes]) p.release()
   }
 
   /** Reset every connection of `host` (e.g. its process died). */
@@ -355,6 +398,7 @@ export class MemoryNetwork {
             return Effect.fail(new DialError({ message: `dial tcp ${key}: ${reason}` }))
           }
           if (target === undefined || !target.accepting) return refuse("connect: connection refused")
+          if (network.holes.has(linkKey(host, target.owner))) return refuse("i/o timeout")
           if (network.isCut(host, target.owner)) return refuse("connect: no route to host")
           const pipe = new Pipe(network, network.nextId++, host, target.owner, network.nextPort++)
           network.pipes.add(pipe)

@@ -15,7 +15,8 @@
  * Fault model (TCP-faithful; see `MemoryTransport`): latency delays a write, never reorders a
  * stream; a lost write resets its connection (TCP never loses bytes mid-stream, so loss shows as
  * a reset and whatever was in flight on it); `cut(a, b)` resets the connections between a and b
- * and refuses dials between them until `heal(a, b)`; `kill(a)` resets every connection of a
+ * and refuses dials between them until `heal(a, b)`; `blackhole(a, b)` keeps them open but
+ * delivers nothing until healed (only keepalive notices), and dials time out; `kill(a)` resets every connection of a
  * (nothing more gets out, as with `kill -9`) and then shuts it down; `restart(a)` starts it again
  * with the same options and a new server id.
  *
@@ -78,6 +79,11 @@ export interface SimulatedClusterShape {
   /** Cut the link between two hosts (servers or clients) until `heal`. */
   cut(a: string, b: string): Effect.Effect<void>
   heal(a: string, b: string): Effect.Effect<void>
+  /**
+   * Black-hole the link between two hosts until `heal`: connections stay open, nothing arrives
+   * (keepalive must find them stale), dials time out; `heal` delivers what was held.
+   */
+  blackhole(a: string, b: string): Effect.Effect<void>
   /** Cut every link between the groups (hosts in no group keep their links). */
   partition(...groups: ReadonlyArray<ReadonlyArray<string>>): Effect.Effect<void>
   /** Heal every cut link. */
@@ -273,6 +279,11 @@ export const make = (options: SimulatedClusterOptions): Effect.Effect<SimulatedC
         Effect.sync(() => {
           stamp(`cut ${a}-${b}`)
           network.cut(a, b)
+        }),
+      blackhole: (a, b) =>
+        Effect.sync(() => {
+          stamp(`blackhole ${a}-${b}`)
+          network.blackhole(a, b)
         }),
       heal: (a, b) =>
         Effect.sync(() => {

@@ -1,7 +1,8 @@
 /**
  * `SimulatedCluster`: three brokers on the in-memory network, on `TestClock`, faults from a seed.
  *
- * The properties, over random fault schedules (cuts, heals, kills, restarts, lossy links) and a
+ * The properties, over random fault schedules (cuts, black holes, heals, kills, restarts, lossy
+ * links) and a
  * publishing workload (in-process publishers on every node, a plain and a queue subscriber on
  * every node):
  * - no duplicates: no subscriber gets a message twice; no queue group gets it twice;
@@ -29,6 +30,7 @@ type Step =
   | { readonly _tag: "publish"; readonly node: number; readonly count: number }
   | { readonly _tag: "cut"; readonly a: number; readonly b: number }
   | { readonly _tag: "heal"; readonly a: number; readonly b: number }
+  | { readonly _tag: "blackhole"; readonly a: number; readonly b: number }
   | { readonly _tag: "kill"; readonly node: number }
   | { readonly _tag: "restart"; readonly node: number }
   | { readonly _tag: "drops"; readonly rate: number }
@@ -41,6 +43,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ _tag: fc.constant("publish" as const), node, count: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 2, arbitrary: pair.map(([a, b]) => ({ _tag: "cut" as const, a, b })) },
   { weight: 2, arbitrary: pair.map(([a, b]) => ({ _tag: "heal" as const, a, b })) },
+  { weight: 1, arbitrary: pair.map(([a, b]) => ({ _tag: "blackhole" as const, a, b })) },
   { weight: 1, arbitrary: node.map((n) => ({ _tag: "kill" as const, node: n })) },
   { weight: 1, arbitrary: node.map((n) => ({ _tag: "restart" as const, node: n })) },
   { weight: 1, arbitrary: fc.constantFrom(0, 0.02, 0.1).map((rate) => ({ _tag: "drops" as const, rate })) },
@@ -87,7 +90,8 @@ const subscribe = (sim: SimulatedClusterShape, name: string, deliveries: Array<{
   })
 
 const runSchedule = (seed: number, steps: ReadonlyArray<Step>) =>
-  SimulatedCluster.runPromise({ seed, nodes: NODES }, (sim) =>
+  // ping_interval 2 s, so that a black hole is found stale within a schedule (3 unanswered PINGs).
+  SimulatedCluster.runPromise({ seed, nodes: NODES, server: () => ({ pingInterval: 2_000 }) }, (sim) =>
     Effect.gen(function*() {
       const deliveries: Array<{ sub: string; msg: string }> = []
       const alive = new Set<string>()
@@ -131,6 +135,9 @@ const runSchedule = (seed: number, steps: ReadonlyArray<Step>) =>
             break
           case "heal":
             yield* sim.heal(name(s.a), name(s.b))
+            break
+          case "blackhole":
+            yield* sim.blackhole(name(s.a), name(s.b))
             break
           case "kill":
             yield* sim.kill(name(s.node))
@@ -234,6 +241,28 @@ describe("SimulatedCluster", () => {
       expect(got._tag === "Some" && got.value.text()).toBe("after heal")
     }).pipe(Effect.scoped))
 
+  it.effect("a black-holed link: the route stays until keepalive finds it stale (ping_max unanswered PINGs), then re-forms after heal", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedCluster.make({ seed: 11, nodes: 2, server: () => ({ pingInterval: 2_000, pingMax: 2 }) })
+      expect(yield* sim.awaitMesh()).toBe(true)
+      const n1 = sim.node("n1").broker!
+      const n2 = sim.node("n2").broker!
+      yield* sim.advance(3_000)
+      yield* sim.blackhole("n1", "n2")
+      // Writes still succeed and nothing resets: only the PINGs going unanswered can tell.
+      yield* sim.advance(3_900)
+      expect(n1.cluster!.routes.has(n2.serverId)).toBe(true)
+      expect(sim.trace.some((l) => l.includes(" reset #"))).toBe(false)
+      // Three more PING ticks at most (2 s apart, the third over ping_max): both sides give up.
+      yield* sim.advance(3_000)
+      expect(n1.cluster!.routes.size).toBe(0)
+      expect(n2.cluster!.routes.size).toBe(0)
+      expect([...sim.node("n1").logs(), ...sim.node("n2").logs()].some((l) => l.includes("Router connection closed: Stale Connection"))).toBe(true)
+      expect(sim.trace.some((l) => l.includes("refused n1->n2 (i/o timeout)") || l.includes("refused n2->n1 (i/o timeout)"))).toBe(true)
+      yield* sim.heal("n1", "n2")
+      expect(yield* sim.awaitMesh(5_000)).toBe(true)
+    }).pipe(Effect.scoped))
+
   it.effect("the project's NatsClient over the simulated network: reconnects to another node when its link is cut", () =>
     Effect.gen(function*() {
       const sim = yield* SimulatedCluster.make({ seed: 3, nodes: 2 })
@@ -253,7 +282,7 @@ describe("SimulatedCluster", () => {
     }).pipe(Effect.scoped))
 
   it("property: random fault schedules over a publishing workload — no duplicates, no loss outside partitions, the mesh re-forms", async () => {
-    const totals = { required: 0, delivered: 0, resets: 0, refused: 0, restarts: 0, notRequired: 0 }
+    const totals = { required: 0, delivered: 0, resets: 0, refused: 0, restarts: 0, blackholes: 0, notRequired: 0 }
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 1_000_000 }), schedule, async (seed, steps) => {
         const o = await runSchedule(seed, steps)
@@ -263,6 +292,7 @@ describe("SimulatedCluster", () => {
         totals.resets += (o.trace.match(/ reset #/g) ?? []).length
         totals.refused += (o.trace.match(/ refused /g) ?? []).length
         totals.restarts += (o.trace.match(/ start n\d#[1-9]/g) ?? []).length
+        totals.blackholes += (o.trace.match(/ blackhole n/g) ?? []).length
         totals.notRequired += o.deliveries.filter((d) => !d.sub.includes("/") && !o.required.some((r) => r.msg === d.msg && r.sub === d.sub)).length
       }),
       { seed: 20261202, numRuns: 25, endOnFailure: true }
@@ -271,6 +301,7 @@ describe("SimulatedCluster", () => {
     expect(totals.resets).toBeGreaterThan(5)
     expect(totals.refused).toBeGreaterThan(5)
     expect(totals.restarts).toBeGreaterThan(0)
+    expect(totals.blackholes).toBeGreaterThan(0)
     expect(totals.required).toBeGreaterThan(50)
     console.log("fault-schedule totals", JSON.stringify(totals))
   }, 120_000)
