@@ -29,6 +29,8 @@ export {
 } from "./client/NatsClient.js"
 export type { NatsServerError } from "./NatsServer.js"
 export { ListenError } from "./net/Listener.js"
+export { DialError } from "./net/Dial.js"
+export { type Listener, PeerAddress, Transport, type TransportShape } from "./net/Transport.js"
 export { MonitorListenError } from "./monitor/Monitor.js"
 export { TlsConfigError } from "./net/Tls.js"
 export { LogError } from "./log/Log.js"

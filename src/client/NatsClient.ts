@@ -82,7 +82,8 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
-import { dialTcp } from "../net/Dial.js"
+import { randomBytes } from "node:crypto"
+import { Transport } from "../net/Transport.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import { OutBuffer } from "../protocol/OutBuffer.js"
@@ -754,7 +755,8 @@ const handshake = (client: Client, link: Link) =>
   Effect.gen(function*() {
     const t = link.target
     const options = client.options
-    const socket = yield* dialTcp(t.host, t.port).pipe(Effect.mapError((e) => e.message))
+    const transport = yield* Transport
+    const socket = yield* transport.dial(t.host, t.port, Effect.succeed).pipe(Effect.mapError((e) => e.message))
     const pull = yield* Socket.readerBytes(socket).pipe(Effect.mapError(describeSocketError))
     const writer = yield* socket.writer
     yield* Stream.fromPull(Effect.succeed(pull)).pipe(

@@ -72,7 +72,7 @@ export class ClusterState implements ClusterPort {
   ) {
     this.membership = Ref.makeUnsafe(Membership.empty)
     this.dynamicName = options.name === undefined
-    this.currentName = options.name ?? makeDynamicName()
+    this.currentName = options.name ?? makeDynamicName(server.random)
   }
 
   /** The cluster name: configured, else generated until a peer's is adopted. */
@@ -172,7 +172,7 @@ export class ClusterState implements ClusterPort {
     }
     info["max_payload"] = s.options.maxPayload
     if (this.options.advertise !== undefined) info["ip"] = `nats-route://${hostPort(host, port)}/`
-    info["nonce"] = makeNonce()
+    info["nonce"] = makeNonce(this.server.random)
     info["cluster"] = this.name
     if (this.dynamic) info["cluster_dynamic"] = true
     if (!this.options.noAdvertise) {

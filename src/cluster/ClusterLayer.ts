@@ -12,11 +12,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { dialNet } from "../net/Dial.js"
-import { type ListenError, listen } from "../net/Listener.js"
-import { fromNetSocket } from "../net/NetSocket.js"
+import * as Random from "effect/Random"
+import { ListenError } from "../net/Listener.js"
 import { loadTls, type TlsConfigError } from "../net/Tls.js"
+import { Transport } from "../net/Transport.js"
 import { ServerCore } from "../server/ServerCore.js"
 import { Cluster } from "./Cluster.js"
 import { runRouteSession } from "./RouteSession.js"
@@ -30,7 +29,8 @@ const CONNECT_ERROR_REPORTS = 3600
 /** nats-server's DEFAULT_ROUTE_CONNECT. */
 const RETRY_MS = 1000
 
-const jitter = (ms: number) => Duration.millis(ms + Math.random() * 100)
+/** `ms` plus 0–100 ms from Effect's `Random` (seedable). */
+const jitter = (ms: number) => Effect.map(Random.next, (r) => Duration.millis(ms + r * 100))
 
 export const layer: Layer.Layer<never, ListenError | TlsConfigError, Cluster | ServerCore> = Layer.effectDiscard(
   Effect.gen(function*() {
@@ -49,7 +49,11 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, Cluster | S
     yield* Effect.addFinalizer(() => Effect.sync(() => log.debug("Route accept loop exiting..")))
     // Route TLS: both ends always verify the peer's certificate (nats-server forces it for routes).
     const tls = options.tls === undefined ? undefined : yield* loadTls({ ...options.tls, verify: true })
-    const listener = yield* listen(options.host, options.port, (socket) => runRouteSession(socket, cluster, undefined, undefined, tls))
+    const transport = yield* Transport
+    if (tls !== undefined && transport.kind !== "tcp") {
+      return yield* Effect.fail(new ListenError({ address: hostPort(options.host, options.port), cause: new Error(`route TLS is not supported over the ${transport.kind} transport`) }))
+    }
+    const listener = yield* transport.listen(options.host, options.port, (socket) => runRouteSession(socket, cluster, undefined, undefined, tls))
     cluster.listen = { host: options.host, port: listener.port }
     log.info(`Listening for route connections on ${hostPort(options.host, listener.port)}`)
 
@@ -57,19 +61,18 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, Cluster | S
     const dialOnce = (url: string, u: RouteUrl, explicit: boolean, attempt: number) =>
       Effect.gen(function*() {
         log.debug(`Trying to connect to route on ${hostPort(u.host, u.port)} (${hostPort(u.host, u.port)})`)
-        const socket = yield* Effect.result(dialNet(u.host, u.port))
-        if (socket._tag === "Failure") {
-          const line = `Error trying to connect to route (attempt ${attempt}): ${socket.failure.message}`
+        // The session's socket closes the connection (plain, or the TLS socket over it); a failed
+        // or interrupted handshake destroys it.
+        const session = yield* Effect.result(
+          transport.dial(u.host, u.port, (socket) => runRouteSession(socket, cluster, { url, explicit, host: u.host }, { ip: u.host, port: u.port }, tls))
+        )
+        if (session._tag === "Failure") {
+          const line = `Error trying to connect to route (attempt ${attempt}): ${session.failure.message}`
           if (attempt === 1 || attempt % CONNECT_ERROR_REPORTS === 0) log.error(line)
           else log.debug(line)
           return undefined
         }
-        const raw = socket.success
-        // The session's socket closes the connection (plain, or the TLS socket over it); a failed
-        // or interrupted handshake destroys it.
-        return yield* runRouteSession(fromNetSocket(raw), cluster, { url, explicit, host: u.host }, { ip: u.host, port: u.port }, tls).pipe(
-          Effect.provideService(NodeSocket.NetSocket, raw)
-        )
+        return session.success
       })
 
     /** A configured route: dialed at startup and redialed forever, ~1s apart. */
@@ -85,14 +88,14 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, Cluster | S
           const known = cluster.urlIds.get(url)
           if (known !== undefined && cluster.routes.has(known)) {
             // Connected to that server through another link (e.g. it dialed us): check again later.
-            yield* Effect.sleep(jitter(RETRY_MS))
+            yield* Effect.flatMap(jitter(RETRY_MS), Effect.sleep)
             continue
           }
           attempt++
           const conn = yield* dialOnce(url, u, true, attempt)
           if (conn !== undefined) {
             attempt = 0
-            yield* Effect.sleep(jitter(RETRY_MS))
+            yield* Effect.flatMap(jitter(RETRY_MS), Effect.sleep)
             if (cluster.selfUrls.has(url)) return
             const id = cluster.urlIds.get(url)
             if (id !== undefined && cluster.routes.has(id)) {
@@ -102,7 +105,7 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, Cluster | S
             }
             continue
           }
-          yield* Effect.sleep(jitter(RETRY_MS))
+          yield* Effect.flatMap(jitter(RETRY_MS), Effect.sleep)
         }
       })
 
@@ -134,7 +137,7 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, Cluster | S
             left = budget
             attempt = 0
           }
-          yield* Effect.sleep(conn !== undefined ? jitter(0) : jitter(RETRY_MS))
+          yield* Effect.flatMap(conn !== undefined ? jitter(0) : jitter(RETRY_MS), Effect.sleep)
           if (conn !== undefined && !cluster.routes.has(serverId)) log.debug(`Attempting reconnect for solicited route "${url}"`)
         }
       })

@@ -62,7 +62,7 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
     public explicit: boolean,
     private readonly io: RouteIO
   ) {
-    super()
+    super(server.clock)
   }
 
   get rid(): number {
@@ -184,7 +184,7 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
    */
   apply(parsed: Parsed, from: number): number {
     const ops = parsed.ops
-    if (from === 0 && ops.length > 0) this.lastActivity = new Date()
+    if (from === 0 && ops.length > 0) this.lastActivity = new Date(this.now())
     let i = from
     for (; i < ops.length && !this.closing; i++) {
       const op = ops[i]!

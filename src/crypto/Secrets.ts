@@ -18,6 +18,8 @@ import * as crypto from "node:crypto"
 import * as bcrypt from "@node-rs/bcrypt"
 import { Prefix } from "@nats-io/nkeys"
 import { Codec } from "@nats-io/nkeys/lib/codec.js"
+import type * as Random from "effect/Random"
+import { randomBytes } from "./RandomBytes.js"
 
 const BCRYPT = /^\$2[abxy]\$\d{2}\$/
 
@@ -73,4 +75,4 @@ export const nkeyVerifier = (nkey: string): NkeyVerifier | string => {
 }
 
 /** A fresh INFO nonce as nats-server makes it: 11 random bytes, raw URL base64 (15 characters). */
-export const makeNonce = (): string => crypto.randomBytes(11).toString("base64url")
+export const makeNonce = (random?: Random.Random): string => randomBytes(11, random).toString("base64url")

@@ -79,7 +79,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     readonly port: number,
     private readonly io: SessionIO
   ) {
-    super()
+    super(server.clock)
     this.auth = new ClientAuth(this)
   }
 
@@ -200,7 +200,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     if (this.closing) return
     if (errText !== undefined) this.sendErr(errText)
     this.closeReason = reason
-    this.stop = new Date()
+    this.stop = new Date(this.now())
     this.flush()
     this.written()
     this.io.closed()
@@ -210,7 +210,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   /** Apply one parsed batch, then flush everything it touched. */
   apply(parsed: Parsed): void {
-    if (parsed.ops.length > 0) this.lastActivity = new Date()
+    if (parsed.ops.length > 0) this.lastActivity = new Date(this.now())
     this.run(parsed, 0)
   }
 
@@ -401,7 +401,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.version = c.version
     this.connected = true
     // Until a PING measures it, the time from accept to CONNECT is the RTT estimate (as nats-server).
-    if (this.rtt === undefined) this.rtt = Date.now() - this.start.getTime()
+    if (this.rtt === undefined) this.rtt = this.now() - this.start.getTime()
     this.ok()
   }
 

@@ -7,8 +7,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type ListenError, listen } from "../net/Listener.js"
+import { ListenError } from "../net/Listener.js"
 import { loadTls, type TlsConfig, type TlsConfigError } from "../net/Tls.js"
+import { Transport } from "../net/Transport.js"
 import { ServerCore } from "./ServerCore.js"
 import { runClientSession } from "./ClientSession.js"
 import * as HostPort from "../values/HostPort.js"
@@ -38,7 +39,11 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, ServerCore>
         })
       )
     })
-    const listener = yield* listen(host, port, (socket) => Effect.flatMap(current, (t) => runClientSession(socket, server, t)))
+    const transport = yield* Transport
+    if (tls !== undefined && transport.kind !== "tcp") {
+      return yield* Effect.fail(new ListenError({ address: HostPort.format(host, port), cause: new Error(`TLS is not supported over the ${transport.kind} transport`) }))
+    }
+    const listener = yield* transport.listen(host, port, (socket) => Effect.flatMap(current, (t) => runClientSession(socket, server, t)))
     server.listen = { host, port: listener.port }
     server.stopAccepting = listener.stopAccepting
     server.log.info(`Listening for client connections on ${HostPort.format(host, listener.port)}`)

@@ -56,7 +56,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
         first: Math.min(o.pingInterval, 2000),
         interval: () => server.options.pingInterval,
         pingMax: () => server.options.pingMax,
-        due: () => Date.now() - conn.lastActivity.getTime() >= server.options.pingInterval,
+        due: () => conn.now() - conn.lastActivity.getTime() >= server.options.pingInterval,
         onStale: () => log.debug(`${conn.prefix}Stale Client Connection - Closing`)
       }).pipe(Effect.forkScoped)
       if (server.authRequired()) {

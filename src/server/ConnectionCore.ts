@@ -3,8 +3,12 @@
  * buffer and its dirty flag, keepalive state (PINGs out, RTT), traffic counters and the close
  * reason. The hot-path sends go through here.
  *
+ * Time is read from the broker's Effect `Clock` (`clock`, given by the subclass), never from
+ * `Date.now()`/`performance.now()`, so that `TestClock` drives activity stamps and RTTs too.
+ *
  * @since 0.1.0
  */
+import type * as Clock from "effect/Clock"
 import * as Encoder from "../protocol/Encoder.js"
 import { OutBuffer } from "../protocol/OutBuffer.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
@@ -13,12 +17,12 @@ import type { ServerState } from "./ServerState.js"
 
 export abstract class ConnectionCore implements Flushable {
   abstract readonly server: ServerState
-  readonly start = new Date()
+  readonly start: Date
   readonly out = new OutBuffer()
   dirty = false
 
   pingsOut = 0
-  lastActivity = new Date()
+  lastActivity: Date
   rtt: number | undefined = undefined
   pingSentAt = 0
 
@@ -30,6 +34,22 @@ export abstract class ConnectionCore implements Flushable {
   inFlight = 0
 
   closeReason: CloseReason | undefined = undefined
+
+  constructor(readonly clock: Clock.Clock) {
+    const now = clock.currentTimeMillisUnsafe()
+    this.start = new Date(now)
+    this.lastActivity = new Date(now)
+  }
+
+  /** Wall-clock milliseconds from the broker's `Clock`. */
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+
+  /** Monotonic milliseconds (fractional) from the broker's `Clock`. */
+  monotonicMs(): number {
+    return Number(this.clock.monotonicTimeNanosUnsafe()) / 1e6
+  }
 
   get closing(): boolean {
     return this.closeReason !== undefined
@@ -48,7 +68,7 @@ export abstract class ConnectionCore implements Flushable {
   /** A keepalive PING, written at once (timers run outside any batch). */
   sendPing(): void {
     this.pingsOut++
-    this.pingSentAt = performance.now()
+    this.pingSentAt = this.monotonicMs()
     this.send(Encoder.PING_BYTES)
     this.flush()
   }
@@ -56,6 +76,6 @@ export abstract class ConnectionCore implements Flushable {
   /** The peer answered: nothing is outstanding and the round trip is the RTT. */
   pong(): void {
     this.pingsOut = 0
-    if (this.pingSentAt > 0) this.rtt = performance.now() - this.pingSentAt
+    if (this.pingSentAt > 0) this.rtt = this.monotonicMs() - this.pingSentAt
   }
 }

@@ -107,6 +107,8 @@ export class Router {
   private readonly dirty: Array<Flushable> = []
   private stamp = 0
   private readonly routeTargets: Array<RouteTarget> = []
+  /** Uniform [0, 1) for queue-member choice; the broker sets it from Effect's `Random` (seedable). */
+  random: () => number = Math.random
 
   /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
   constructor(private readonly interest?: InterestListener) {}
@@ -203,7 +205,7 @@ export class Router {
     }
 
     for (let g = 0; g < queues.length; g++) {
-      const chosen = pickMember(queues[g]!, from)
+      const chosen = pickMember(queues[g]!, from, this.random)
       if (chosen === undefined) continue
       if (chosen.remote) {
         const route = chosen.route
@@ -259,7 +261,7 @@ export class Router {
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!
       if (!queues.includes(group[0]!.queue!)) continue
-      const chosen = pickLocalMember(group)
+      const chosen = pickLocalMember(group, this.random)
       if (chosen !== undefined && !this.deliverLocal(chosen, subject, reply, headerSize, payload)) {
         this.deliverToAnother(group, chosen, undefined, subject, reply, headerSize, payload)
       }
@@ -305,7 +307,7 @@ export class Router {
  * count, skipping the publisher's own subscriptions when it has echo off. Two passes, no
  * allocation.
  */
-const pickMember = (group: ReadonlyArray<Interest>, from: Publisher): Interest | undefined => {
+const pickMember = (group: ReadonlyArray<Interest>, from: Publisher, random: () => number): Interest | undefined => {
   let total = 0
   for (let i = 0; i < group.length; i++) {
     const m = group[i]!
@@ -313,7 +315,7 @@ const pickMember = (group: ReadonlyArray<Interest>, from: Publisher): Interest |
     else if (!m.closed && (from.echo || m.owner.cid !== from.cid)) total += 1
   }
   if (total === 0) return undefined
-  let r = Math.random() * total
+  let r = random() * total
   for (let i = 0; i < group.length; i++) {
     const m = group[i]!
     const w = m.remote ? m.weight : !m.closed && (from.echo || m.owner.cid !== from.cid) ? 1 : 0
@@ -324,14 +326,14 @@ const pickMember = (group: ReadonlyArray<Interest>, from: Publisher): Interest |
   return undefined
 }
 
-const pickLocalMember = (group: ReadonlyArray<Interest>): LocalSubscription | undefined => {
+const pickLocalMember = (group: ReadonlyArray<Interest>, random: () => number): LocalSubscription | undefined => {
   let total = 0
   for (let i = 0; i < group.length; i++) {
     const m = group[i]!
     if (!m.remote && !m.closed) total++
   }
   if (total === 0) return undefined
-  let r = Math.floor(Math.random() * total)
+  let r = Math.floor(random() * total)
   for (let i = 0; i < group.length; i++) {
     const m = group[i]!
     if (m.remote || m.closed) continue

@@ -6,9 +6,11 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
 import type { ServerOptions } from "../config/ServerOptions.js"
 import { Log } from "../log/Log.js"
 import { InProcess, InProcessApi } from "./InProcess.js"
@@ -20,7 +22,8 @@ export class ServerCore extends Context.Service<ServerCore, ServerState>()("effe
     Layer.effectContext(
       Effect.gen(function*() {
         const log = yield* Log
-        const state = new ServerState(options, log)
+        // The layer's Clock and Random (TestClock, a seeded Random in tests) reach the sync cores.
+        const state = new ServerState(options, log, yield* Clock.Clock, yield* Random.Random)
         log.info(`Starting ${SERVER_NAME}`)
         log.info(`  Version:  ${SERVER_VERSION} (nats-server ${NATS_COMPAT_VERSION} protocol)`)
         log.debug(`  Runtime:  node ${process.version}`)

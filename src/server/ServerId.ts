@@ -2,9 +2,13 @@
  * Server identities in the shape nats-server uses: a 56-character nkey-style public key starting
  * with `N` (base32 of a prefix byte, 32 random bytes and a CRC16), and random nonces.
  *
+ * The bytes come from `node:crypto` unless a `Random` other than Effect's default (`Math.random`)
+ * is given: a seeded `Random` (tests, `SimulatedCluster`) makes ids, nonces and names replayable.
+ *
  * @since 0.1.0
  */
-import { randomBytes } from "node:crypto"
+import type * as Random from "effect/Random"
+import { randomBytes } from "../crypto/RandomBytes.js"
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 /** nkeys prefix byte for server keys: 13 << 3, which base32-encodes to a leading `N`. */
@@ -37,10 +41,10 @@ const base32 = (data: Uint8Array): string => {
 }
 
 /** A fresh server id, e.g. `NATLQK7OY3EF6JQQLLS37R73KUB2DWEZRFWEOT7GVBX2ZRNC7CU3W4E6`. */
-export const makeServerId = (): string => {
+export const makeServerId = (random?: Random.Random): string => {
   const raw = new Uint8Array(35)
   raw[0] = PREFIX_SERVER
-  raw.set(randomBytes(32), 1)
+  raw.set(randomBytes(32, random), 1)
   const crc = crc16(raw.subarray(0, 33))
   raw[33] = crc & 0xff
   raw[34] = crc >> 8
@@ -48,11 +52,11 @@ export const makeServerId = (): string => {
 }
 
 /** A random URL-safe nonce like nats-server's (15 characters). */
-export const makeNonce = (): string => randomBytes(11).toString("base64url").slice(0, 15)
+export const makeNonce = (random?: Random.Random): string => randomBytes(11, random).toString("base64url").slice(0, 15)
 
 /** A random 22-character name, as nats-server generates for a dynamic cluster. */
-export const makeDynamicName = (): string => {
-  const bytes = randomBytes(22)
+export const makeDynamicName = (random?: Random.Random): string => {
+  const bytes = randomBytes(22, random)
   let out = ""
   const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
   for (const b of bytes) out += chars[b % chars.length]

@@ -12,6 +12,9 @@
 import type { ServerOptions } from "../config/ServerOptions.js"
 import type { LogShape } from "../log/Log.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Random from "effect/Random"
 import { AuthConfig, authTimeout } from "./auth/Auth.js"
 import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
@@ -45,9 +48,9 @@ export interface InfoListener {
 const MAX_CLOSED_CLIENTS = 10_000
 
 export class ServerState implements InterestListener {
-  readonly serverId = makeServerId()
+  readonly serverId: string
   readonly serverName: string
-  readonly start = new Date()
+  readonly start: Date
   /** Local interest changes go to the cluster (when one is plugged in). */
   readonly router = new Router(this)
   readonly clients = new Map<number, Connection & InfoListener>()
@@ -77,8 +80,16 @@ export class ServerState implements InterestListener {
 
   constructor(
     public options: ServerOptions,
-    readonly log: LogShape
+    readonly log: LogShape,
+    /** Time for the synchronous cores (connections, permissions): Effect's `Clock` of the layer. */
+    readonly clock: Clock.Clock = Context.get(Context.empty(), Clock.Clock),
+    /** Randomness (ids, nonces, queue picks): Effect's `Random` of the layer, seedable. */
+    readonly random: Random.Random = Context.get(Context.empty(), Random.Random)
   ) {
+    this.serverId = makeServerId(random)
+    this.start = new Date(clock.currentTimeMillisUnsafe())
+    // Effect's default Random is Math.random: call it directly on the hot path.
+    this.router.random = random === Context.get(Context.empty(), Random.Random) ? Math.random : () => random.nextDoubleUnsafe()
     this.serverName = options.serverName ?? this.serverId
     this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text))
   }

@@ -17,10 +17,12 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import { PeerAddress } from "../net/Transport.js"
 import type { OutBuffer } from "../protocol/OutBuffer.js"
 import * as Parser from "../protocol/Parser.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
@@ -60,14 +62,14 @@ export const makeSignals = (): SessionSignals => {
   }
 }
 
-/** The remote address of a Node socket (and no Nagle delay on it), when there is one. */
-export const remoteAddress = Effect.map(
+/** The remote address of a Node socket (and no Nagle delay on it), or the transport's `PeerAddress`. */
+export const remoteAddress = Effect.flatMap(
   Effect.serviceOption(NodeSocket.NetSocket),
   Option.match({
-    onNone: () => ({ ip: "pipe", port: 0 }),
+    onNone: () => Effect.map(Effect.service(PeerAddress), (peer) => peer ?? { ip: "pipe", port: 0 }),
     onSome: (s) => {
       s.setNoDelay(true)
-      return { ip: s.remoteAddress?.replace(/^::ffff:/, "") ?? "unknown", port: s.remotePort ?? 0 }
+      return Effect.succeed({ ip: s.remoteAddress?.replace(/^::ffff:/, "") ?? "unknown", port: s.remotePort ?? 0 })
     }
   })
 )
@@ -138,10 +140,11 @@ export const runSession = (socket: Socket.Socket, conn: SessionConnection, signa
 
     yield* Deferred.await(signals.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))
     yield* Fiber.interrupt(reader)
-    // Let the writer send what is left before the socket closes.
+    // Let the writer send what is left before the socket closes (unless it is gone: a failed
+    // write ended it, and waiting would only spin until the deadline).
     conn.flush()
     yield* Effect.gen(function*() {
-      while (conn.out.size > 0) {
+      while (conn.out.size > 0 && writing.pollUnsafe() === undefined) {
         signals.wake.openUnsafe()
         yield* Effect.yieldNow
       }
@@ -163,7 +166,8 @@ export const keepalive = (conn: SessionConnection, options: {
   readonly onStale: () => void
 }) =>
   Effect.gen(function*() {
-    yield* Effect.sleep(Duration.millis(options.first + Math.random() * options.first * 0.2))
+    const jitter = yield* Random.next
+    yield* Effect.sleep(Duration.millis(options.first + jitter * options.first * 0.2))
     options.onFirst?.()
     let first = true
     while (!conn.closing) {

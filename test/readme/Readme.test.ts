@@ -129,7 +129,7 @@ describe("the README's library snippets, against the packed tarball", () => {
     const fences = readme.match(/^```ts$/gm) ?? []
     expect(fences.length).toBe(snippets.size)
     // (Every marked snippet is type-checked below; these three are also run.)
-    expect([...snippets.keys()]).toEqual(expect.arrayContaining(["client.ts", "greet-service.ts", "greeter.test.ts"]))
+    expect([...snippets.keys()]).toEqual(expect.arrayContaining(["client.ts", "greet-service.ts", "greeter.test.ts", "partition.test.ts"]))
     expect(snippets.get("greet-service.ts")).toContain(PORT_IN_README)
   })
 
@@ -154,9 +154,9 @@ describe("the README's library snippets, against the packed tarball", () => {
     expect(r.status).toBe(0)
   }, 130_000)
 
-  it("runs: the property test passes under vitest", () => {
+  it("runs: the property tests (greeter, partitioned cluster) pass under vitest", () => {
     const r = run(process.execPath, [path.join(repoRoot, "node_modules/vitest/vitest.mjs"), "run", "--root", project], project, 180_000)
-    expect(r.out).toMatch(/1 passed/)
+    expect(r.out).toMatch(/2 passed/)
     expect(r.status).toBe(0)
   }, 200_000)
 })

@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import type * as Random from "effect/Random"
 import type * as Op from "../../protocol/Op.js"
 import type { Parsed } from "../../protocol/Parser.js"
 import type { LogShape } from "../../log/Log.js"
@@ -26,8 +27,10 @@ export const quoted = (s: string): string => JSON.stringify(s)
 
 /** What the auth state reads and sets on its connection (a `ClientConnection`). */
 export interface AuthenticatedConnection {
-  readonly server: { readonly auth: AuthConfig; readonly options: ServerOptions; readonly log: LogShape }
+  readonly server: { readonly auth: AuthConfig; readonly options: ServerOptions; readonly log: LogShape; readonly random: Random.Random }
   readonly peerCert: CertNames | undefined
+  /** The connection's clock (Effect's `Clock` of the server), in epoch milliseconds. */
+  now(): number
   readonly prefix: string
   user: string | undefined
   connected: boolean
@@ -51,7 +54,7 @@ export class ClientAuth {
   private held: { readonly parsed: Parsed; readonly from: number } | undefined = undefined
 
   constructor(private readonly conn: AuthenticatedConnection) {
-    this.nonce = conn.server.auth.nonceRequired ? makeNonce() : undefined
+    this.nonce = conn.server.auth.nonceRequired ? makeNonce(conn.server.random) : undefined
   }
 
   /** Check a CONNECT's credentials (synchronously, or a Promise for bcrypt). */
@@ -107,7 +110,7 @@ export class ClientAuth {
   setPermissions(permissions: CompiledPermissions | undefined): void {
     this.permissions = permissions
     this.denyFilter = undefined
-    this.responses = permissions?.response !== undefined ? new ResponseTracker(permissions.response) : undefined
+    this.responses = permissions?.response !== undefined ? new ResponseTracker(permissions.response, () => this.conn.now()) : undefined
   }
 
   /**

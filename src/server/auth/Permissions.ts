@@ -189,11 +189,12 @@ export class DenyFilter {
 /** Per connection: reply subjects this responder may publish to (`allow_responses`). */
 export class ResponseTracker {
   private readonly replies = new Map<string, { t: number; n: number }>()
-  constructor(private readonly perm: Options.ResponsePermission) {}
+  /** `now`: wall-clock milliseconds (the connection's Effect `Clock`). */
+  constructor(private readonly perm: Options.ResponsePermission, private readonly now: () => number = Date.now) {}
 
   /** A message with a reply subject was delivered to the connection. */
   received(reply: string): void {
-    this.replies.set(reply, { t: Date.now(), n: 0 })
+    this.replies.set(reply, { t: this.now(), n: 0 })
     if (this.replies.size > REPLY_LIMIT) this.prune()
   }
 
@@ -207,7 +208,7 @@ export class ResponseTracker {
       this.replies.delete(subject)
       return false
     }
-    if (expires > 0 && Date.now() - r.t > expires) {
+    if (expires > 0 && this.now() - r.t > expires) {
       this.replies.delete(subject)
       return false
     }
@@ -216,7 +217,7 @@ export class ResponseTracker {
 
   private prune(): void {
     const { max, expires } = this.perm
-    const now = Date.now()
+    const now = this.now()
     for (const [k, r] of this.replies) {
       if ((max > 0 && r.n >= max) || (expires > 0 && now - r.t > expires)) this.replies.delete(k)
     }
