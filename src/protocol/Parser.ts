@@ -150,6 +150,8 @@ export interface ParserState {
   readonly failed: boolean
   /** This parser's scratch, the same object in every state stepped from one `initial`. */
   readonly scratch: Scratch
+  /** Whether whole PUB/RMSG lines may take the fast path (see `initial`). */
+  readonly fastPaths: boolean
 }
 
 /** What one step produced: the ops in order and, if the input was bad, the violation that ends it. */
@@ -158,7 +160,11 @@ export interface Parsed {
   readonly error: ProtocolError | undefined
 }
 
-export const initial = (kind: PeerKind, limits: ParserLimits): ParserState => ({
+/**
+ * A fresh parser. `fastPaths: false` sends every line through the general path — the fast paths
+ * must give the same ops and errors, and tests check it with this.
+ */
+export const initial = (kind: PeerKind, limits: ParserLimits, options?: { readonly fastPaths?: boolean }): ParserState => ({
   kind,
   limits,
   line: undefined,
@@ -167,7 +173,8 @@ export const initial = (kind: PeerKind, limits: ParserLimits): ParserState => ({
   lineSplit: false,
   awaiting: undefined,
   failed: false,
-  scratch: newScratch()
+  scratch: newScratch(),
+  fastPaths: options?.fastPaths ?? true
 })
 
 const CR = 13
@@ -588,7 +595,7 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
     if (end < want) {
       const acc = append(aw.acc, aw.have, buf, 0, end, total)
       // The byte after the payload is here and is not CR: fail now, as nats-server does.
-      if (aw.have + end > aw.size && acc.buf[aw.size] !== CR) return fail(PE.unknownOp(kindName(state.kind), acc.buf, aw.size))
+      if (aw.have + end > aw.size && acc.buf[aw.size] !== CR) return fail(PE.unknownOp(kindName(state.kind), acc.buf.subarray(0, acc.used), aw.size))
       return [{ ...state, awaiting: { head: aw.head, size: aw.size, acc, have: aw.have + end } }, { ops, error: undefined }]
     }
     const whole = append(aw.acc, aw.have, buf, 0, want, total).buf
@@ -796,7 +803,7 @@ const fastRouteMsg = (state: ParserState, buf: Buffer, s: number, lf: number): P
 /** The main loop over complete lines and payloads in `buf` from `i`. */
 const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
   const end = buf.length
-  const fast = state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
+  const fast = !state.fastPaths ? undefined : state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
   const sc = state.scratch
   while (i < end) {
     let lf = buf.indexOf(LF, i)
