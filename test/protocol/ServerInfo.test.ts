@@ -1,4 +1,5 @@
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as Info from "../../src/protocol/ServerInfo.js"
@@ -66,6 +67,8 @@ describe("ServerInfo", () => {
     fc.assert(
       fc.property(arb, (info) => {
         const fields = Info.encode(info)
+        // The same object, in the same order, as the schema's own encoder gives.
+        expect(JSON.stringify(fields)).toBe(JSON.stringify(Schema.encodeSync(Info.ServerInfo)(info)))
         const keys = Object.keys(fields)
         expect(keys).toEqual(GO_ORDER.filter((k) => k in info))
         const back = Info.decode(JSON.stringify(fields))
