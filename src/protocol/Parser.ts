@@ -110,7 +110,7 @@ export interface Scratch {
   headSize: number
   /** Set when the last line was a client HPUB that `pubHead` refused (see `Op.HpubRefused`). */
   hpubRefused: boolean
-  /** The chunk `view` is a plain `Uint8Array` over (see `plainView`). */
+  /** The chunk `view` is a plain `Uint8Array` over (see `plainView`); cleared after each step. */
   viewOf: Uint8Array | undefined
   view: Uint8Array
   /** The last PUB/RMSG subject, reused when the next one has the same bytes (see `subjectText`). */
@@ -126,7 +126,7 @@ const newScratch = (): Scratch => ({
   headSize: 0,
   hpubRefused: false,
   viewOf: undefined,
-  view: new Uint8Array(0),
+  view: NO_PAYLOAD,
   lastSubjectBytes: new Uint8Array(128),
   lastSubjectLen: -1,
   lastSubject: ""
@@ -576,6 +576,15 @@ const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Buffer => {
  * returned state is `failed` and further chunks produce nothing.
  */
 export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed] => {
+  const r = stepChunk(state, chunk)
+  // Let the chunk go: an idle connection's scratch must not keep its last read alive.
+  const sc = state.scratch
+  sc.viewOf = undefined
+  sc.view = NO_PAYLOAD
+  return r
+}
+
+const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed] => {
   const ops: Array<Op.Op> = []
   if (state.failed) return [state, { ops, error: undefined }]
   const fail = (error: ProtocolError): [ParserState, Parsed] => [

@@ -254,6 +254,9 @@ describe("Parser", () => {
     expect(b1.scratch.lastSubject).toBe("b.subject")
     expect(a1.scratch.headSize).toBe(1)
     expect(b1.scratch.headSize).toBe(3)
+    // Neither keeps its last chunk alive after the step.
+    expect(a1.scratch.viewOf).toBeUndefined()
+    expect(b1.scratch.viewOf).toBeUndefined()
     // Both payloads are awaited, each with its own head; finishing them in the other order works.
     const [, pb2] = Parser.step(b1, bytes("\r\nx\r\n"))
     const [, pa2] = Parser.step(a1, bytes("y\r\n"))
