@@ -32,6 +32,7 @@ import * as Membership from "./Membership.js"
 import { parsePeerInfo, type PeerInfo } from "./RouteInfo.js"
 import type { RouteConnection } from "./RouteConnection.js"
 import { hostPort, normalizeHost, parseRouteUrl } from "./RouteUrl.js"
+import * as Info from "../protocol/ServerInfo.js"
 
 /** Something that can dial a gossiped server (the dialer, provided by the cluster layer). */
 export interface ImplicitDialer {
@@ -153,41 +154,33 @@ export class ClusterState implements ClusterPort {
   }
 
   /** Our route INFO, in nats-server 2.9's field order; a fresh nonce per connection. */
-  routeInfo(): Record<string, unknown> {
+  routeInfo(): Info.Fields {
     const s = this.server
     const { host, port } = this.advertisedRoute()
-    const info: Record<string, unknown> = {
+    const urls = this.options.noAdvertise ? [] : s.ownClientUrls()
+    // Ours, not nats-server's (which ignores unknown INFO fields): where our monitor listens, so
+    // that a peer's `/meshz` can read it. A wildcard monitor host is given as our route host.
+    const m = s.monitorAddress
+    const mhost = m === undefined ? "" : m.host === "0.0.0.0" || m.host === "::" || m.host === "" ? host : m.host
+    return Info.encode({
       server_id: s.serverId,
       server_name: s.serverName,
       version: NATS_COMPAT_VERSION,
       proto: 2,
       host,
       port,
-      headers: true
-    }
-    if (this.options.authorization !== undefined) info["auth_required"] = true
-    if (this.options.tls !== undefined) {
-      info["tls_required"] = true
-      info["tls_verify"] = true
-    }
-    info["max_payload"] = s.options.maxPayload
-    if (this.options.advertise !== undefined) info["ip"] = `nats-route://${hostPort(host, port)}/`
-    info["nonce"] = makeNonce(this.server.random)
-    info["cluster"] = this.name
-    if (this.dynamic) info["cluster_dynamic"] = true
-    if (!this.options.noAdvertise) {
-      const urls = s.ownClientUrls()
-      if (urls.length > 0) info["connect_urls"] = urls
-    }
-    if (s.lameDuck) info["ldm"] = true
-    // Ours, not nats-server's (which ignores unknown INFO fields): where our monitor listens, so
-    // that a peer's `/meshz` can read it. A wildcard monitor host is given as our route host.
-    const m = s.monitorAddress
-    if (m !== undefined) {
-      const mhost = m.host === "0.0.0.0" || m.host === "::" || m.host === "" ? host : m.host
-      info["monitor_url"] = `${s.options.httpsPort !== undefined ? "https" : "http"}://${hostPort(mhost, m.port)}`
-    }
-    return info
+      headers: true,
+      ...(this.options.authorization !== undefined ? { auth_required: true } : {}),
+      ...(this.options.tls !== undefined ? { tls_required: true, tls_verify: true } : {}),
+      max_payload: s.options.maxPayload,
+      ...(this.options.advertise !== undefined ? { ip: `nats-route://${hostPort(host, port)}/` } : {}),
+      nonce: makeNonce(this.server.random),
+      cluster: this.name,
+      ...(this.dynamic ? { cluster_dynamic: true } : {}),
+      ...(urls.length > 0 ? { connect_urls: urls } : {}),
+      ...(s.lameDuck ? { ldm: true } : {}),
+      ...(m !== undefined ? { monitor_url: `${s.options.httpsPort !== undefined ? "https" : "http"}://${hostPort(mhost, m.port)}` } : {})
+    })
   }
 
   /** The CONNECT a dialer sends first (its `name` is our server id). */
@@ -416,14 +409,15 @@ export class ClusterState implements ClusterPort {
   }
 
   /** The peer's INFO as forwarded to other routes: no nonce, `ip` set to a dialable URL. */
-  private gossipInfo(conn: RouteConnection, raw: Record<string, unknown>): Record<string, unknown> {
-    const out: Record<string, unknown> = { ...raw }
-    delete out["nonce"]
-    if (out["ip"] === undefined && conn.peer !== undefined) {
-      const { host, port } = this.peerRouteAddress(conn, conn.peer)
-      out["ip"] = `nats-route://${hostPort(host, port)}/`
+  private gossipInfo(conn: RouteConnection, raw: Record<string, unknown>): Info.Fields {
+    const peer = conn.peer
+    if (peer === undefined) return Info.encode({ server_id: String(raw["server_id"]) }, raw)
+    const { nonce: _nonce, ...info } = peer
+    if (info.ip === undefined) {
+      const { host, port } = this.peerRouteAddress(conn, peer)
+      return Info.encode({ ...info, ip: `nats-route://${hostPort(host, port)}/` }, raw)
     }
-    return out
+    return Info.encode(info, raw)
   }
 
   /** A peer told us about another server: dial it unless we know it already. */

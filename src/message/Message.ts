@@ -9,6 +9,8 @@ import { toText } from "../protocol/ByteString.js"
 import type * as Op from "../protocol/Op.js"
 import { decodeHeaders, type Headers, type HeadersInput } from "../protocol/Headers.js"
 import { InvalidArgument, type NatsClientError, ProtocolError } from "./Errors.js"
+import * as Result from "effect/Result"
+import * as Info from "../protocol/ServerInfo.js"
 
 /** Options of `NatsMessage.respond`. */
 export interface RespondOptions {
@@ -85,41 +87,22 @@ export const toMessage = (op: Op.Msg, replier?: Replier): Message => {
   return new Message(subject, sid, reply, h.headers, h.status, h.description, op.payload.subarray(op.headerSize), replier)
 }
 
-/** The server's `INFO`, as sent (unknown fields are kept). */
-export interface ServerInfo {
-  readonly server_id: string
-  readonly server_name?: string
+/**
+ * The server's `INFO`, as sent (unknown fields are kept): the shared `ServerInfo` schema's fields
+ * (see `protocol/ServerInfo`), of which a client needs `server_id` and `max_payload` (`version`
+ * is always sent by nats-server and by us).
+ */
+export type ServerInfo = Info.ServerInfo & {
   readonly version: string
-  readonly proto?: number
-  readonly go?: string
-  readonly host?: string
-  readonly port?: number
-  readonly headers?: boolean
   readonly max_payload: number
-  readonly auth_required?: boolean
-  readonly tls_required?: boolean
-  readonly client_id?: number
-  readonly client_ip?: string
-  readonly nonce?: string
-  readonly cluster?: string
-  readonly connect_urls?: ReadonlyArray<string>
-  readonly ldm?: boolean
   readonly [field: string]: unknown
 }
 
 export const decodeInfo = (json: string): ServerInfo | ProtocolError => {
-  let raw: unknown
-  try {
-    raw = JSON.parse(json)
-  } catch (e) {
-    return new ProtocolError({ message: `invalid INFO JSON: ${(e as Error).message}`, cause: e })
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    return new ProtocolError({ message: "invalid INFO: not a JSON object" })
-  }
-  const info = raw as Record<string, unknown>
-  if (typeof info["server_id"] !== "string" || typeof info["max_payload"] !== "number") {
-    return new ProtocolError({ message: "invalid INFO: server_id or max_payload missing" })
-  }
-  return info as ServerInfo
+  const decoded = Info.decode(json)
+  if (Result.isFailure(decoded)) return new ProtocolError({ message: `invalid INFO: ${decoded.failure}` })
+  const { info, raw } = decoded.success
+  if (info.max_payload === undefined) return new ProtocolError({ message: "invalid INFO: server_id or max_payload missing" })
+  // The typed fields, then whatever else the server sent.
+  return { ...raw, ...info } as ServerInfo
 }

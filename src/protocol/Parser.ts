@@ -92,8 +92,45 @@ interface AwaitingPayload {
 type PayloadHead = Op.Pub | Op.Msg | Op.RouteMsg
 
 const NO_PAYLOAD = new Uint8Array(0)
-/** Payload size of the head `lineToOp` returned last. */
-let headSize = 0
+
+/**
+ * A parser's scratch: token positions, the payload size of the last head, the last PUB subject.
+ * Like nats-server's `parseState` inside its client, it belongs to one parser — `initial` makes
+ * it and every state stepped from that one carries the same object — so parsers of different
+ * connections never see each other's. Only the subject cache outlives a step, and it is checked
+ * against the bytes before use, so stepping an older state again still gives the same ops.
+ */
+export interface Scratch {
+  /** Token `i` of the last `tokenize` is `[tokStart[i], tokEnd[i])`; grown on demand. */
+  tokStart: Int32Array
+  tokEnd: Int32Array
+  /** Whether the last `tokenize` met a CR or LF between tokens. */
+  tokSawCRLF: boolean
+  /** Payload size of the head `lineToOp` returned last (saves a second object per message). */
+  headSize: number
+  /** Set when the last line was a client HPUB that `pubHead` refused (see `Op.HpubRefused`). */
+  hpubRefused: boolean
+  /** The chunk `view` is a plain `Uint8Array` over (see `plainView`); cleared after each step. */
+  viewOf: Uint8Array | undefined
+  view: Uint8Array
+  /** The last PUB/RMSG subject, reused when the next one has the same bytes (see `subjectText`). */
+  readonly lastSubjectBytes: Uint8Array
+  lastSubjectLen: number
+  lastSubject: string
+}
+
+const newScratch = (): Scratch => ({
+  tokStart: new Int32Array(64),
+  tokEnd: new Int32Array(64),
+  tokSawCRLF: false,
+  headSize: 0,
+  hpubRefused: false,
+  viewOf: undefined,
+  view: NO_PAYLOAD,
+  lastSubjectBytes: new Uint8Array(128),
+  lastSubjectLen: -1,
+  lastSubject: ""
+})
 
 export interface ParserState {
   readonly kind: PeerKind
@@ -111,6 +148,10 @@ export interface ParserState {
   readonly awaiting: AwaitingPayload | undefined
   /** Set once a violation was reported: the stream is over, later input is ignored. */
   readonly failed: boolean
+  /** This parser's scratch, the same object in every state stepped from one `initial`. */
+  readonly scratch: Scratch
+  /** Whether whole PUB/RMSG lines may take the fast path (see `initial`). */
+  readonly fastPaths: boolean
 }
 
 /** What one step produced: the ops in order and, if the input was bad, the violation that ends it. */
@@ -119,7 +160,11 @@ export interface Parsed {
   readonly error: ProtocolError | undefined
 }
 
-export const initial = (kind: PeerKind, limits: ParserLimits): ParserState => ({
+/**
+ * A fresh parser. `fastPaths: false` sends every line through the general path — the fast paths
+ * must give the same ops and errors, and tests check it with this.
+ */
+export const initial = (kind: PeerKind, limits: ParserLimits, options?: { readonly fastPaths?: boolean }): ParserState => ({
   kind,
   limits,
   line: undefined,
@@ -127,7 +172,9 @@ export const initial = (kind: PeerKind, limits: ParserLimits): ParserState => ({
   lineArgs: -1,
   lineSplit: false,
   awaiting: undefined,
-  failed: false
+  failed: false,
+  scratch: newScratch(),
+  fastPaths: options?.fastPaths ?? true
 })
 
 const CR = 13
@@ -138,11 +185,8 @@ const TAB = 9
 const kindName = (kind: PeerKind): string => kind === "route" ? "Router" : kind === "server" ? "Server" : "Client"
 
 // ---------------------------------------------------------------------------------------------
-// Byte helpers. The step is synchronous and not re-entrant, so token positions go to a shared
-// scratch array instead of a fresh array per line.
-
-let tokStart = new Int32Array(64)
-let tokEnd = new Int32Array(64)
+// Byte helpers, shared by the fast paths and the general one. Token positions go to the parser's
+// scratch (`Scratch`) instead of a fresh array per line.
 
 const asBuffer = (chunk: Uint8Array): Buffer =>
   Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
@@ -151,58 +195,74 @@ interface FastSlices {
   latin1Slice(start: number, end: number): string
 }
 
-/** Token `i` as a byte string (one char per byte). */
-const text = (buf: Buffer, i: number): string => (buf as unknown as FastSlices).latin1Slice(tokStart[i]!, tokEnd[i]!)
+/** `buf[s, e)` as a byte string (one char per byte). */
+const bytes = (buf: Buffer, s: number, e: number): string => (buf as unknown as FastSlices).latin1Slice(s, e)
 
-/** Whether the last `tokenize` met a CR between tokens. */
-let tokSawCR = false
+/** Token `i` as a byte string. */
+const text = (sc: Scratch, buf: Buffer, i: number): string => bytes(buf, sc.tokStart[i]!, sc.tokEnd[i]!)
+
+const grow = (a: Int32Array): Int32Array => {
+  const next = new Int32Array(a.length * 2)
+  next.set(a)
+  return next
+}
 
 /**
  * Split `[from, to)` on runs of space, tab, CR and LF (nats-server's `splitArg`); with `blanksOnly`
  * on space and tab only, as its `processPub`/`processHeaderPub` do (there a CR is a token byte).
- * Returns the token count.
+ * Returns the token count; positions go to `sc.tokStart`/`sc.tokEnd`; `sc.tokSawCRLF` tells whether a
+ * CR or LF separated tokens.
  */
-const tokenize = (buf: Uint8Array, from: number, to: number, blanksOnly = false): number => {
+const tokenize = (sc: Scratch, buf: Uint8Array, from: number, to: number, blanksOnly = false): number => {
   let n = 0
   let i = from
-  tokSawCR = false
+  let sawCRLF = false
   const crlf = blanksOnly ? -1 : CR
   const lf = blanksOnly ? -1 : LF
+  let starts = sc.tokStart
+  let ends = sc.tokEnd
   while (i < to) {
     let b = buf[i]!
     while (b === SPACE || b === TAB || b === crlf || b === lf) {
-      if (b === CR) tokSawCR = true
-      if (++i === to) return n
+      if (b === CR || b === LF) sawCRLF = true
+      if (++i === to) {
+        sc.tokSawCRLF = sawCRLF
+        return n
+      }
       b = buf[i]!
     }
-    if (n === tokStart.length) {
-      const grow = (a: Int32Array) => {
-        const next = new Int32Array(a.length * 2)
-        next.set(a)
-        return next
-      }
-      tokStart = grow(tokStart)
-      tokEnd = grow(tokEnd)
+    if (n === starts.length) {
+      starts = sc.tokStart = grow(starts)
+      ends = sc.tokEnd = grow(ends)
     }
-    tokStart[n] = i
+    starts[n] = i
     while (i < to) {
       b = buf[i]!
       if (b === SPACE || b === TAB || b === crlf || b === lf) break
       i++
     }
-    tokEnd[n] = i
+    ends[n] = i
     n++
   }
+  sc.tokSawCRLF = sawCRLF
   return n
+}
+
+/** The end of the token starting at `i`: the first space, tab, CR or LF in `[i, e)`, else `e`. */
+const tokenEnd = (buf: Uint8Array, i: number, e: number): number => {
+  while (i < e) {
+    const b = buf[i]!
+    if (b === SPACE || b === TAB || b === CR || b === LF) return i
+    i++
+  }
+  return e
 }
 
 /** Longest size field nats-server's `parseSize` accepts. */
 const MAX_SIZE_DIGITS = 9
 
-/** A non-negative decimal of at most 9 digits from token `i`, or -1 (as nats-server's parseSize). */
-const size = (buf: Uint8Array, i: number): number => {
-  const s = tokStart[i]!
-  const e = tokEnd[i]!
+/** A non-negative decimal of at most 9 digits in `buf[s, e)`, or -1 (as nats-server's parseSize). */
+const sizeOf = (buf: Uint8Array, s: number, e: number): number => {
   if (e - s > MAX_SIZE_DIGITS || e === s) return -1
   let n = 0
   for (let j = s; j < e; j++) {
@@ -212,6 +272,9 @@ const size = (buf: Uint8Array, i: number): number => {
   }
   return n
 }
+
+/** Token `i` as a size (see `sizeOf`). */
+const size = (sc: Scratch, buf: Uint8Array, i: number): number => sizeOf(buf, sc.tokStart[i]!, sc.tokEnd[i]!)
 
 /** Case-insensitive comparison of `buf[at..]` with an upper-case ASCII name. */
 const startsWith = (buf: Uint8Array, at: number, end: number, name: string): boolean => {
@@ -317,6 +380,7 @@ type LineResult = Op.Op | ProtocolError
  */
 const lineToOp = (state: ParserState, buf: Buffer, s: number, lf: number, split: boolean): LineResult => {
   const kind = state.kind
+  const sc = state.scratch
   const found = opAt(kind, buf, s, lf)
   if (found === undefined) return PE.unknownOp(kindName(kind), buf, s)
   const [op, argsAt] = found
@@ -343,45 +407,45 @@ const lineToOp = (state: ParserState, buf: Buffer, s: number, lf: number, split:
     case "HPUB":
       return pubHead(state, buf, argsAt, e, true)
     case "SUB": {
-      const n = tokenize(buf, argsAt, e)
-      if (n === 2) return { _tag: "Sub", subject: text(buf, 0), queue: undefined, sid: text(buf, 1) }
-      if (n === 3) return { _tag: "Sub", subject: text(buf, 0), queue: text(buf, 1), sid: text(buf, 2) }
+      const n = tokenize(sc, buf, argsAt, e)
+      if (n === 2) return { _tag: "Sub", subject: text(sc, buf, 0), queue: undefined, sid: text(sc, buf, 1) }
+      if (n === 3) return { _tag: "Sub", subject: text(sc, buf, 0), queue: text(sc, buf, 1), sid: text(sc, buf, 2) }
       return PE.badArgs("Sub", buf.toString("utf8", argsAt, e))
     }
     case "UNSUB": {
-      const n = tokenize(buf, argsAt, e)
-      if (n === 1) return { _tag: "Unsub", sid: text(buf, 0), max: undefined }
+      const n = tokenize(sc, buf, argsAt, e)
+      if (n === 1) return { _tag: "Unsub", sid: text(sc, buf, 0), max: undefined }
       if (n === 2) {
         // A max that is not a number is ignored (plain unsubscribe), as nats-server does.
-        const max = size(buf, 1)
-        return { _tag: "Unsub", sid: text(buf, 0), max: max > 0 ? max : undefined }
+        const max = size(sc, buf, 1)
+        return { _tag: "Unsub", sid: text(sc, buf, 0), max: max > 0 ? max : undefined }
       }
       return PE.badArgs("Unsub", buf.toString("utf8", argsAt, e))
     }
     case "MSG":
     case "HMSG":
-      return kind === "route" ? routeMsgHead(buf, argsAt, e, true) : msgHead(buf, argsAt, e, op === "HMSG")
+      return kind === "route" ? routeMsgHead(sc, buf, argsAt, e, true) : msgHead(sc, buf, argsAt, e, op === "HMSG")
     case "RMSG":
-      return routeMsgHead(buf, argsAt, e, false)
+      return routeMsgHead(sc, buf, argsAt, e, false)
     case "RS+":
     case "RS-": {
-      const n = tokenize(buf, argsAt, e)
+      const n = tokenize(sc, buf, argsAt, e)
       const plus = op === "RS+"
-      if (n === 2) return routeSub(plus, text(buf, 0), text(buf, 1), undefined, 1)
+      if (n === 2) return routeSub(plus, text(sc, buf, 0), text(sc, buf, 1), undefined, 1)
       if (plus && n === 4) {
-        const weight = size(buf, 3)
+        const weight = size(sc, buf, 3)
         if (weight < 0) return PE.badArgs("RemoteSub", buf.toString("utf8", argsAt, e))
-        return routeSub(true, text(buf, 0), text(buf, 1), text(buf, 2), weight)
+        return routeSub(true, text(sc, buf, 0), text(sc, buf, 1), text(sc, buf, 2), weight)
       }
-      if (n === 3) return routeSub(plus, text(buf, 0), text(buf, 1), text(buf, 2), 1)
+      if (n === 3) return routeSub(plus, text(sc, buf, 0), text(sc, buf, 1), text(sc, buf, 2), 1)
       return PE.badArgs(plus ? "RemoteSub" : "RemoteUnsub", buf.toString("utf8", argsAt, e))
     }
     case "LMSG": {
       // Leafnode-origin messages are only sent to peers that announced `lnoc`; we never do, but a
       // payload must still be skipped to stay in sync: treat it as a routed message.
-      const n = tokenize(buf, argsAt, e)
+      const n = tokenize(sc, buf, argsAt, e)
       if (n < 4) return PE.badArgs("LeafMsg", buf.toString("utf8", argsAt, e))
-      return routeMsgHead(buf, tokStart[1]!, e, true)
+      return routeMsgHead(sc, buf, sc.tokStart[1]!, e, true)
     }
     case "LS+":
     case "LS-":
@@ -407,46 +471,44 @@ const routeSub = (
     ? { _tag: "RouteSub", account, subject, queue, weight }
     : { _tag: "RouteUnsub", account, subject, queue }
 
-/** Set when the last line was a client HPUB that `pubHead` refused (see `Op.HpubRefused`). */
-let hpubRefused = false
-
 /** `PUB subj [reply] size` / `HPUB subj [reply] hsize tsize`. */
 const pubHead = (state: ParserState, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
   const r = pubHeadOf(state, buf, s, e, headers)
-  if (headers && state.kind === "client" && r instanceof PE.ProtocolError) hpubRefused = true
+  if (headers && state.kind === "client" && r instanceof PE.ProtocolError) state.scratch.hpubRefused = true
   return r
 }
 
 const pubHeadOf = (state: ParserState, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
-  const n = tokenize(buf, s, e, state.kind === "client")
+  const sc = state.scratch
+  const n = tokenize(sc, buf, s, e, state.kind === "client")
   const min = headers ? 3 : 2
   if (n !== min && n !== min + 1) return PE.badArgs(headers ? "HeaderPub" : "Pub", buf.toString("utf8", s, e))
-  const total = size(buf, n - 1)
+  const total = size(sc, buf, n - 1)
   if (total < 0) return headers ? PE.badArgs("HeaderPub", buf.toString("utf8", s, e)) : PE.badSize("Pub", buf.toString("utf8", s, e))
   let headerSize = -1
   if (headers) {
-    headerSize = size(buf, n - 2)
+    headerSize = size(sc, buf, n - 2)
     if (headerSize < 0 || headerSize > total) return PE.badArgs("HeaderPub", buf.toString("utf8", s, e))
   }
   if (state.kind === "client" && total > state.limits.maxPayload) return PE.maxPayload(total, state.limits.maxPayload)
-  headSize = total
-  return { _tag: "Pub", subject: text(buf, 0), reply: n === min + 1 ? text(buf, 1) : undefined, headerSize, payload: NO_PAYLOAD }
+  sc.headSize = total
+  return { _tag: "Pub", subject: text(sc, buf, 0), reply: n === min + 1 ? text(sc, buf, 1) : undefined, headerSize, payload: NO_PAYLOAD }
 }
 
 /** `MSG subj sid [reply] size` / `HMSG subj sid [reply] hsize tsize` (server → client). */
-const msgHead = (buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
-  const n = tokenize(buf, s, e)
+const msgHead = (sc: Scratch, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
+  const n = tokenize(sc, buf, s, e)
   const min = headers ? 4 : 3
   if (n !== min && n !== min + 1) return PE.badArgs("Msg", buf.toString("utf8", s, e))
-  const total = size(buf, n - 1)
-  const headerSize = headers ? size(buf, n - 2) : -1
+  const total = size(sc, buf, n - 1)
+  const headerSize = headers ? size(sc, buf, n - 2) : -1
   if (total < 0 || (headers && (headerSize < 0 || headerSize > total))) return PE.badArgs("Msg", buf.toString("utf8", s, e))
-  headSize = total
+  sc.headSize = total
   return {
     _tag: "Msg",
-    subject: text(buf, 0),
-    sid: text(buf, 1),
-    reply: n === min + 1 ? text(buf, 2) : undefined,
+    subject: text(sc, buf, 0),
+    sid: text(sc, buf, 1),
+    reply: n === min + 1 ? text(sc, buf, 2) : undefined,
     headerSize,
     payload: NO_PAYLOAD
   }
@@ -456,17 +518,17 @@ const msgHead = (buf: Buffer, s: number, e: number, headers: boolean): LineResul
  * `RMSG acc subj [reply | + reply q… | | q…] size` and routed `HMSG` with two sizes. The marker
  * token `+` or `|` is only present when the message names queue groups.
  */
-const routeMsgHead = (buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
-  const n = tokenize(buf, s, e)
+const routeMsgHead = (sc: Scratch, buf: Buffer, s: number, e: number, headers: boolean): LineResult => {
+  const n = tokenize(sc, buf, s, e)
   const sizes = headers ? 2 : 1
   const bad = () => PE.badArgs("RoutedMsg", buf.toString("utf8", s, e))
   if (n < 2 + sizes) return bad()
-  const total = size(buf, n - 1)
-  const headerSize = headers ? size(buf, n - 2) : -1
+  const total = size(sc, buf, n - 1)
+  const headerSize = headers ? size(sc, buf, n - 2) : -1
   if (total < 0 && !headers) {
     // nats-server logs the split arguments (a Go slice): `[$G foo 1000000000]`.
     const args: Array<string> = []
-    for (let k = 0; k < n; k++) args.push(buf.toString("utf8", tokStart[k]!, tokEnd[k]!))
+    for (let k = 0; k < n; k++) args.push(buf.toString("utf8", sc.tokStart[k]!, sc.tokEnd[k]!))
     return PE.badSize("RoutedMsgArgs", `[${args.join(" ")}]`)
   }
   if (total < 0 || (headers && (headerSize < 0 || headerSize > total))) return bad()
@@ -474,22 +536,22 @@ const routeMsgHead = (buf: Buffer, s: number, e: number, headers: boolean): Line
   let reply: string | undefined
   let queues: Array<string> | undefined
   if (middle === 1) {
-    reply = text(buf, 2)
+    reply = text(sc, buf, 2)
   } else if (middle > 1) {
-    const marker = buf[tokStart[2]!]!
-    const markerLen = tokEnd[2]! - tokStart[2]!
+    const marker = buf[sc.tokStart[2]!]!
+    const markerLen = sc.tokEnd[2]! - sc.tokStart[2]!
     if (markerLen !== 1 || (marker !== 43 /* + */ && marker !== 124 /* | */)) return bad()
     let q = 3
     if (marker === 43) {
-      reply = text(buf, 3)
+      reply = text(sc, buf, 3)
       q = 4
     }
     queues = []
-    for (; q < n - sizes; q++) queues.push(text(buf, q))
+    for (; q < n - sizes; q++) queues.push(text(sc, buf, q))
     if (queues.length === 0) return bad()
   }
-  headSize = total
-  return { _tag: "RouteMsg", account: text(buf, 0), subject: text(buf, 1), reply, queues, headerSize, payload: NO_PAYLOAD }
+  sc.headSize = total
+  return { _tag: "RouteMsg", account: text(sc, buf, 0), subject: text(sc, buf, 1), reply, queues, headerSize, payload: NO_PAYLOAD }
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -514,6 +576,15 @@ const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Buffer => {
  * returned state is `failed` and further chunks produce nothing.
  */
 export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed] => {
+  const r = stepChunk(state, chunk)
+  // Let the chunk go: an idle connection's scratch must not keep its last read alive.
+  const sc = state.scratch
+  sc.viewOf = undefined
+  sc.view = NO_PAYLOAD
+  return r
+}
+
+const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed] => {
   const ops: Array<Op.Op> = []
   if (state.failed) return [state, { ops, error: undefined }]
   const fail = (error: ProtocolError): [ParserState, Parsed] => [
@@ -533,7 +604,7 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
     if (end < want) {
       const acc = append(aw.acc, aw.have, buf, 0, end, total)
       // The byte after the payload is here and is not CR: fail now, as nats-server does.
-      if (aw.have + end > aw.size && acc.buf[aw.size] !== CR) return fail(PE.unknownOp(kindName(state.kind), acc.buf, aw.size))
+      if (aw.have + end > aw.size && acc.buf[aw.size] !== CR) return fail(PE.unknownOp(kindName(state.kind), acc.buf.subarray(0, acc.used), aw.size))
       return [{ ...state, awaiting: { head: aw.head, size: aw.size, acc, have: aw.have + end } }, { ops, error: undefined }]
     }
     const whole = append(aw.acc, aw.have, buf, 0, want, total).buf
@@ -563,11 +634,11 @@ export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parse
     const rest = buf.subarray(lf + 1)
     // Parse the joined line (plus whatever payload follows) as if it were its own chunk start.
     const head = parseLine(state, joined, 0, joined.length - 1, state.lineSplit)
-    if (head instanceof PE.ProtocolError) return failLine(head, ops, fail)
+    if (head instanceof PE.ProtocolError) return failLine(state.scratch, head, ops, fail)
     if (!isHead(head)) {
       ops.push(head)
     } else {
-      const size = headSize
+      const size = state.scratch.headSize
       const r = takePayload(state, head, size, rest, 0, ops)
       if (r !== undefined) {
         if (r[1].error !== undefined) return fail(r[1].error)
@@ -644,9 +715,9 @@ const carryMore = (state: ParserState, buf: Buffer, from: number, ops: Array<Op.
 type Fail = (error: ProtocolError) => [ParserState, Parsed]
 
 /** A line was refused: end the stream, telling the connection first when it was an HPUB. */
-const failLine = (error: ProtocolError, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
-  if (hpubRefused) {
-    hpubRefused = false
+const failLine = (sc: Scratch, error: ProtocolError, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+  if (sc.hpubRefused) {
+    sc.hpubRefused = false
     ops.push(HPUB_REFUSED)
   }
   return fail(error)
@@ -657,85 +728,56 @@ const failLine = (error: ProtocolError, ops: Array<Op.Op>, fail: Fail): [ParserS
 // the bytes, no intermediate objects. Anything unusual (too many tokens, a bad size, a limit hit)
 // returns undefined and takes the general path, which produces the exact error.
 
-/** The last PUB subject, reused when the next one has the same bytes — the common case. Saves the
- * decode, and the subject index's cache then looks up a string whose hash is already known. */
-const lastSubjectBytes = new Uint8Array(128)
-let lastSubjectLen = -1
-let lastSubject = ""
-
-const subjectText = (buf: Buffer, s: number, e: number): string => {
+/**
+ * `buf[s, e)` as a subject: the last one again when it has the same bytes — the common case. Saves
+ * the decode, and the subject index's cache then looks up a string whose hash is already known.
+ */
+const subjectText = (sc: Scratch, buf: Buffer, s: number, e: number): string => {
   const n = e - s
-  if (n === lastSubjectLen) {
+  const last = sc.lastSubjectBytes
+  if (n === sc.lastSubjectLen) {
     let k = 0
-    while (k < n && buf[s + k] === lastSubjectBytes[k]) k++
-    if (k === n) return lastSubject
+    while (k < n && buf[s + k] === last[k]) k++
+    if (k === n) return sc.lastSubject
   }
-  const text = (buf as unknown as FastSlices).latin1Slice(s, e)
-  if (n <= lastSubjectBytes.length) {
-    for (let k = 0; k < n; k++) lastSubjectBytes[k] = buf[s + k]!
-    lastSubjectLen = n
-    lastSubject = text
+  const subject = bytes(buf, s, e)
+  if (n <= last.length) {
+    for (let k = 0; k < n; k++) last[k] = buf[s + k]!
+    sc.lastSubjectLen = n
+    sc.lastSubject = subject
   }
-  return text
+  return subject
 }
+
+/** Where the arguments of a fast-path line end: before a final CR. */
+const argsEnd = (buf: Uint8Array, s: number, lf: number): number => (lf > s && buf[lf - 1] === CR ? lf - 1 : lf)
 
 const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): PayloadHead | undefined => {
   if ((buf[s]! | 0x20) !== 112 || (buf[s + 1]! | 0x20) !== 117 || (buf[s + 2]! | 0x20) !== 98) return undefined
   const b3 = buf[s + 3]
   if (b3 !== SPACE && b3 !== TAB) return undefined
-  const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf
-  let i = s + 4
-  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
-  const argsAt = i
-  if (e - argsAt > state.limits.maxControlLine) return undefined
-  // Up to three tokens: subject, [reply,] size.
+  const e = argsEnd(buf, s, lf)
+  let i = skipBlanks(buf, s + 4, e)
+  if (e - i > state.limits.maxControlLine) return undefined
+  // Up to three tokens, subject [reply] size, found with positions in locals rather than through
+  // `tokenize` (this line is most of the traffic). A CR inside the line changes where it ends and
+  // a CR or LF is a token byte to a client's PUB: the general path handles both.
   const t0 = i
-  while (i < e) {
-    const b = buf[i]!
-    if (b === SPACE || b === TAB) break
-    if (b === CR) return undefined
-    i++
-  }
-  const t0e = i
-  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
-  const t1 = i
-  while (i < e) {
-    const b = buf[i]!
-    if (b === SPACE || b === TAB) break
-    if (b === CR) return undefined
-    i++
-  }
-  const t1e = i
-  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
-  let t2 = i
-  while (i < e) {
-    const b = buf[i]!
-    if (b === SPACE || b === TAB || b === CR) break
-    i++
-  }
-  const t2e = i
-  while (i < e && (buf[i] === SPACE || buf[i] === TAB)) i++
-  if (i !== e || t1 === t1e) return undefined
-  let sizeAt = t1
-  let sizeEnd = t1e
+  const t0e = (i = tokenEnd(buf, i, e))
+  if (i < e && !isBlank(buf[i])) return undefined
+  const t1 = (i = skipBlanks(buf, i, e))
+  const t1e = (i = tokenEnd(buf, i, e))
+  if (i < e && !isBlank(buf[i])) return undefined
+  const t2 = (i = skipBlanks(buf, i, e))
+  const t2e = (i = tokenEnd(buf, i, e))
+  if (skipBlanks(buf, i, e) !== e || t1 === t1e) return undefined
   const hasReply = t2 !== t2e
-  if (hasReply) {
-    sizeAt = t2
-    sizeEnd = t2e
-  } else {
-    t2 = t2e
-  }
-  if (sizeEnd - sizeAt > MAX_SIZE_DIGITS) return undefined
-  let size = 0
-  for (let k = sizeAt; k < sizeEnd; k++) {
-    const d = buf[k]! - 48
-    if (d < 0 || d > 9) return undefined
-    size = size * 10 + d
-  }
-  if (state.kind === "client" && size > state.limits.maxPayload) return undefined
-  headSize = size
-  const subject = subjectText(buf, t0, t0e)
-  const reply = hasReply ? (buf as unknown as FastSlices).latin1Slice(t1, t1e) : undefined
+  const total = hasReply ? sizeOf(buf, t2, t2e) : sizeOf(buf, t1, t1e)
+  if (total < 0 || (state.kind === "client" && total > state.limits.maxPayload)) return undefined
+  const sc = state.scratch
+  sc.headSize = total
+  const subject = subjectText(sc, buf, t0, t0e)
+  const reply = hasReply ? bytes(buf, t1, t1e) : undefined
   return { _tag: "Pub", subject, reply, headerSize: -1, payload: NO_PAYLOAD }
 }
 
@@ -746,28 +788,32 @@ const fastRouteMsg = (state: ParserState, buf: Buffer, s: number, lf: number): P
   }
   const b4 = buf[s + 4]
   if (b4 !== SPACE && b4 !== TAB) return undefined
-  const e = lf > s && buf[lf - 1] === CR ? lf - 1 : lf
+  const e = argsEnd(buf, s, lf)
   if (e - (s + 5) > state.limits.maxControlLine) return undefined
-  const n = tokenize(buf, s + 5, e)
-  // A CR inside the line changes where it ends: the general path handles it.
-  if (tokSawCR) return undefined
+  const sc = state.scratch
+  const n = tokenize(sc, buf, s + 5, e)
+  // A CR inside the line changes where it ends (an LF is rare, `RMSG \n…`): the general path.
+  if (sc.tokSawCRLF) return undefined
   if (n !== 3 && n !== 4) return undefined
+  const starts = sc.tokStart
+  const ends = sc.tokEnd
   // A lone `+` or `|` would be a queue marker without queues: the general path reports it.
-  if (n === 4 && tokEnd[2]! - tokStart[2]! === 1 && (buf[tokStart[2]!] === 43 || buf[tokStart[2]!] === 124)) return undefined
-  const total = size(buf, n - 1)
+  if (n === 4 && ends[2]! - starts[2]! === 1 && (buf[starts[2]!] === 43 || buf[starts[2]!] === 124)) return undefined
+  const total = size(sc, buf, n - 1)
   if (total < 0) return undefined
-  headSize = total
-  const a = tokStart[0]!
-  const account = tokEnd[0]! - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : text(buf, 0)
-  const subject = subjectText(buf, tokStart[1]!, tokEnd[1]!)
-  const reply = n === 4 ? text(buf, 2) : undefined
+  sc.headSize = total
+  const a = starts[0]!
+  const account = ends[0]! - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : text(sc, buf, 0)
+  const subject = subjectText(sc, buf, starts[1]!, ends[1]!)
+  const reply = n === 4 ? text(sc, buf, 2) : undefined
   return { _tag: "RouteMsg", account, subject, reply, queues: undefined, headerSize: -1, payload: NO_PAYLOAD }
 }
 
 /** The main loop over complete lines and payloads in `buf` from `i`. */
 const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
   const end = buf.length
-  const fast = state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
+  const fast = !state.fastPaths ? undefined : state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
+  const sc = state.scratch
   while (i < end) {
     let lf = buf.indexOf(LF, i)
     if (lf < 0) return carryLine(state, buf, i, ops, fail)
@@ -778,13 +824,13 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
       if (lf < 0) return carryLine(state, buf, i, ops, fail)
     }
     const head = (fast !== undefined && lf - i > 6 ? fast(state, buf, i, lf) : undefined) ?? parseLine(state, buf, i, lf)
-    if (head instanceof PE.ProtocolError) return failLine(head, ops, fail)
+    if (head instanceof PE.ProtocolError) return failLine(state.scratch, head, ops, fail)
     if (!isHead(head)) {
       ops.push(head)
       i = lf + 1
       continue
     }
-    const size = headSize
+    const size = sc.headSize
     const r = takePayload(state, head, size, buf, lf + 1, ops)
     if (r !== undefined) {
       if (r[1].error !== undefined) return fail(r[1].error)
@@ -816,16 +862,14 @@ const parseLine = (state: ParserState, buf: Buffer, s: number, lf: number, split
 /**
  * A plain `Uint8Array` over the same bytes as `buf`: its `subarray` is about a third cheaper than
  * a Buffer's (no Buffer species to construct), and payload views are made once per message. The
- * view of the chunk being parsed is kept while the loop runs over it.
+ * view of the chunk being parsed is kept (in the scratch) while the loop runs over it.
  */
-let viewOf: Uint8Array | undefined = undefined
-let view: Uint8Array = new Uint8Array(0)
-const plainView = (buf: Uint8Array): Uint8Array => {
-  if (buf !== viewOf) {
-    viewOf = buf
-    view = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+const plainView = (sc: Scratch, buf: Uint8Array): Uint8Array => {
+  if (buf !== sc.viewOf) {
+    sc.viewOf = buf
+    sc.view = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
   }
-  return view
+  return sc.view
 }
 
 /**
@@ -848,7 +892,7 @@ const takePayload = (
       pubLine(state, head, ops, false)
       return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, crAt) }]
     }
-    ;(head as Mutable<PayloadHead>).payload = plainView(buf).subarray(from, crAt)
+    ;(head as Mutable<PayloadHead>).payload = plainView(state.scratch, buf).subarray(from, crAt)
     ops.push(head)
     return undefined
   }

@@ -21,6 +21,7 @@ import type { ClusterPort } from "./ClusterPort.js"
 import { type InterestChange, type InterestListener, Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
 import * as HostPort from "../values/HostPort.js"
+import * as Info from "../protocol/ServerInfo.js"
 
 /** The nats-server protocol level we implement; clients gate features on this version string. */
 export const NATS_COMPAT_VERSION = "2.9.10"
@@ -160,31 +161,28 @@ export class ServerState implements InterestListener {
   }
 
   /** The INFO a client gets, in nats-server's field order (the nonce only in the first one). */
-  clientInfo(clientId: number, clientIp: string, nonce?: string): Record<string, unknown> {
+  clientInfo(clientId: number, clientIp: string, nonce?: string): Info.Fields {
     const o = this.options
-    const info: Record<string, unknown> = {
+    const urls = this.connectUrls()
+    const tls = o.tls
+    return Info.encode({
       server_id: this.serverId,
       server_name: this.serverName,
       version: NATS_COMPAT_VERSION,
       proto: 1,
       host: this.listen?.host ?? o.host,
       port: this.listen?.port ?? o.port,
-      headers: !o.noHeaderSupport
-    }
-    if (this.authRequired()) info["auth_required"] = true
-    if (o.tls !== undefined) {
-      info["tls_required"] = true
-      if (o.tls.verify || o.tls.verifyAndMap) info["tls_verify"] = true
-    }
-    info["max_payload"] = o.maxPayload
-    info["client_id"] = clientId
-    info["client_ip"] = clientIp
-    if (nonce !== undefined) info["nonce"] = nonce
-    if (this.clusterName !== undefined) info["cluster"] = this.clusterName
-    const urls = this.connectUrls()
-    if (urls !== undefined) info["connect_urls"] = urls
-    if (this.lameDuck) info["ldm"] = true
-    return info
+      headers: !o.noHeaderSupport,
+      ...(this.authRequired() ? { auth_required: true } : {}),
+      ...(tls !== undefined ? { tls_required: true, ...(tls.verify || tls.verifyAndMap ? { tls_verify: true } : {}) } : {}),
+      max_payload: o.maxPayload,
+      client_id: clientId,
+      client_ip: clientIp,
+      ...(nonce !== undefined ? { nonce } : {}),
+      ...(this.clusterName !== undefined ? { cluster: this.clusterName } : {}),
+      ...(urls !== undefined ? { connect_urls: urls } : {}),
+      ...(this.lameDuck ? { ldm: true } : {})
+    })
   }
 
   /** Remember a closed client for `/connz?state=closed`: the last 10,000, as nats-server. */

@@ -12,8 +12,8 @@ const limits: Parser.ParserLimits = { maxControlLine: 4096, maxPayload: 1024 * 1
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"))
 
 /** Parse `chunks` in order; collect ops and the final error. */
-const parseAll = (kind: Parser.PeerKind, chunks: ReadonlyArray<Uint8Array>, lim = limits) => {
-  let state = Parser.initial(kind, lim)
+const parseAll = (kind: Parser.PeerKind, chunks: ReadonlyArray<Uint8Array>, lim = limits, fastPaths = true) => {
+  let state = Parser.initial(kind, lim, { fastPaths })
   const ops: Array<Op.Op> = []
   let error: Parser.Parsed["error"]
   for (const c of chunks) {
@@ -183,6 +183,12 @@ describe("Parser", () => {
     expect(parseAll("client", [bytes("PUB foo\r1\n")]).error?.reason).toBe("Protocol Violation")
   })
 
+  it("a bad byte after a split payload is quoted from the bytes received only", () => {
+    // The payload buffer is allocated uninitialised past what arrived; the snippet must stop there.
+    const { error } = parseAll("client", [bytes("PUB a 2\r\nhi"), bytes("X")])
+    expect(error?.detail).toBe(`Client parser ERROR, i=2: proto='"X"...'`)
+  })
+
   it("ignores input after an error", () => {
     const { state } = parseAll("client", [bytes("FOO\r\n")])
     const [, parsed] = Parser.step(state, bytes("PING\r\n"))
@@ -232,6 +238,136 @@ describe("Parser", () => {
       ),
       { numRuns: 500 }
     ))
+
+  // --- scratch is per parser; the fast paths agree with the general one -------------------------
+
+  it("two parsers interleaved on one thread keep their own scratch", () => {
+    const a = Parser.initial("client", limits)
+    const b = Parser.initial("client", limits)
+    expect(a.scratch).not.toBe(b.scratch)
+    const [a1, pa] = Parser.step(a, bytes("PUB a.subject 2\r\nhi\r\nSUB x 1\r\nPUB a.subject 1\r\n"))
+    const [b1, pb] = Parser.step(b, bytes("PUB b.subject other.reply 1\r\nz\r\nHPUB h 1 3\r\n"))
+    // Each state keeps its parser's scratch; B's lines did not touch A's.
+    expect(a1.scratch).toBe(a.scratch)
+    expect(b1.scratch).toBe(b.scratch)
+    expect(a1.scratch.lastSubject).toBe("a.subject")
+    expect(b1.scratch.lastSubject).toBe("b.subject")
+    expect(a1.scratch.headSize).toBe(1)
+    expect(b1.scratch.headSize).toBe(3)
+    // Neither keeps its last chunk alive after the step.
+    expect(a1.scratch.viewOf).toBeUndefined()
+    expect(b1.scratch.viewOf).toBeUndefined()
+    // Both payloads are awaited, each with its own head; finishing them in the other order works.
+    const [, pb2] = Parser.step(b1, bytes("\r\nx\r\n"))
+    const [, pa2] = Parser.step(a1, bytes("y\r\n"))
+    expect(norm([...pa.ops, ...pa2.ops])).toEqual(norm([
+      { _tag: "Pub", subject: "a.subject", reply: undefined, headerSize: -1, payload: bytes("hi") },
+      { _tag: "Sub", subject: "x", queue: undefined, sid: "1" },
+      { _tag: "Pub", subject: "a.subject", reply: undefined, headerSize: -1, payload: bytes("y") }
+    ]))
+    expect(norm([...pb.ops, ...pb2.ops])).toEqual(norm([
+      { _tag: "Pub", subject: "b.subject", reply: "other.reply", headerSize: -1, payload: bytes("z") },
+      { _tag: "Pub", subject: "h", reply: undefined, headerSize: 1, payload: bytes("\r\nx") }
+    ]))
+  })
+
+  it("property: parsers stepped in any interleaving give each the ops it gives alone", () =>
+    fc.assert(
+      fc.property(
+        fc.array(clientOp, { maxLength: 10 }),
+        fc.array(routeOp, { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.array(fc.boolean(), { maxLength: 20 }),
+        (cOps, rOps, cCuts, rCuts, order) => {
+          const cChunks = splitAt(concat(cOps.map(Encoder.encode)), cCuts)
+          const rChunks = splitAt(concat(rOps.map(Encoder.encode)), rCuts)
+          let c = Parser.initial("client", limits)
+          let r = Parser.initial("route", limits)
+          let c2 = Parser.initial("client", limits)
+          const got = { c: [] as Array<Op.Op>, r: [] as Array<Op.Op>, c2: [] as Array<Op.Op> }
+          let ci = 0
+          let ri = 0
+          let k = 0
+          while (ci < cChunks.length || ri < rChunks.length) {
+            const takeClient = ri === rChunks.length || (ci < cChunks.length && (order[k++ % Math.max(order.length, 1)] ?? true))
+            if (takeClient) {
+              const chunk = cChunks[ci++]!
+              const [next, parsed] = Parser.step(c, chunk)
+              c = next
+              got.c.push(...parsed.ops)
+              // A second client parser fed the same chunks right after the first.
+              const [next2, parsed2] = Parser.step(c2, chunk)
+              c2 = next2
+              got.c2.push(...parsed2.ops)
+            } else {
+              const [next, parsed] = Parser.step(r, rChunks[ri++]!)
+              r = next
+              got.r.push(...parsed.ops)
+            }
+          }
+          expect(norm(got.c)).toEqual(norm(parseAll("client", cChunks).ops))
+          expect(norm(got.c2)).toEqual(norm(got.c))
+          expect(norm(got.r)).toEqual(norm(parseAll("route", rChunks).ops))
+        }
+      ),
+      { numRuns: 200 }
+    ))
+
+  /** Lines near the fast paths' edges: odd case, tabs and runs of blanks, CRs and LFs inside, too many or too few tokens, queue markers, long or non-numeric sizes. */
+  const edgyLine = fc
+    .tuple(
+      fc.constantFrom("PUB", "pub", "Pub", "HPUB", "RMSG", "rmsg", "SUB", "MSG", "PING"),
+      fc.constantFrom(" ", "\t", "  ", " \t"),
+      fc.array(fc.constantFrom("a", "foo.bar", "_INBOX.x.1", "x\ry", "$G", "acc", "+", "|", "q", "0", "1", "2", "5", "12", "000003", "999999999", "1234567890", "-1", "1x"), {
+        minLength: 0,
+        maxLength: 6
+      }),
+      fc.array(fc.constantFrom(" ", " ", "\t", "  ", "\t \t", "\r", "\n"), { minLength: 6, maxLength: 6 }),
+      fc.constantFrom("\r\n", "\r\n", "\n", "\r\r\n", " \r\n"),
+      fc.constantFrom("", "x\r\n", "hello\r\n", "12345\r\n", "0123456789ab\r\n", "\r\n")
+    )
+    .map(([op, sep, tokens, seps, end, rest]) => op + sep + tokens.map((t, i) => (i === 0 ? t : seps[i]! + t)).join("") + end + rest)
+
+  const sameOnBothPaths = (kind: Parser.PeerKind) =>
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ weight: 3, arbitrary: edgyLine }, { weight: 1, arbitrary: (kind === "client" ? clientOp : routeOp).map((op) => Buffer.from(Encoder.encode(op)).toString("latin1")) }), {
+          minLength: 1,
+          maxLength: 12
+        }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.constantFrom(limits, { maxControlLine: 16, maxPayload: 8 }, { maxControlLine: 4096, maxPayload: 4 }),
+        (lines, cuts, lim) => {
+          const chunks = splitAt(bytes(lines.join("")), cuts)
+          const fast = parseAll(kind, chunks, lim, true)
+          const general = parseAll(kind, chunks, lim, false)
+          const full = (ops: ReadonlyArray<Op.Op>) => ops.map((op) => ("payload" in op ? { ...op, payload: Array.from(op.payload) } : op))
+          expect(full(fast.ops)).toEqual(full(general.ops))
+          expect(fast.error?.errText).toEqual(general.error?.errText)
+          expect(fast.error?.detail).toEqual(general.error?.detail)
+          expect(fast.state.failed).toBe(general.state.failed)
+        }
+      ),
+      { numRuns: 1000 }
+    )
+
+  it("property: the client fast path gives the general path's ops and errors, for any chunking", () => sameOnBothPaths("client"))
+  it("property: the route fast path gives the general path's ops and errors, for any chunking", () => sameOnBothPaths("route"))
+
+  it("the edge-line generator reaches the fast paths' successes and refusals", () => {
+    // Guards the property above against a generator that only makes lines both paths refuse.
+    const samples = fc.sample(edgyLine, { numRuns: 2000, seed: 1 })
+    const tags = new Set<string>()
+    for (const line of samples) {
+      for (const kind of ["client", "route"] as const) {
+        const r = parseAll(kind, [bytes(line)])
+        for (const op of r.ops) tags.add(`${kind}:${op._tag}`)
+        if (r.error !== undefined) tags.add(`${kind}:error`)
+      }
+    }
+    for (const t of ["client:Pub", "client:error", "route:RouteMsg", "route:error", "client:Sub"]) expect(tags).toContain(t)
+  })
 
   it("lifts into a Stream that ends after an error", async () => {
     const batches = await Effect.runPromise(
