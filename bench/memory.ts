@@ -14,7 +14,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { sleep } from "./client.js"
-import type { CpuUse } from "./run.js"
+import type { CpuUse } from "./stats.js"
 import type { MemoryScenario } from "./scenarios.js"
 import { onPath, processCpuSeconds, startStandalone, type StartOptions, type Templates } from "./servers.js"
 

@@ -12,6 +12,8 @@ import { Worker } from "node:worker_threads"
 import { sleep } from "./client.js"
 import { nowMs, type Command, type Progress, type Report, type SubscriberConn, type WorkerSpec } from "./messages.js"
 import type { MemoryResult } from "./memory.js"
+import type { CpuUse } from "./stats.js"
+export type { CpuUse } from "./stats.js"
 import type { LatencyScenario, ReqRepScenario, ThroughputScenario } from "./scenarios.js"
 import type { Deployment } from "./servers.js"
 import { hostBusySeconds, processCpuSeconds } from "./servers.js"
@@ -29,14 +31,6 @@ export interface RunOptions {
   windowBytes: number
 }
 
-export interface CpuUse {
-  /** Cores used on average during the timed phase. */
-  server: number
-  client: number
-  /** Cores used by everything else on the host (other jobs on a shared machine skew results). */
-  other: number
-  wallS: number
-}
 
 export interface ThroughputResult {
   kind: "throughput"

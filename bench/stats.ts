@@ -50,3 +50,13 @@ export const fmtCount = (x: number): string => {
 }
 
 export const fmtFixed = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : "-")
+
+/** CPU use during a run's timed phase. */
+export interface CpuUse {
+  /** Cores used on average during the timed phase. */
+  server: number
+  client: number
+  /** Cores used by everything else on the host (other jobs on a shared machine skew results). */
+  other: number
+  wallS: number
+}

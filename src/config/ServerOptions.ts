@@ -11,7 +11,7 @@ import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Duration from "../values/Duration.js"
 import * as Url from "../values/Url.js"
 import { TLS_TIMEOUT_MS } from "../net/TlsTimeout.js"
-import { AUTH_TIMEOUT_MS } from "../server/auth/AuthTimeout.js"
+import { AUTH_TIMEOUT_MS } from "./AuthTimeout.js"
 
 
 /** The two timeouts whose defaults the server also needs without options at hand (`auth/Auth`, `net/Tls`). */

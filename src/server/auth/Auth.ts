@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import type * as Options from "../../config/ServerOptions.js"
-import { AUTH_TIMEOUT_MS } from "./AuthTimeout.js"
+import { AUTH_TIMEOUT_MS } from "../../config/AuthTimeout.js"
 import { CompiledPermissions } from "./Permissions.js"
 import { compareSecret, type NkeyVerifier, nkeyVerifier } from "../../crypto/Secrets.js"
 
