@@ -23,6 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
+import { readOperator } from "./config/AccountsConfigFile.js"
 import { loadConfigFile } from "./config/ConfigFile.js"
 import { mergeOptions, validateFlags } from "./config/Flags.js"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
@@ -58,6 +59,11 @@ export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerO
     const options = yield* Effect.try({ try: () => decodeServerOptions(merged.success), catch: (e) => String((e as Error).message) })
     if (options.maxPayload > options.maxPending) {
       return yield* Effect.fail(`max_payload (${options.maxPayload}) cannot be higher than max_pending (${options.maxPending})`)
+    }
+    // Operator JWT files too (nats-server's readOperatorJWT while parsing).
+    for (const op of options.operators ?? []) {
+      const read = readOperator(op)
+      if (Result.isFailure(read)) return yield* Effect.fail(read.failure)
     }
     // TLS files are read now, as nats-server does while parsing, so that -t reports them.
     for (const tls of [options.tls, options.cluster?.tls]) {

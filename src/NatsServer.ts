@@ -6,6 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { AccountsStartupError, accountsStartupError } from "./config/AccountsConfigFile.js"
 import { decodeServerOptions, type ServerOptions, type ServerOptionsInput } from "./config/ServerOptions.js"
 import { Log, type LogError } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
@@ -18,10 +19,10 @@ import * as ProcessFiles from "./server/ProcessFiles.js"
 
 /**
  * What building the broker can fail with: a port that cannot be bound (clients, routes), the
- * monitor's port, a TLS block whose certificates cannot be loaded, or a log file that cannot be
- * opened.
+ * monitor's port, a TLS block whose certificates cannot be loaded, a log file that cannot be
+ * opened, or accounts / operator mode, which are parsed but not served yet.
  */
-export type NatsServerError = ListenError | MonitorListenError | TlsConfigError | LogError
+export type NatsServerError = ListenError | MonitorListenError | TlsConfigError | LogError | AccountsStartupError
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
 const ready = Layer.effectDiscard(Effect.gen(function*() {
@@ -37,7 +38,9 @@ const ready = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 /** The broker's layers over an existing `Log`. */
-export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError, Log> => {
+export const layerWithLog = (
+  options: ServerOptions
+): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError | AccountsStartupError, Log> => {
   // `ready` is built after the listeners it announces; the cluster after the client listener and
   // the monitor, so that the route INFO it sends carries our client URL and monitor URL. The
   // monitor (and the HTTP stack under it) is loaded only when configured.
@@ -49,7 +52,10 @@ export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, Listen
     : ClusterLayer.layer.pipe(Layer.provide(Layer.merge(ClientListener.layer, monitor)))
   const listeners = Layer.mergeAll(ClientListener.layer, cluster, monitor)
   const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
-  return ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))
+  const server = ready.pipe(Layer.provide(files), Layer.provideMerge(Broker.layer(options)))
+  // Accounts are parsed and checked, not served yet: refuse to start rather than run without them.
+  const refused = accountsStartupError(options)
+  return refused === undefined ? server : Layer.unwrap(Effect.fail(new AccountsStartupError({ message: refused })).pipe(Effect.as(server)))
 }
 
 /**

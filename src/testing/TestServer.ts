@@ -7,6 +7,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { AccountsStartupError } from "../config/AccountsConfigFile.js"
 import { decodeServerOptions, type ServerOptionsInput } from "../config/ServerOptions.js"
 import { Log, LogLines } from "../log/Log.js"
 import * as NatsServer from "../NatsServer.js"
@@ -28,7 +29,7 @@ export interface TestServerShape {
 
 export class TestServer extends Context.Service<TestServer, TestServerShape>()("effect-nats-server/testing/TestServer") {
   /** A server with `options` (nats-server defaults otherwise) on an ephemeral loopback port. */
-  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, ListenError | MonitorListenError | TlsConfigError> =>
+  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, ListenError | MonitorListenError | TlsConfigError | AccountsStartupError> =>
     Layer.effectContext(
       Effect.gen(function*() {
         const decoded = decodeServerOptions({ host: "127.0.0.1", port: -1, ...options })
