@@ -410,3 +410,63 @@ export const accountsStartupError = (o: ServerOptions): string | undefined => {
   return "accounts, operators and the system account are parsed and checked but not served by effect-nats-server yet " +
     "(issue 10); remove accounts, system_account, operator, resolver and resolver_preload to start"
 }
+
+// ---------------------------------------------------------------------------------------------
+// Printer
+// ---------------------------------------------------------------------------------------------
+
+/** The accounts and operator-mode lines of a config file that reads back to the same options. */
+export const printAccounts = (
+  o: ServerOptionsInput,
+  quote: (s: string) => string,
+  duration: (ms: number) => string,
+  authorizationLines: (a: NonNullable<ServerOptionsInput["authorization"]>) => Array<string>
+): Array<string> => {
+  const lines: Array<string> = []
+  const list = (xs: ReadonlyArray<string>) => `[${xs.map(quote).join(", ")}]`
+  if (o.accounts !== undefined) {
+    lines.push("accounts {")
+    for (const a of o.accounts) {
+      lines.push(`  ${quote(a.name)}: {`)
+      if (a.nkey !== undefined) lines.push(`    nkey: ${quote(a.nkey)}`)
+      const users = authorizationLines({ ...(a.users !== undefined ? { users: a.users } : {}), ...(a.nkeys !== undefined ? { nkeys: a.nkeys } : {}) })
+      for (const l of users) lines.push(`    ${l}`)
+      if (a.defaultPermissions !== undefined) {
+        const p = authorizationLines({ defaultPermissions: a.defaultPermissions })
+        for (const l of p) lines.push(`    ${l}`)
+      }
+      if (a.exports !== undefined) {
+        lines.push("    exports: [")
+        for (const e of a.exports) {
+          const parts = [`${e.kind}: ${quote(e.subject)}`]
+          if (e.accounts !== undefined) parts.push(`accounts: ${list(e.accounts)}`)
+          if (e.responseType !== undefined) parts.push(`response_type: ${e.responseType}`)
+          if (e.responseThreshold !== undefined) parts.push(`response_threshold: ${quote(duration(e.responseThreshold))}`)
+          lines.push(`      { ${parts.join(", ")} }`)
+        }
+        lines.push("    ]")
+      }
+      if (a.imports !== undefined) {
+        lines.push("    imports: [")
+        for (const i of a.imports) {
+          const parts = [`${i.kind}: { account: ${quote(i.account)}, subject: ${quote(i.subject)} }`]
+          if (i.prefix !== undefined) parts.push(`prefix: ${quote(i.prefix)}`)
+          if (i.to !== undefined) parts.push(`to: ${quote(i.to)}`)
+          lines.push(`      { ${parts.join(", ")} }`)
+        }
+        lines.push("    ]")
+      }
+      lines.push("  }")
+    }
+    lines.push("}")
+  }
+  if (o.systemAccount !== undefined) lines.push(`system_account: ${quote(o.systemAccount)}`)
+  if (o.operators !== undefined) lines.push(`operator: ${list(o.operators)}`)
+  if (o.resolver !== undefined) lines.push(`resolver: ${o.resolver}`)
+  if (o.resolverPreload !== undefined) {
+    lines.push("resolver_preload: {")
+    for (const [k, v] of Object.entries(o.resolverPreload)) lines.push(`  ${quote(k)}: ${quote(v)}`)
+    lines.push("}")
+  }
+  return lines
+}

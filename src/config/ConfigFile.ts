@@ -25,7 +25,7 @@ import {
 } from "./ConfigParser.js"
 import { goCiphers, goCurves } from "../net/Tls.js"
 import { parsePermissions, parseUserEntry, type PermissionsInput, printAuthorization } from "./AuthConfigFile.js"
-import { checkAccounts, parseAccounts, type ParsedAccounts, parseOperators, parseResolver, parseResolverPreload } from "./AccountsConfigFile.js"
+import { checkAccounts, parseAccounts, type ParsedAccounts, parseOperators, parseResolver, parseResolverPreload, printAccounts } from "./AccountsConfigFile.js"
 import { ServerOptions, type ServerOptionsInput } from "./ServerOptions.js"
 
 export interface ConfigFileResult {
@@ -797,8 +797,9 @@ export const printConfig = (o: ServerOptionsInput): string => {
     if (a.timeout !== undefined) line(1, `timeout: ${seconds(a.timeout)}`)
     for (const l of printAuthorization(a, quote, formatDuration)) line(1, l)
     line(0, "}")
-    kv(0, "no_auth_user", a.noAuthUser)
   }
+  if (a?.noAuthUser !== undefined) kv(0, "no_auth_user", a.noAuthUser)
+  for (const l of printAccounts(o, quote, formatDuration, (x) => printAuthorization(x, quote, formatDuration))) line(0, l)
 
   const c = o.cluster
   if (c !== undefined) {
