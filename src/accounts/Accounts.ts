@@ -6,10 +6,12 @@
  * published in one account, in which (account, subject) spaces it lands:
  *
  * - the publishing account itself, on the published subject;
- * - **stream imports** — each account importing a stream from an account the message lands in,
- *   when the import's subject matches: on the import's `to` (or `prefix.` + subject), reply
- *   unchanged. One hop, as nats-server's shadow subscriptions: a stream import does not feed the
- *   importer's own exports or imports;
+ * - **stream imports** — each account importing a stream from the publishing account (not from
+ *   an account the message reached through a service import: nats-server does not re-export
+ *   those), when the import's subject matches: on the import's `to` (or `prefix.` + subject), reply
+ *   unchanged. As nats-server's shadow subscriptions: the importer's own stream importers do not
+ *   get it (one hop), but the importer's service imports do (their subscriptions are shadowed
+ *   too — observed with nats-server 2.9.10, test/accounts/AccountsNats.test.ts);
  * - **service imports** — each service import of an account the message lands in whose local
  *   subject matches: in the exporting account on the export's subject, with the reply replaced
  *   by a `_R_.<6>.<6>` reply of the exporting account ({@link ServiceReplies}) that maps the
@@ -174,6 +176,20 @@ const compileExport = (e: ExportSpec): CompiledExport => ({
   responseThreshold: e.responseThreshold ?? DEFAULT_RESPONSE_THRESHOLD
 })
 
+/**
+ * The same subject exported twice, as nats-server adds it to the existing export: once private it
+ * stays private, the approved accounts add up; a later non-singleton response type wins; the
+ * threshold is reset to the default unless the later export sets one.
+ */
+const mergeExport = (old: CompiledExport, next: CompiledExport): CompiledExport => ({
+  subject: old.subject,
+  approved: old.approved === undefined && next.approved === undefined
+    ? undefined
+    : new Set([...(old.approved ?? []), ...(next.approved ?? [])]),
+  responseType: next.responseType !== "singleton" ? next.responseType : old.responseType,
+  responseThreshold: next.responseThreshold
+})
+
 interface Building {
   readonly name: string
   readonly streamExports: Array<CompiledExport>
@@ -196,6 +212,22 @@ const serviceCycle = (all: ReadonlyMap<string, Building>, account: string, from:
   return false
 }
 
+/** nats-server's `checkStreamImportsForCycles` (only accounts that export a stream covering `to` are followed). */
+const streamCycle = (all: ReadonlyMap<string, Building>, account: string, to: string, visited: Set<string>): boolean => {
+  if (visited.size >= 1024) return true
+  const a = all.get(account)
+  if (a === undefined || !a.streamExports.some((e) => isSubsetMatch(to, e.subject))) return false
+  for (const si of a.streamImports) {
+    if (subjectsCollide(to, si.to)) {
+      if (visited.has(si.exporter)) return true
+      visited.add(account)
+      const next = isSubsetMatch(si.to, to) ? si.to : to
+      if (streamCycle(all, si.exporter, next, visited)) return true
+    }
+  }
+  return false
+}
+
 /**
  * Checks and compiles an account graph in nats-server's order (every export, then stream imports,
  * then service imports); fails with the first error nats-server would report for it.
@@ -213,7 +245,7 @@ export const compileAccounts = (specs: ReadonlyArray<AccountSpec>): Result.Resul
       }
       const list = e.kind === "stream" ? a.streamExports : a.serviceExports
       const i = list.findIndex((x) => x.subject === e.subject)
-      if (i >= 0) list[i] = compileExport(e)
+      if (i >= 0) list[i] = mergeExport(list[i]!, compileExport(e))
       else list.push(compileExport(e))
     }
   }
@@ -235,6 +267,7 @@ export const compileAccounts = (specs: ReadonlyArray<AccountSpec>): Result.Resul
         to = (im.prefix.endsWith(".") ? im.prefix : im.prefix + ".") + im.subject
       }
       if (to === "") to = im.subject
+      if (streamCycle(all, im.account, to, new Set([s.name]))) return fail("import forms a cycle")
       let transform: Transform | undefined
       if (subjectHasWildcard(im.subject) && to !== im.subject) {
         const t = makeTransform(im.subject, tokenize(to))
@@ -414,17 +447,7 @@ export const deliveries = (
   now: number
 ): Array<Delivery> => {
   const out: Array<Delivery> = []
-  const land = (acc: string, subj: string, rep: string | undefined, via: Delivery["via"], visited: Set<string>): void => {
-    out.push({ account: acc, subject: subj, reply: rep, via })
-    for (const si of accounts.streamImportsFrom.get(acc) ?? []) {
-      if (matchesPattern(si.from, subj)) {
-        out.push({ account: si.importer, subject: mapSubject(si.transform, si.to, subj, si.from), reply: rep, via: "stream" })
-      }
-    }
-    const route = replies.take(acc, subj, now)
-    if (route !== undefined && !visited.has(route.account)) {
-      land(route.account, route.reply, undefined, "response", new Set([...visited, route.account]))
-    }
+  const serviceImports = (acc: string, subj: string, rep: string | undefined, visited: Set<string>): void => {
     for (const si of accounts.accounts.get(acc)?.serviceImports ?? []) {
       if (!matchesPattern(si.from, subj) || visited.has(si.exporter)) continue
       const nrr = rep === undefined
@@ -432,6 +455,23 @@ export const deliveries = (
         : replies.add(si.exporter, { account: acc, reply: rep, responseType: si.responseType, expiresAt: now + si.responseThreshold })
       land(si.exporter, mapSubject(si.transform, si.to, subj, si.from), nrr, "service", new Set([...visited, si.exporter]))
     }
+  }
+  const land = (acc: string, subj: string, rep: string | undefined, via: Delivery["via"], visited: Set<string>): void => {
+    out.push({ account: acc, subject: subj, reply: rep, via })
+    // nats-server: "If this message was a service import do not re-export to an exported stream."
+    for (const si of via === "publish" ? accounts.streamImportsFrom.get(acc) ?? [] : []) {
+      if (!matchesPattern(si.from, subj)) continue
+      const mapped = mapSubject(si.transform, si.to, subj, si.from)
+      out.push({ account: si.importer, subject: mapped, reply: rep, via: "stream" })
+      // The importer's service-import subscriptions are shadowed into the exporter like any other
+      // subscription of the importer: a streamed message goes on through them.
+      serviceImports(si.importer, mapped, rep, new Set([...visited, si.importer]))
+    }
+    const route = replies.take(acc, subj, now)
+    if (route !== undefined && !visited.has(route.account)) {
+      land(route.account, route.reply, undefined, "response", new Set([...visited, route.account]))
+    }
+    serviceImports(acc, subj, rep, visited)
   }
   land(account, subject, reply, "publish", new Set([account]))
   return out

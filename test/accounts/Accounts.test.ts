@@ -51,6 +51,27 @@ describe("compileAccounts (nats-server's checks)", () => {
       .toBe(`Error adding stream import "s.>": stream import not authorized`)
   })
 
+  it("merges exports of the same subject as nats-server: once private, private for every listed account", () => {
+    const twice = (first: ExportSpec, second: ExportSpec) =>
+      errorOf([acc("A", [first, second]), acc("B", [], [{ kind: "service", account: "A", subject: "x" }]), acc("C")])
+    const notAuthorized = `Error adding service import "x": service import not authorized`
+    expect(twice({ kind: "service", subject: "x", accounts: ["C"] }, { kind: "service", subject: "x" })).toBe(notAuthorized)
+    expect(twice({ kind: "service", subject: "x" }, { kind: "service", subject: "x", accounts: ["C"] })).toBe(notAuthorized)
+    expect(twice({ kind: "service", subject: "x", accounts: ["C"] }, { kind: "service", subject: "x", accounts: ["B"] })).toBeUndefined()
+    expect(twice({ kind: "service", subject: "x" }, { kind: "service", subject: "x" })).toBeUndefined()
+  })
+
+  it("refuses a stream import cycle as nats-server does (only through accounts exporting the subject)", () => {
+    expect(errorOf([
+      acc("A", [{ kind: "stream", subject: ">" }], [{ kind: "stream", account: "B", subject: "a" }]),
+      acc("B", [{ kind: "stream", subject: "a" }], [{ kind: "stream", account: "A", subject: ">" }])
+    ])).toBe(`Error adding stream import ">": import forms a cycle`)
+    expect(errorOf([
+      acc("A", [{ kind: "stream", subject: "a.>" }], [{ kind: "stream", account: "B", subject: "b.>", to: "a.>" }]),
+      acc("B", [{ kind: "stream", subject: "b.>" }], [{ kind: "stream", account: "A", subject: "a.>", to: "b.>" }])
+    ])).toBeUndefined()
+  })
+
   it("refuses a service import cycle", () => {
     expect(errorOf([
       acc("A", [{ kind: "service", subject: "a" }], [{ kind: "service", account: "B", subject: "b", to: "a" }]),
@@ -177,12 +198,34 @@ describe("deliveries", () => {
   const authorized = (specs: ReadonlyArray<AccountSpec>, importer: string, im: ImportSpec): boolean => {
     const exporter = specs.find((a) => a.name === im.account)!
     const exports = exporter.exports.filter((e) => e.kind === im.kind)
-    // A later export of the same subject replaces an earlier one.
-    const last = new Map(exports.map((e) => [e.subject, e]))
-    return [...last.values()].some((e) => covers(e.subject, im.subject) && (e.accounts === undefined || e.accounts.includes(importer)))
+    // Exports of the same subject add up: private once any of them is, for all their accounts.
+    const bySubject = new Map<string, Array<ExportSpec>>()
+    for (const e of exports) bySubject.set(e.subject, [...(bySubject.get(e.subject) ?? []), e])
+    const allows = (group: ReadonlyArray<ExportSpec>) =>
+      group.every((e) => e.accounts === undefined) || group.some((e) => e.accounts?.includes(importer) === true)
+    // An export of exactly the import's subject decides alone (nats-server looks it up first).
+    const exact = bySubject.get(im.subject)
+    if (exact !== undefined) return allows(exact)
+    return [...bySubject.entries()].some(([subject, group]) => covers(subject, im.subject) && allows(group))
   }
-  /** Only the imports nats-server accepts (and no duplicates), by the reference rules. */
-  const accepted = (specs: ReadonlyArray<AccountSpec>): Array<AccountSpec> =>
+  /**
+   * Only the imports nats-server accepts (and no duplicates), by the reference rules; stream
+   * imports that would close a cycle (checked by compileAccounts itself, one by one) are left out.
+   */
+  const accepted = (specs: ReadonlyArray<AccountSpec>): Array<AccountSpec> => {
+    const authorizedOnly = authorizedImports(specs)
+    let out = authorizedOnly.map((a) => ({ ...a, imports: [] as Array<ImportSpec> }))
+    for (const a of authorizedOnly) {
+      for (const im of a.imports) {
+        const next = out.map((x) => (x.name === a.name ? { ...x, imports: [...x.imports, im] } : x))
+        const err = errorOf(next)
+        if (err === undefined) out = next
+        else expect(err).toMatch(/import forms a cycle$/)
+      }
+    }
+    return out
+  }
+  const authorizedImports = (specs: ReadonlyArray<AccountSpec>): Array<AccountSpec> =>
     specs.map((a) => {
       const seen = new Set<string>()
       return {
@@ -199,20 +242,31 @@ describe("deliveries", () => {
   type Space = { account: string; subject: string; via: string }
   const reference = (specs: ReadonlyArray<AccountSpec>, account: string, subject: string): Array<Space> => {
     const out: Array<Space> = []
-    const land = (a: string, s: string, via: string, visited: ReadonlyArray<string>) => {
-      out.push({ account: a, subject: s, via })
-      for (const other of specs) {
-        for (const im of other.imports) {
-          if (im.kind === "stream" && im.account === a && matchesPattern(im.subject, s)) {
-            out.push({ account: other.name, subject: im.prefix !== undefined ? `${im.prefix}.${s}` : s, via: "stream" })
-          }
-        }
-      }
+    const services = (a: string, s: string, visited: ReadonlyArray<string>) => {
       for (const im of specs.find((x) => x.name === a)!.imports) {
         if (im.kind !== "service" || visited.includes(im.account)) continue
         const local = im.to ?? im.subject
         if (matchesPattern(local, s)) land(im.account, im.to !== undefined ? im.subject : s, "service", [...visited, im.account])
       }
+    }
+    const land = (a: string, s: string, via: string, visited: ReadonlyArray<string>) => {
+      out.push({ account: a, subject: s, via })
+      // What a service import brought in is not re-exported to stream importers.
+      if (via !== "publish") {
+        services(a, s, visited)
+        return
+      }
+      for (const other of specs) {
+        for (const im of other.imports) {
+          if (im.kind === "stream" && im.account === a && matchesPattern(im.subject, s)) {
+            const mapped = im.prefix !== undefined ? `${im.prefix}.${s}` : s
+            out.push({ account: other.name, subject: mapped, via: "stream" })
+            // Streamed into `other`, the message goes on through other's service imports.
+            services(other.name, mapped, [...visited, other.name])
+          }
+        }
+      }
+      services(a, s, visited)
     }
     land(account, subject, "publish", [account])
     return out
