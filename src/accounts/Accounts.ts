@@ -11,7 +11,8 @@
  *   those), when the import's subject matches: on the import's `to` (or `prefix.` + subject), reply
  *   unchanged. As nats-server's shadow subscriptions: the importer's own stream importers do not
  *   get it (one hop), but the importer's service imports do (their subscriptions are shadowed
- *   too — observed with nats-server 2.9.10, test/accounts/AccountsNats.test.ts);
+ *   too), and they map the exporter's subject, not the importer's — both observed with
+ *   nats-server 2.9.10 (test/accounts/AccountsNats.test.ts);
  * - **service imports** — each service import of an account the message lands in whose local
  *   subject matches: in the exporting account on the export's subject, with the reply replaced
  *   by a `_R_.<6>.<6>` reply of the exporting account ({@link ServiceReplies}) that maps the
@@ -447,13 +448,19 @@ export const deliveries = (
   now: number
 ): Array<Delivery> => {
   const out: Array<Delivery> = []
-  const serviceImports = (acc: string, subj: string, rep: string | undefined, visited: Set<string>): void => {
+  /**
+   * `acc`'s service imports whose local subject matches `subj`; `original` is the subject they map
+   * (differs from `subj` for a streamed message: nats-server hands the service import the
+   * exporter's subject, not the importer's mapped one — observed with nats-server 2.9.10).
+   */
+  const serviceImports = (acc: string, subj: string, original: string, rep: string | undefined, visited: Set<string>): void => {
     for (const si of accounts.accounts.get(acc)?.serviceImports ?? []) {
       if (!matchesPattern(si.from, subj) || visited.has(si.exporter)) continue
       const nrr = rep === undefined
         ? undefined
         : replies.add(si.exporter, { account: acc, reply: rep, responseType: si.responseType, expiresAt: now + si.responseThreshold })
-      land(si.exporter, mapSubject(si.transform, si.to, subj, si.from), nrr, "service", new Set([...visited, si.exporter]))
+      const mapped = si.transform !== undefined && !matchesPattern(si.from, original) ? original : mapSubject(si.transform, si.to, original, si.from)
+      land(si.exporter, mapped, nrr, "service", new Set([...visited, si.exporter]))
     }
   }
   const land = (acc: string, subj: string, rep: string | undefined, via: Delivery["via"], visited: Set<string>): void => {
@@ -465,13 +472,13 @@ export const deliveries = (
       out.push({ account: si.importer, subject: mapped, reply: rep, via: "stream" })
       // The importer's service-import subscriptions are shadowed into the exporter like any other
       // subscription of the importer: a streamed message goes on through them.
-      serviceImports(si.importer, mapped, rep, new Set([...visited, si.importer]))
+      serviceImports(si.importer, mapped, subj, rep, new Set([...visited, si.importer]))
     }
     const route = replies.take(acc, subj, now)
     if (route !== undefined && !visited.has(route.account)) {
       land(route.account, route.reply, undefined, "response", new Set([...visited, route.account]))
     }
-    serviceImports(acc, subj, rep, visited)
+    serviceImports(acc, subj, subj, rep, visited)
   }
   land(account, subject, reply, "publish", new Set([account]))
   return out
