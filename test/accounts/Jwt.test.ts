@@ -8,7 +8,7 @@ import * as Result from "effect/Result"
 import fc from "fast-check"
 import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys"
 import * as jwt from "@nats-io/jwt"
-import { connect, credsAuthenticator } from "nats"
+import { connect, credsAuthenticator, jwtAuthenticator } from "nats"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { compileAccounts } from "../../src/accounts/Accounts.js"
 import {
@@ -215,6 +215,24 @@ describe("authenticateJwt", () => {
     afterAll(async () => {
       await server?.stop()
     })
+
+    it("a nonce signed by another key: Signature not verified, on both", async () => {
+      const { jwt: token } = Result.getOrThrow(parseCreds(cases[0]!.creds))
+      const other = createUser()
+      const before = server.output().length
+      const outcome = await connect({ servers: server.url, authenticator: jwtAuthenticator(token, other.getSeed()), reconnect: false, timeout: 10_000 })
+        .then(async (nc) => {
+          await nc.close()
+          return "ok"
+        }, (e: Error) => e.message)
+      expect(outcome.toLowerCase()).toContain("authorization violation")
+      await server.waitFor("Signature not verified", 10_000)
+      expect(server.output().slice(before)).toContain("Signature not verified")
+      const trust = makeTrust([Result.getOrThrow(decodeOperatorClaims(w.operatorJwt))])
+      const sig = Buffer.from(other.sign(te.encode("nonce"))).toString("base64url")
+      const ours = authenticateJwt(trust, new Map([[w.account.getPublicKey(), w.accountJwt]]), { jwt: token, sig, nonce: "nonce", now: now() })
+      expect(Result.isFailure(ours) && ours.failure.reason).toBe("Signature not verified")
+    }, 30_000)
 
     it("accepts and refuses alike, logging the same reason", async () => {
       for (const c of cases) {
