@@ -23,6 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
+import { OperatorJwtError, readOperator } from "./config/AccountsConfigFile.js"
 import { loadConfigFile } from "./config/ConfigFile.js"
 import { mergeOptions, validateFlags } from "./config/Flags.js"
 import { decodeOptions, type LoadOptionsError } from "./config/OptionsError.js"
@@ -60,6 +61,11 @@ export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerO
     const merged = validateFlags({ ...mergeOptions(fromFile, input.flags), ...(input.configFile !== undefined ? { configFile: input.configFile } : {}) })
     if (Result.isFailure(merged)) return yield* Effect.fail(merged.failure)
     const options = yield* decodeOptions(merged.success)
+    // Operator JWT files too (nats-server's readOperatorJWT while parsing).
+    for (const op of options.operators ?? []) {
+      const read = readOperator(op)
+      if (Result.isFailure(read)) return yield* Effect.fail(new OperatorJwtError({ entry: op, message: read.failure }))
+    }
     // TLS files are read now, as nats-server does while parsing, so that -t reports them.
     for (const tls of [options.tls, options.cluster?.tls]) {
       if (tls !== undefined) yield* loadTls(tls)

@@ -7,6 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { decodeOptions, type InvalidOptions } from "./config/OptionsError.js"
+import type { AccountsStartupError } from "./config/AccountsConfigFile.js"
 import type { ServerOptions, ServerOptionsInput } from "./config/ServerOptions.js"
 import { Log, type LogError } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
@@ -18,12 +19,12 @@ import * as ServerLayers from "./ServerLayers.js"
 /**
  * What building the broker can fail with: options that do not decode, a port that cannot be bound
  * (clients, routes), the monitor's port, a TLS block whose certificates cannot be loaded, or a log
- * file that cannot be opened.
+ * file that cannot be opened, or accounts / operator mode, which are parsed but not served yet.
  */
-export type NatsServerError = InvalidOptions | ListenError | MonitorListenError | TlsConfigError | LogError
+export type NatsServerError = InvalidOptions | ListenError | MonitorListenError | TlsConfigError | LogError | AccountsStartupError
 
 /** The broker's layers over an existing `Log` (see `ServerLayers` for the order they are built in). */
-export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError, Log> =>
+export const layerWithLog = (options: ServerOptions): Layer.Layer<Broker, ListenError | MonitorListenError | TlsConfigError | AccountsStartupError, Log> =>
   ServerLayers.layer(options)
 
 /**

@@ -8,6 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { AccountsStartupError, accountsStartupError } from "./config/AccountsConfigFile.js"
 import type { ServerOptions } from "./config/ServerOptions.js"
 import type { Log } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
@@ -37,7 +38,7 @@ const ready = Layer.effectDiscard(Effect.gen(function*() {
  * Every service of a running broker over an existing `Log`: `Broker` and `ServerCore` in the
  * type; `Cluster` is in the context too when `options.cluster` is set (`Context.getOption`).
  */
-export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, ListenError | MonitorListenError | TlsConfigError, Log> => {
+export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, ListenError | MonitorListenError | TlsConfigError | AccountsStartupError, Log> => {
   // The cluster's state first (the monitor reads it); its network after the client listener and
   // the monitor, so that the route INFO it sends carries our client URL and monitor URL. `ready`
   // and the `Broker` after the listeners they announce. The monitor (and the HTTP stack under
@@ -52,9 +53,12 @@ export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, 
     : Layer.empty
   const listeners = Layer.mergeAll(ClientListener.layer, clusterNet, monitor)
   const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
-  return Layer.merge(ready, Broker.layer).pipe(
+  const server = Layer.merge(ready, Broker.layer).pipe(
     Layer.provide(files),
     Layer.provideMerge(clusterState),
     Layer.provideMerge(ServerCore.layer(options))
   )
+  // Accounts are parsed and checked, not served yet: refuse to start rather than run without them.
+  const refused = accountsStartupError(options)
+  return refused === undefined ? server : Layer.unwrap(Effect.fail(new AccountsStartupError({ message: refused })))
 }

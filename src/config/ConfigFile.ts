@@ -26,6 +26,7 @@ import {
 import { goCiphers, goCurves } from "../net/Tls.js"
 import { parsePermissions, parseUserEntry, type PermissionsInput, printAuthorization } from "./AuthConfigFile.js"
 import { ruleOf } from "./OptionsError.js"
+import { checkAccounts, parseAccounts, type ParsedAccounts, parseOperators, parseResolver, parseResolverPreload, printAccounts } from "./AccountsConfigFile.js"
 import { ServerOptions, type ServerOptionsInput } from "./ServerOptions.js"
 import * as Duration from "../values/Duration.js"
 import * as HostPort from "../values/HostPort.js"
@@ -430,6 +431,7 @@ interface TopState {
   readonly out: Input
   readonly pos: Map<string, Position>
   noAuthUser?: string
+  accounts?: ParsedAccounts
 }
 
 const at = (t: TopState, field: string, e: ConfigEntry): void => {
@@ -498,16 +500,22 @@ const topSection = section<TopState>(
       const c: ClusterInput = {}
       walk(map(e), clusterSection, c, ctx)
       t.out.cluster = c
-    }]
+    }],
+    [["accounts"], (e, t) => {
+      t.accounts = parseAccounts(e, durationMs)
+      t.out.accounts = t.accounts.accounts
+    }],
+    [["system_account", "system"], (e, t) => { t.out.systemAccount = str(e) }],
+    [["operator", "operators", "root", "roots", "root_operator", "root_operators"], (e, t) => { t.out.operators = parseOperators(e) }],
+    [["resolver", "account_resolver", "accounts_resolver"], (e, t) => { t.out.resolver = parseResolver(e) }],
+    [["resolver_preload"], (e, t) => { t.out.resolverPreload = parseResolverPreload(e) }]
   ],
   [
     "trace_verbose", "logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num", "syslog",
     "remote_syslog", "prof_port", "http_base_path", "max_sub_tokens", "max_subscription_tokens",
     "max_traced_msg_len", "max_closed_clients", "disable_sublist_cache", "no_sublist_cache",
     "connect_error_reports", "reconnect_error_reports", "ocsp", "ocsp_cache", "allow_non_tls",
-    "accounts", "system_account", "system", "no_system_account", "no_system", "no_sys_acc",
-    "mappings", "maps", "operator", "operators", "root", "roots", "root_operator", "root_operators",
-    "resolver", "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload",
+    "no_system_account", "no_system", "no_sys_acc", "mappings", "maps", "resolver_tls",
     "resolver_pinned_accounts", "trusted", "trusted_keys", "gateway", "leafnodes", "leaf", "websocket",
     "ws", "mqtt", "jetstream", "store_dir", "storedir", "default_js_domain", "nkey"
   ]
@@ -529,11 +537,17 @@ const toOptions = (tree: ConfigMap): ConfigFileResult => {
       fail(state.pos.get(rule.field) ?? state.pos.get(other) ?? tree.pos, rule.message)
     }
   }
+  if (state.accounts !== undefined) checkAccounts(state.accounts, o.authorization)
+  // no_auth_user may name an account's user without any authorization block.
+  if (state.noAuthUser !== undefined && o.authorization === undefined && state.accounts !== undefined) {
+    o.authorization = { noAuthUser: state.noAuthUser }
+  }
   const noAuth = o.authorization?.noAuthUser ?? state.noAuthUser
-  if (noAuth !== undefined && !(o.authorization?.users ?? []).some((u) => u.user === noAuth)) {
+  const accountUsers = (o.accounts ?? []).flatMap((a) => a.users ?? [])
+  if (noAuth !== undefined && o.operators === undefined && ![...(o.authorization?.users ?? []), ...accountUsers].some((u) => u.user === noAuth)) {
     fail(
       state.pos.get("noAuthUser") ?? tree.pos,
-      o.authorization?.users === undefined
+      o.authorization?.users === undefined && accountUsers.length === 0
         ? `no_auth_user: "${noAuth}" present, but users are not defined`
         : `no_auth_user: "${noAuth}" not present as user in authorization block or account configuration`
     )
@@ -697,8 +711,9 @@ export const printConfig = (o: ServerOptionsInput): string => {
     if (a.timeout !== undefined) line(1, `timeout: ${seconds(a.timeout)}`)
     for (const l of printAuthorization(a, quote, formatDuration)) line(1, l)
     line(0, "}")
-    kv(0, "no_auth_user", a.noAuthUser)
   }
+  if (a?.noAuthUser !== undefined) kv(0, "no_auth_user", a.noAuthUser)
+  for (const l of printAccounts(o, quote, formatDuration, (x) => printAuthorization(x, quote, formatDuration))) line(0, l)
 
   const c = o.cluster
   if (c !== undefined) {

@@ -11,6 +11,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as SchemaIssue from "effect/SchemaIssue"
+import type { OperatorJwtError } from "./AccountsConfigFile.js"
 import type { ConfigError } from "./ConfigParser.js"
 import type { FlagError } from "./Flags.js"
 import type { TlsConfigError } from "../net/Tls.js"
@@ -29,7 +30,7 @@ export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
 }> {}
 
 /** Everything `Main.loadOptions` can fail with. */
-export type LoadOptionsError = ConfigError | FlagError | InvalidOptions | TlsConfigError
+export type LoadOptionsError = ConfigError | FlagError | InvalidOptions | TlsConfigError | OperatorJwtError
 
 /** A rule between fields that failed: the field it points at and its message. */
 export const ruleOf = (issue: SchemaIssue.Issue): { readonly field: string; readonly message: string } | undefined => {

@@ -76,6 +76,41 @@ export const Authorization = Schema.Struct({
 export type Authorization = typeof Authorization.Type
 
 /**
+ * `accounts { A: { exports: [...] } }`: a stream or service an account lets others import; no
+ * `accounts` = public. `responseThreshold` in milliseconds. See `accounts/Accounts`.
+ */
+export const AccountExport = Schema.Struct({
+  kind: Schema.Literals(["stream", "service"]),
+  subject: Schema.String,
+  accounts: Schema.optional(Schema.Array(Schema.String)),
+  responseType: Schema.optional(Schema.Literals(["singleton", "stream", "chunked"])),
+  responseThreshold: Schema.optional(Schema.Number)
+})
+export type AccountExport = typeof AccountExport.Type
+
+/** An import of another account's stream (`prefix` or `to`) or service (`to` = the local subject). */
+export const AccountImport = Schema.Struct({
+  kind: Schema.Literals(["stream", "service"]),
+  account: Schema.String,
+  subject: Schema.String,
+  prefix: Schema.optional(Schema.String),
+  to: Schema.optional(Schema.String)
+})
+export type AccountImport = typeof AccountImport.Type
+
+/** One account of the `accounts` block: its users (bound to it), exports and imports. */
+export const AccountOptions = Schema.Struct({
+  name: Schema.String,
+  nkey: Schema.optional(Schema.String),
+  users: Schema.Array(User).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  nkeys: Schema.Array(NkeyUser).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  defaultPermissions: Schema.optional(Permissions),
+  exports: Schema.Array(AccountExport).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  imports: Schema.Array(AccountImport).pipe(Schema.withDecodingDefault(Effect.succeed([])))
+})
+export type AccountOptions = typeof AccountOptions.Type
+
+/**
  * A `tls { ... }` block (clients at the top level, routes inside `cluster`). Cipher suites and
  * curves are nats-server's (Go) names; absent → nats-server's defaults. `verifyAndMap` implies
  * `verify`. The timeout is the handshake's, in milliseconds.
@@ -166,6 +201,15 @@ const ServerOptionsFields = Schema.Struct({
   tls: Schema.optional(TlsOptions),
 
   authorization: Schema.optional(Authorization),
+  /** Accounts (parsed and checked, not served yet: the server refuses to start with them). */
+  accounts: Schema.optional(Schema.Array(AccountOptions)),
+  systemAccount: Schema.optional(Schema.String),
+  /** Trusted operators: each an inline operator JWT or the path of a file holding one. */
+  operators: Schema.optional(Schema.Array(Schema.String)),
+  /** Account JWT resolver; only nats-server's `MEMORY` is read. */
+  resolver: Schema.optional(Schema.Literal("MEMORY")),
+  /** `resolver_preload`: account public key → account JWT. */
+  resolverPreload: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   /** The file these options were read from (logged at startup, re-read on reload). */
   configFile: Schema.optional(Schema.String),
   cluster: Schema.optional(ClusterOptions)

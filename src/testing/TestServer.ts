@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import { Cluster, type ClusterState } from "../cluster/Cluster.js"
 import { decodeOptions, type InvalidOptions } from "../config/OptionsError.js"
 import type { ServerOptionsInput } from "../config/ServerOptions.js"
+import type { AccountsStartupError } from "../config/AccountsConfigFile.js"
 import { Log, LogLines } from "../log/Log.js"
 import * as ServerLayers from "../ServerLayers.js"
 import type { MonitorListenError } from "../monitor/Monitor.js"
@@ -35,7 +36,7 @@ export interface TestServerShape {
 
 export class TestServer extends Context.Service<TestServer, TestServerShape>()("effect-nats-server/testing/TestServer") {
   /** A server with `options` (nats-server defaults otherwise) on an ephemeral loopback port. */
-  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, InvalidOptions | ListenError | MonitorListenError | TlsConfigError> =>
+  static readonly layer = (options: ServerOptionsInput = {}): Layer.Layer<TestServer | Broker, InvalidOptions | ListenError | MonitorListenError | TlsConfigError | AccountsStartupError> =>
     Layer.effectContext(
       Effect.gen(function*() {
         const decoded = yield* decodeOptions({ host: "127.0.0.1", port: -1, ...options })

@@ -362,9 +362,10 @@ describe("errors report file:line:col and a clear message", () => {
     ["tls { cert_file: a, key_file: b, handshake_first: true }", "t.conf:1:34: unknown field \"handshake_first\""],
     ["cluster { tls { cert_file: a, key_file: b, verify_and_map: true } }", "t.conf:1:11: verify_and_map in the cluster tls block (route users from certificates) is not supported by effect-nats-server"],
     ["tls { cert_file: a, key_file: b, verify: 1 }", "t.conf:1:42: verify must be a boolean (true/false, yes/no, on/off), got integer 1"],
-    ["accounts { A: {} }", "t.conf:1:1: accounts is not supported by effect-nats-server"],
-    ["operator: op.jwt", "t.conf:1:1: operator is not supported by effect-nats-server"],
-    ["resolver: MEMORY", "t.conf:1:1: resolver is not supported by effect-nats-server"],
+    // accounts, operator and resolver: MEMORY are read (test/config/AccountsConfig.test.ts); these are not.
+    ["accounts { A: { limits: { max_connections: 1 } } }", "t.conf:1:17: limits in an account is not supported by effect-nats-server"],
+    ["resolver_pinned_accounts: [A]", "t.conf:1:1: resolver_pinned_accounts is not supported by effect-nats-server"],
+    ["resolver: \"URL(http://x)\"", "t.conf:1:1: the URL account resolver is not supported by effect-nats-server (only MEMORY)"],
     ["cluster {\n  tls { }\n}", "t.conf:2:7: missing 'cert_file' in TLS configuration"],
     ["cluster { permissions { import: a } }", "t.conf:1:11: permissions is not supported by effect-nats-server"],
     ["authorization {\n  users: [\n    {user: a, password: b, permissions: {publish: \"a..b\"}}\n  ]\n}", "t.conf:3:51: subject \"a..b\" is not a valid subject"],
