@@ -36,10 +36,13 @@ describe.each(targets)("SIGHUP with changed cluster routes: $name", (target) => 
         `listen: 127.0.0.1:${pc}\nserver_name: C\ncluster {\n  name: rr\n  listen: 127.0.0.1:${cport}\n  routes: [${routes.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]\n}\n`
       )
     write([ca!])
-    const C = await target.start(["-c", conf])
+    const C = await target.start(["-D", "-c", conf])
     procs.push(C)
     const routedToC = (s: TestServer) => [...s.cluster!.routes.values()].some((r) => r.peer?.server_name === "C")
     await waitUntil("C is routed to A", () => routedToC(A), 15_000)
+    // And C has registered it too: a reload before that finds no route to remove (nats-server
+    // removes only registered routes), which a loaded machine showed.
+    await C.waitFor("Registering remote route")
     expect(routedToC(B)).toBe(false)
 
     // Swap A for B.
