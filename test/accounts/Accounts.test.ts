@@ -5,6 +5,7 @@
  */
 import * as Result from "effect/Result"
 import fc from "fast-check"
+import { literal, pattern } from "../support/subjectArbitraries.js"
 import { describe, expect, it } from "vitest"
 import {
   type AccountSpec,
@@ -174,11 +175,6 @@ describe("deliveries", () => {
   // ---------------------------------------------------------------------------------------------
 
   const NAMES = ["A", "B", "C", "D"]
-  const token = fc.constantFrom("a", "b", "c")
-  const literal = fc.array(token, { minLength: 1, maxLength: 3 }).map((t) => t.join("."))
-  const pattern = fc.array(fc.constantFrom("a", "b", "*"), { minLength: 1, maxLength: 3 }).chain((t) =>
-    fc.boolean().map((fwc) => (fwc ? [...t.slice(0, -1), ">"] : t).join("."))
-  )
   const exportArb: fc.Arbitrary<ExportSpec> = fc.record({
     kind: fc.constantFrom("stream" as const, "service" as const),
     subject: pattern,

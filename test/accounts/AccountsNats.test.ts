@@ -10,6 +10,7 @@
 import { spawnSync } from "node:child_process"
 import * as Result from "effect/Result"
 import fc from "fast-check"
+import { literal, pattern, token } from "../support/subjectArbitraries.js"
 import { connect, type NatsConnection, StringCodec } from "nats"
 import { describe, expect, it } from "vitest"
 import {
@@ -26,11 +27,6 @@ import { writeConf } from "../support/confServers.js"
 import { natsServerPath, startNatsServer } from "../support/servers.js"
 
 const NAMES = ["A", "B", "C"]
-const token = fc.constantFrom("a", "b", "c")
-const literal = fc.array(token, { minLength: 1, maxLength: 3 }).map((t) => t.join("."))
-const pattern = fc.array(fc.constantFrom("a", "b", "*"), { minLength: 1, maxLength: 3 }).chain((t) =>
-  fc.boolean().map((fwc) => (fwc ? [...t.slice(0, -1), ">"] : t).join("."))
-)
 const exportArb: fc.Arbitrary<ExportSpec> = fc.record({
   kind: fc.constantFrom("stream" as const, "service" as const),
   subject: pattern,
