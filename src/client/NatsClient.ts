@@ -84,7 +84,6 @@ import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
 import { Transport } from "../net/Transport.js"
-import * as Connect from "../protocol/ConnectInfo.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import { OutBuffer } from "../protocol/OutBuffer.js"
@@ -775,7 +774,7 @@ const handshake = (client: Client, link: Link) =>
     const user = options.user ?? t.user
     const pass = options.pass ?? t.pass
     const token = options.token ?? t.token
-    const fields = Connect.encode({
+    const connect = Encoder.connect({
       verbose: false,
       pedantic: false,
       ...(user !== undefined ? { user } : {}),
@@ -790,7 +789,7 @@ const handshake = (client: Client, link: Link) =>
       headers,
       no_responders: headers
     })
-    yield* writer.write(Buffer.concat([Encoder.connect(fields), Encoder.PING_BYTES])).pipe(Effect.mapError(describeSocketError))
+    yield* writer.write(Buffer.concat([connect, Encoder.PING_BYTES])).pipe(Effect.mapError(describeSocketError))
     yield* Deferred.await(link.handshakeDone)
     if (client.terminal !== undefined) return yield* Effect.fail("the client was closed")
     // Current and with its writer, or neither (the attempt's timeout cannot cut in between).

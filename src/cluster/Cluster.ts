@@ -189,7 +189,7 @@ export class ClusterState implements ClusterPort {
     const u = parseRouteUrl(url)
     const user = u?.user ?? this.options.authorization?.user
     const pass = u?.password ?? this.options.authorization?.password
-    return Encoder.connect(Connect.encode({
+    return Encoder.connect({
       echo: true,
       verbose: false,
       pedantic: false,
@@ -200,7 +200,7 @@ export class ClusterState implements ClusterPort {
       name: this.server.serverId,
       cluster: this.name,
       ...(this.dynamic ? { cluster_dynamic: true } : {})
-    }, Connect.ROUTE_ORDER))
+    }, Connect.ROUTE_ORDER)
   }
 
   /** Publish the peers' client URLs (unless no_advertise) after a membership change. */

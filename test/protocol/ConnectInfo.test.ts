@@ -45,11 +45,11 @@ describe("ConnectInfo", () => {
   })
 
   it("a route CONNECT is written as nats-server writes it (captured handshake, without lnoc)", () => {
-    const fields = Connect.encode(
+    const bytes = Encoder.connect(
       { name: "NA27", cluster: "TESTC", headers: true, tls_required: false, pedantic: false, verbose: false, echo: true },
       Connect.ROUTE_ORDER
     )
-    expect(Buffer.from(Encoder.connect(fields)).toString()).toBe(
+    expect(Buffer.from(bytes).toString()).toBe(
       `CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"NA27","cluster":"TESTC"}\r\n`
     )
     const auth = Connect.encode({ cluster_dynamic: true, pass: "p", user: "u", echo: true, cluster: "c" }, Connect.ROUTE_ORDER)
