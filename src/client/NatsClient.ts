@@ -771,25 +771,25 @@ const handshake = (client: Client, link: Link) =>
 
     const info = yield* Deferred.await(link.greeted)
     const headers = info.headers === true
-    const fields: Record<string, unknown> = {
+    const user = options.user ?? t.user
+    const pass = options.pass ?? t.pass
+    const token = options.token ?? t.token
+    const connect = Encoder.connect({
       verbose: false,
       pedantic: false,
+      ...(user !== undefined ? { user } : {}),
+      ...(pass !== undefined ? { pass } : {}),
+      ...(token !== undefined ? { auth_token: token } : {}),
       tls_required: false,
+      ...(options.name !== undefined ? { name: options.name } : {}),
       lang: "effect-ts",
       version: CLIENT_VERSION,
       protocol: 1,
       echo: options.echo ?? true,
       headers,
       no_responders: headers
-    }
-    if (options.name !== undefined) fields["name"] = options.name
-    const user = options.user ?? t.user
-    const pass = options.pass ?? t.pass
-    const token = options.token ?? t.token
-    if (user !== undefined) fields["user"] = user
-    if (pass !== undefined) fields["pass"] = pass
-    if (token !== undefined) fields["auth_token"] = token
-    yield* writer.write(Buffer.concat([Encoder.connect(fields), Encoder.PING_BYTES])).pipe(Effect.mapError(describeSocketError))
+    })
+    yield* writer.write(Buffer.concat([connect, Encoder.PING_BYTES])).pipe(Effect.mapError(describeSocketError))
     yield* Deferred.await(link.handshakeDone)
     if (client.terminal !== undefined) return yield* Effect.fail("the client was closed")
     // Current and with its writer, or neither (the attempt's timeout cannot cut in between).

@@ -32,6 +32,7 @@ import * as Membership from "./Membership.js"
 import { parsePeerInfo, type PeerInfo } from "./RouteInfo.js"
 import type { RouteConnection } from "./RouteConnection.js"
 import { hostPort, normalizeHost, parseRouteUrl } from "./RouteUrl.js"
+import * as Connect from "../protocol/ConnectInfo.js"
 import * as Info from "../protocol/ServerInfo.js"
 
 /** Something that can dial a gossiped server (the dialer, provided by the cluster layer). */
@@ -186,17 +187,20 @@ export class ClusterState implements ClusterPort {
   /** The CONNECT a dialer sends first (its `name` is our server id). */
   routeConnect(url: string): Uint8Array {
     const u = parseRouteUrl(url)
-    const fields: Record<string, unknown> = { echo: true, verbose: false, pedantic: false }
     const user = u?.user ?? this.options.authorization?.user
     const pass = u?.password ?? this.options.authorization?.password
-    if (user !== undefined) fields["user"] = user
-    if (pass !== undefined) fields["pass"] = pass
-    fields["tls_required"] = this.options.tls !== undefined
-    fields["headers"] = true
-    fields["name"] = this.server.serverId
-    fields["cluster"] = this.name
-    if (this.dynamic) fields["cluster_dynamic"] = true
-    return Encoder.connect(fields)
+    return Encoder.connect({
+      echo: true,
+      verbose: false,
+      pedantic: false,
+      ...(user !== undefined ? { user } : {}),
+      ...(pass !== undefined ? { pass } : {}),
+      tls_required: this.options.tls !== undefined,
+      headers: true,
+      name: this.server.serverId,
+      cluster: this.name,
+      ...(this.dynamic ? { cluster_dynamic: true } : {})
+    }, Connect.ROUTE_ORDER)
   }
 
   /** Publish the peers' client URLs (unless no_advertise) after a membership change. */
@@ -220,23 +224,18 @@ export class ClusterState implements ClusterPort {
     return Effect.suspend(() => {
       const parsed = parseConnect(json)
       if (Result.isFailure(parsed)) {
-        this.log.error(`${conn.prefix}${parsed.failure}`)
+        this.log.error(`${conn.prefix}${parsed.failure.message}`)
         conn.close("Protocol Violation")
         return Effect.void
       }
       const c = parsed.success
-      let raw: Record<string, unknown> = {}
-      try {
-        raw = JSON.parse(json) as Record<string, unknown>
-      } catch {
-        // already validated above
-      }
-      if (raw["lang"] !== undefined) {
+      // Go reads `lang` and `gateway` into the same options: empty is absent.
+      if (c.lang !== undefined && c.lang !== "") {
         this.log.error(`${conn.prefix}attempted to connect to route port`)
         conn.close("Protocol Violation", "attempted to connect to route port")
         return Effect.void
       }
-      if (c.gateway !== undefined) {
+      if (c.gateway !== undefined && c.gateway !== "") {
         const text = `Rejecting connection from gateway "${c.gateway}" on the Route port`
         this.log.error(`${conn.prefix}${text}`)
         conn.close("Protocol Violation", text)
@@ -290,7 +289,7 @@ export class ClusterState implements ClusterPort {
     return Effect.suspend(() => {
       const parsed = parsePeerInfo(json)
       if (Result.isFailure(parsed)) {
-        this.log.error(`${conn.prefix}${parsed.failure}`)
+        this.log.error(`${conn.prefix}${parsed.failure.message}`)
         conn.close("Protocol Violation")
         return Effect.void
       }

@@ -12,5 +12,6 @@ export const PeerInfo = Info.ServerInfo
 export type PeerInfo = Info.ServerInfo
 
 /** Decode a route INFO's JSON; keeps the raw object so gossip can forward unknown fields too. */
-export const parsePeerInfo = (json: string): Result.Result<{ info: PeerInfo; raw: Record<string, unknown> }, string> =>
-  Result.mapError(Info.decode(json), (e) => (e === "INFO is not a JSON object" ? "route INFO is not a JSON object" : e))
+export const parsePeerInfo = (json: string): Result.Result<{ info: PeerInfo; raw: Record<string, unknown> }, Info.InvalidInfo> =>
+  Result.mapError(Info.decode(json), (e) =>
+    e.message === "INFO is not a JSON object" ? new Info.InvalidInfo({ json, message: "route INFO is not a JSON object" }) : e)

@@ -7,6 +7,8 @@
  *
  * @since 0.1.0
  */
+import * as Result from "effect/Result"
+import type { InvalidValue } from "../values/InvalidValue.js"
 import { nkeyVerifier } from "../crypto/Secrets.js"
 import { isValidSubject } from "../subjects/Subject.js"
 import { type ConfigEntry, configError, type ConfigMap, type ConfigValue, type Position } from "./ConfigParser.js"
@@ -86,8 +88,8 @@ const responses = (e: ConfigEntry, parseDuration: DurationParser): PermissionsIn
     } else if (k === "expires" || k === "expiration" || k === "ttl") {
       if (f.value._tag !== "String") return fail(f.value.pos, "error parsing expires, not a duration string")
       const ms = parseDuration(f.value.value)
-      if (typeof ms === "string") return fail(f.value.pos, `error parsing expires: ${ms}`)
-      if (ms !== 0) r.expires = ms
+      if (Result.isFailure(ms)) return fail(f.value.pos, `error parsing expires: ${ms.failure.message}`)
+      if (ms.success !== 0) r.expires = ms.success
     } else if (!f.referenced) {
       fail(f.pos, `Unknown field "${f.key}" parsing permissions`)
     }
@@ -95,8 +97,8 @@ const responses = (e: ConfigEntry, parseDuration: DurationParser): PermissionsIn
   return r
 }
 
-/** Milliseconds, or the reason the text is not a Go duration. */
-export type DurationParser = (text: string) => number | string
+/** Milliseconds, or why the text is not a Go duration (`values/Duration.parse`). */
+export type DurationParser = (text: string) => Result.Result<number, InvalidValue>
 
 /** A `permissions` block (also `default_permissions`). */
 export const parsePermissions = (e: ConfigEntry, parseDuration: DurationParser): PermissionsInput | undefined => {

@@ -142,7 +142,7 @@ const duration = (e: ConfigEntry, ctx: Ctx, intSeconds: boolean): number => {
   let ms: number
   if (v._tag === "String") {
     const r = parseDuration(v.value)
-    if (Result.isFailure(r)) return fail(v.pos, `${e.key}: ${r.failure} (expected e.g. "2m", "1m30s", "250ms")`)
+    if (Result.isFailure(r)) return fail(v.pos, `${e.key}: ${r.failure.message} (expected e.g. "2m", "1m30s", "250ms")`)
     ms = r.success
   } else if (intSeconds && v._tag === "Integer") {
     ms = v.value * 1000
@@ -164,7 +164,7 @@ const timeoutSeconds = (e: ConfigEntry): number => {
   if (v._tag === "Integer" || v._tag === "Float") ms = Math.round(v.value * 1e6) / 1e3
   else if (v._tag === "String") {
     const r = parseDuration(v.value)
-    if (Result.isFailure(r)) return fail(v.pos, `${e.key}: ${r.failure}`)
+    if (Result.isFailure(r)) return fail(v.pos, `${e.key}: ${r.failure.message}`)
     ms = r.success
   } else return fail(v.pos, `${e.key} must be a number of seconds, got ${describe(v)}`)
   if (!Number.isFinite(ms) || ms < 0) fail(v.pos, `${e.key} must not be negative, got ${v._tag === "String" ? v.value : v.raw}`)
@@ -250,11 +250,6 @@ const walk = <T>(m: ConfigMap, s: Section<T>, target: T, ctx: Ctx): void => {
   }
 }
 
-const durationMs = (text: string): number | string => {
-  const r = parseDuration(text)
-  return Result.isFailure(r) ? r.failure : r.success
-}
-
 /** `users: [...]`: user/password entries and nkey entries, each with optional permissions. */
 const parseUsers = (e: ConfigEntry, ctx: Ctx): { users: Array<UserInput>; nkeys: Array<NkeyInput> } => {
   const v = e.value
@@ -266,7 +261,7 @@ const parseUsers = (e: ConfigEntry, ctx: Ctx): { users: Array<UserInput>; nkeys:
     if (item._tag !== "Map") {
       return fail(item.pos, `${e.key} entries must be maps like { user: name, password: secret }, got ${describe(item)}`)
     }
-    const u = parseUserEntry(item, e.key, durationMs)
+    const u = parseUserEntry(item, e.key, parseDuration)
     if ("nkey" in u) {
       if (seen.has(u.nkey)) fail(item.pos, `duplicate nkey "${u.nkey}" in ${e.key}`)
       seen.add(u.nkey)
@@ -301,7 +296,7 @@ const authSection = section<AuthState>(
       t.usersPos = e.pos
     }],
     [["default_permission", "default_permissions", "permissions"], (e, t, ctx) => {
-      const p = parsePermissions(e, durationMs)
+      const p = parsePermissions(e, parseDuration)
       if (p !== undefined) t.out.defaultPermissions = p
     }]
   ],

@@ -154,7 +154,7 @@ const numberFlag = (parse: (text: string) => Parsed<number>, set: (state: ParseS
 const sizeFlag = (set: (state: ParseState, value: number) => void): FlagSpec =>
   numberFlag((text) => {
     const n = Size.parse(text)
-    return n === undefined ? bad("expected a size such as 1048576, 512k or 1MB") : ok(n)
+    return Result.isFailure(n) ? bad("expected a size such as 1048576, 512k or 1MB") : ok(n.success)
   }, set)
 
 const boolFlag = (set: (state: ParseState, value: boolean) => void): FlagSpec => ({
@@ -167,7 +167,7 @@ const boolFlag = (set: (state: ParseState, value: boolean) => void): FlagSpec =>
 
 const parseClusterUrl = (state: ParseState, value: string): string | undefined => {
   const parsed = Url.parse(value)
-  if (Result.isFailure(parsed)) return parsed.failure
+  if (Result.isFailure(parsed)) return parsed.failure.message
   const url = parsed.success
   if (url.port === undefined) return "missing port (use -1 for a random port)"
   const c = cluster(state)
@@ -187,7 +187,7 @@ const parseRoutes = (state: ParseState, value: string): string | undefined => {
   const routes = value.split(",").map((r) => r.trim()).filter((r) => r !== "")
   for (const route of routes) {
     const parsed = Url.parse(route)
-    if (Result.isFailure(parsed)) return `route URL "${route}": ${parsed.failure}`
+    if (Result.isFailure(parsed)) return `route URL "${route}": ${parsed.failure.message}`
     const url = parsed.success
     if (!routeSchemes.has(url.scheme)) {
       return `route URL "${route}": scheme must be nats-route:// or nats:// (route TLS comes from the cluster tls block)`
@@ -242,9 +242,9 @@ const serverFlags: ReadonlyMap<string, FlagSpec> = (() => {
   def(["max_connections", "max_conn"], numberFlag(parseNonNegative, (s, v) => (s.options.maxConnections = v)))
   def(["ping_interval"], numberFlag((text) => {
     const ms = Duration.parseSecondsOrGo(text)
-    return ms === undefined || ms <= 0
+    return Result.isFailure(ms) || ms.success <= 0
       ? bad("expected a positive duration such as 2m, 30s or 1m30s (a bare number means seconds)")
-      : ok(ms)
+      : ok(ms.success)
   }, (s, v) => (s.options.pingInterval = v)))
   // Authorization
   def(["user"], stringFlag((s, v) => (authorization(s).user = v)))

@@ -100,7 +100,7 @@ export type ServerInfo = Info.ServerInfo & {
 
 export const decodeInfo = (json: string): ServerInfo | ProtocolError => {
   const decoded = Info.decode(json)
-  if (Result.isFailure(decoded)) return new ProtocolError({ message: `invalid INFO: ${decoded.failure}` })
+  if (Result.isFailure(decoded)) return new ProtocolError({ message: `invalid INFO: ${decoded.failure.message}`, cause: decoded.failure })
   const { info, raw } = decoded.success
   if (info.max_payload === undefined) return new ProtocolError({ message: "invalid INFO: server_id or max_payload missing" })
   // The typed fields, then whatever else the server sent.

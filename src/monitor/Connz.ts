@@ -17,7 +17,9 @@ import {
   decodeInt,
   decodeState,
   decodeSubs,
-  decodeUint
+  decodeUint,
+  type InvalidQuery,
+  invalidQuery
 } from "./params.js"
 
 /** nats-server's `DefaultConnListSize`. */
@@ -75,7 +77,7 @@ export interface ConnzOptions {
  * Decode `/connz` query parameters; on failure the text nats-server answers with 400. Query
  * decoding errors come first, then the option checks of `Server.Connz`.
  */
-export const decodeConnzOptions = (query: URLSearchParams): Result.Result<ConnzOptions, string> => {
+export const decodeConnzOptions = (query: URLSearchParams): Result.Result<ConnzOptions, InvalidQuery> => {
   const sortText = query.get("sort") ?? ""
   const auth = decodeBool(query, "auth")
   if (Result.isFailure(auth)) return Result.fail(auth.failure)
@@ -106,11 +108,11 @@ export const decodeConnzOptions = (query: URLSearchParams): Result.Result<ConnzO
 /** `Server.Connz`'s option checks and defaults. */
 export const checkConnzOptions = (
   raw: Omit<ConnzOptions, "sort"> & { readonly sort: string }
-): Result.Result<ConnzOptions, string> => {
+): Result.Result<ConnzOptions, InvalidQuery> => {
   const sort = raw.sort === "" ? "cid" : raw.sort
-  if (!SORT_OPTS.has(sort)) return Result.fail(`invalid sorting option: ${sort}`)
-  if (sort === "stop" && raw.state !== "closed") return Result.fail("sort by stop only valid on closed connections")
-  if (sort === "reason" && raw.state !== "closed") return Result.fail("sort by reason only valid on closed connections")
+  if (!SORT_OPTS.has(sort)) return invalidQuery("sort", raw.sort, `invalid sorting option: ${sort}`)
+  if (sort === "stop" && raw.state !== "closed") return invalidQuery("sort", raw.sort, "sort by stop only valid on closed connections")
+  if (sort === "reason" && raw.state !== "closed") return invalidQuery("sort", raw.sort, "sort by reason only valid on closed connections")
   return Result.succeed({
     ...raw,
     sort: sort as SortOpt,

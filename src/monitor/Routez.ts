@@ -10,14 +10,14 @@ import type { ClusterState } from "../cluster/Cluster.js"
 import type { RouteConnection } from "../cluster/RouteConnection.js"
 import type { ServerState } from "../server/ServerState.js"
 import { goRtt, goTime, goUptime } from "./format.js"
-import { decodeSubs } from "./params.js"
+import { decodeSubs, type InvalidQuery } from "./params.js"
 
 export interface RoutezOptions {
   readonly subs: boolean
   readonly subsDetail: boolean
 }
 
-export const decodeRoutezOptions = (query: URLSearchParams): Result.Result<RoutezOptions, string> => {
+export const decodeRoutezOptions = (query: URLSearchParams): Result.Result<RoutezOptions, InvalidQuery> => {
   const subs = decodeSubs(query)
   return Result.isFailure(subs) ? Result.fail(subs.failure) : Result.succeed({ subs: subs.success.subs, subsDetail: subs.success.detail })
 }

@@ -10,7 +10,7 @@ import type { ServerState } from "../server/ServerState.js"
 import type { LocalSubscription } from "../server/Subscription.js"
 import { isValidLiteralSubject, matchesPattern } from "../subjects/Subject.js"
 import { goTime } from "./format.js"
-import { decodeBool, decodeInt } from "./params.js"
+import { decodeBool, decodeInt, type InvalidQuery, invalidQuery } from "./params.js"
 
 /** nats-server's `DefaultSubListSize`. */
 export const DEFAULT_SUB_LIST_SIZE = 1024
@@ -27,7 +27,7 @@ export interface SubszOptions {
   readonly test: string
 }
 
-export const decodeSubszOptions = (query: URLSearchParams): Result.Result<SubszOptions, string> => {
+export const decodeSubszOptions = (query: URLSearchParams): Result.Result<SubszOptions, InvalidQuery> => {
   const subs = decodeBool(query, "subs")
   if (Result.isFailure(subs)) return Result.fail(subs.failure)
   const offset = decodeInt(query, "offset")
@@ -37,7 +37,7 @@ export const decodeSubszOptions = (query: URLSearchParams): Result.Result<SubszO
   // The query is text; subjects in the index are byte strings (its UTF-8 bytes).
   const test = fromText(query.get("test") ?? "")
   if (test !== "" && !isValidLiteralSubject(test)) {
-    return Result.fail(`invalid test subject, must be valid publish subject: ${toText(test)}`)
+    return invalidQuery("test", query.get("test") ?? "", `invalid test subject, must be valid publish subject: ${toText(test)}`)
   }
   return Result.succeed({
     subs: subs.success,

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as ConnectInfo from "./ConnectInfo.js"
 import type * as Op from "./Op.js"
 import { OutBuffer } from "./OutBuffer.js"
 
@@ -28,7 +29,9 @@ export const infoCompact = (fields: object): Uint8Array => ascii(`INFO ${JSON.st
 /** `-ERR '<text>'\r\n` — always single-quoted. */
 export const err = (text: string): Uint8Array => ascii(`-ERR '${text}'\r\n`)
 
-export const connect = (fields: object): Uint8Array => ascii(`CONNECT ${JSON.stringify(fields)}\r\n`)
+/** `CONNECT <json>\r\n` of the one `ConnectInfo` schema, its fields in `order` (nats.go's by default). */
+export const connect = (info: ConnectInfo.ConnectInfo, order?: ReadonlyArray<keyof ConnectInfo.ConnectInfo>): Uint8Array =>
+  ascii(`CONNECT ${JSON.stringify(ConnectInfo.encode(info, order))}\r\n`)
 
 /** Encode any op to its wire form. */
 export const encode = (op: Op.Op): Uint8Array => {

@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 
@@ -76,21 +77,34 @@ export const encode = (info: ServerInfo, received?: Fields): Fields => {
 }
 
 /**
+ * An INFO argument that does not decode: not JSON (`message` is the JSON error), not an object
+ * (`INFO is not a JSON object`), or a field of the wrong type (the schema's report). `cause` is the
+ * JSON or schema error, when there is one.
+ */
+export class InvalidInfo extends Data.TaggedError("InvalidInfo")<{
+  readonly json: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
  * Decode an INFO's JSON. `null` fields count as absent (Go's decoder leaves them zero); `raw` is
  * the received object without them, unknown fields included.
  */
-export const decode = (json: string): Result.Result<{ readonly info: ServerInfo; readonly raw: Fields }, string> => {
+export const decode = (json: string): Result.Result<{ readonly info: ServerInfo; readonly raw: Fields }, InvalidInfo> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(json)
   } catch (e) {
-    return Result.fail(String((e as Error).message))
+    return Result.fail(new InvalidInfo({ json, message: String((e as Error).message), cause: e }))
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return Result.fail("INFO is not a JSON object")
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return Result.fail(new InvalidInfo({ json, message: "INFO is not a JSON object" }))
+  }
   const raw: Fields = {}
   for (const [k, v] of Object.entries(parsed)) if (v !== null) raw[k] = v
   return Result.match(decodeInfo(raw), {
-    onFailure: (e) => Result.fail(e.message),
+    onFailure: (e) => Result.fail(new InvalidInfo({ json, message: e.message, cause: e })),
     onSuccess: (info) => Result.succeed({ info, raw })
   })
 }

@@ -362,7 +362,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     const parsed = parseConnect(json)
     if (this.server.log.traceEnabled) this.server.log.trace(`${this.prefix}<<- [CONNECT ${redact(json)}]`)
     if (Result.isFailure(parsed)) {
-      this.server.log.error(`${this.prefix}${parsed.failure}`)
+      this.server.log.error(`${this.prefix}${parsed.failure.message}`)
       return this.close("Protocol Violation")
     }
     const c: ConnectOptions = parsed.success

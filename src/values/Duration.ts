@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
+import { invalid, type InvalidValue } from "./InvalidValue.js"
 
 const NS_PER: ReadonlyMap<string, bigint> = new Map([
   ["ns", 1n],
@@ -21,7 +22,8 @@ const NS_PER: ReadonlyMap<string, bigint> = new Map([
 const MAX_NS = 2n ** 63n - 1n
 
 /** Go's `time.ParseDuration`, to milliseconds; fails with Go's reason (`missing unit in duration "5"`). */
-export const parse = (text: string): Result.Result<number, string> => {
+export const parse = (text: string): Result.Result<number, InvalidValue> => {
+  const fail = (reason: string) => Result.fail(invalid("duration", text, reason))
   let s = text
   let negative = false
   if (s.startsWith("-") || s.startsWith("+")) {
@@ -29,23 +31,23 @@ export const parse = (text: string): Result.Result<number, string> => {
     s = s.slice(1)
   }
   if (s === "0") return Result.succeed(0)
-  if (s === "") return Result.fail(`invalid duration "${text}"`)
+  if (s === "") return fail(`invalid duration "${text}"`)
   let total = 0n
   while (s !== "") {
     const num = /^(\d*)(?:\.(\d*))?/.exec(s)!
     const whole = num[1] ?? ""
     const frac = num[2]
-    if (whole === "" && (frac === undefined || frac === "")) return Result.fail(`invalid duration "${text}"`)
+    if (whole === "" && (frac === undefined || frac === "")) return fail(`invalid duration "${text}"`)
     s = s.slice(num[0].length)
     const unitText = /^[^\d.]*/.exec(s)![0]
-    if (unitText === "") return Result.fail(`missing unit in duration "${text}"`)
+    if (unitText === "") return fail(`missing unit in duration "${text}"`)
     const unit = NS_PER.get(unitText)
-    if (unit === undefined) return Result.fail(`unknown unit "${unitText}" in duration "${text}"`)
+    if (unit === undefined) return fail(`unknown unit "${unitText}" in duration "${text}"`)
     s = s.slice(unitText.length)
     let ns = BigInt(whole === "" ? "0" : whole) * unit
     if (frac !== undefined && frac !== "") ns += (BigInt(frac) * unit) / 10n ** BigInt(frac.length)
     total += ns
-    if (total > MAX_NS) return Result.fail(`invalid duration "${text}" (out of range)`)
+    if (total > MAX_NS) return fail(`invalid duration "${text}" (out of range)`)
   }
   const ms = Number(total) / 1e6
   return Result.succeed(negative && ms !== 0 ? -ms : ms)
@@ -53,13 +55,12 @@ export const parse = (text: string): Result.Result<number, string> => {
 
 /**
  * The command line's form: a bare non-negative number is seconds (`"20"`, `"1.5"`), anything
- * else is Go syntax; surrounding blanks are ignored. `undefined` when it is neither.
+ * else is Go syntax; surrounding blanks are ignored. Fails as `parse` does when it is neither.
  */
-export const parseSecondsOrGo = (text: string): number | undefined => {
+export const parseSecondsOrGo = (text: string): Result.Result<number, InvalidValue> => {
   const s = text.trim()
-  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s) * 1000
-  const r = parse(s)
-  return Result.isSuccess(r) ? r.success : undefined
+  if (/^\d+(?:\.\d+)?$/.test(s)) return Result.succeed(Number(s) * 1000)
+  return parse(s)
 }
 
 const fraction = (ns: bigint, digits: number): string => {

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
+import { invalid, type InvalidValue } from "./InvalidValue.js"
 
 export interface HostPort {
   /** Without IPv6 brackets; may be empty (`:4222`). */
@@ -25,32 +26,32 @@ export const format = (host: string, port: number | string): string =>
  * `net.SplitHostPort` on the addresses it accepts). A bare IPv6 host without brackets is refused
  * (too many colons); the port is returned as text for the caller to judge.
  */
-export const split = (text: string): Result.Result<{ readonly host: string; readonly port: string }, string> => {
+export const split = (text: string): Result.Result<{ readonly host: string; readonly port: string }, InvalidValue> => {
+  const fail = (reason: string) => Result.fail(invalid("address", text, reason))
   if (text.startsWith("[")) {
     const m = /^\[(.*)\]:([^:]*)$/s.exec(text)
-    if (m === null) return Result.fail(text.includes("]") ? `missing port in address "${text}"` : `missing ']' in address "${text}"`)
+    if (m === null) return fail(text.includes("]") ? `missing port in address "${text}"` : `missing ']' in address "${text}"`)
     return Result.succeed({ host: m[1]!, port: m[2]! })
   }
   const i = text.lastIndexOf(":")
-  if (i < 0) return Result.fail(`missing port in address "${text}"`)
+  if (i < 0) return fail(`missing port in address "${text}"`)
   const host = text.slice(0, i)
-  if (host.includes(":")) return Result.fail(`too many colons in address "${text}"`)
+  if (host.includes(":")) return fail(`too many colons in address "${text}"`)
   return Result.succeed({ host, port: text.slice(i + 1) })
 }
 
 /** A port number: decimal digits, 0…65535, or `-1` where a random port is allowed. */
-export const parsePort = (text: string, options?: { readonly allowRandom?: boolean }): Result.Result<number, string> => {
+export const parsePort = (text: string, options?: { readonly allowRandom?: boolean }): Result.Result<number, InvalidValue> => {
   if (options?.allowRandom === true && text === "-1") return Result.succeed(-1)
-  if (!/^\d{1,5}$/.test(text)) return Result.fail(`invalid port "${text}"`)
-  const n = Number(text)
-  return n > 65535 ? Result.fail(`invalid port "${text}"`) : Result.succeed(n)
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN
+  return n <= 65535 ? Result.succeed(n) : Result.fail(invalid("port", text, `invalid port "${text}"`))
 }
 
 /** `split` then `parsePort`. */
-export const parse = (text: string, options?: { readonly allowRandom?: boolean }): Result.Result<HostPort, string> => {
+export const parse = (text: string, options?: { readonly allowRandom?: boolean }): Result.Result<HostPort, InvalidValue> => {
   const parts = split(text)
   if (Result.isFailure(parts)) return Result.fail(parts.failure)
   const port = parsePort(parts.success.port, options)
-  if (Result.isFailure(port)) return Result.fail(`${port.failure} in address "${text}"`)
+  if (Result.isFailure(port)) return Result.fail(invalid("address", text, `${port.failure.reason} in address "${text}"`))
   return Result.succeed({ host: parts.success.host, port: port.success })
 }

@@ -6,6 +6,8 @@
  *
  * @since 0.1.0
  */
+import * as Result from "effect/Result"
+import { invalid, type InvalidValue } from "./InvalidValue.js"
 
 const MULTIPLIERS: ReadonlyMap<string, bigint> = (() => {
   const m = new Map<string, bigint>([["", 1n]])
@@ -23,12 +25,13 @@ export const multiplier = (suffix: string): bigint | undefined => MULTIPLIERS.ge
 /** Every suffix, lower case (for tests and help texts). */
 export const suffixes: ReadonlyArray<string> = [...MULTIPLIERS.keys()].filter((s) => s !== "")
 
-/** `<digits><suffix>` → bytes; undefined when it is not a non-negative size or not a safe integer. */
-export const parse = (text: string): number | undefined => {
+/** `<digits><suffix>` → bytes; fails when it is not a non-negative size or not a safe integer. */
+export const parse = (text: string): Result.Result<number, InvalidValue> => {
+  const fail = (reason: string) => Result.fail(invalid("size", text, reason))
   const m = /^(\d+)([A-Za-z]*)$/.exec(text.trim())
-  if (m === null) return undefined
+  if (m === null) return fail(`invalid size "${text}"`)
   const mult = multiplier(m[2]!)
-  if (mult === undefined) return undefined
+  if (mult === undefined) return fail(`unknown unit "${m[2]!}" in size "${text}"`)
   const n = BigInt(m[1]!) * mult
-  return n > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(n)
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? fail(`size "${text}" is out of range`) : Result.succeed(Number(n))
 }

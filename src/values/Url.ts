@@ -8,6 +8,7 @@
  */
 import * as Result from "effect/Result"
 import * as HostPort from "./HostPort.js"
+import { invalid, type InvalidValue } from "./InvalidValue.js"
 
 /** A parsed URL. */
 export interface NatsUrl {
@@ -35,15 +36,16 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s
  * `ignorePath` a path or query is dropped (Go's `url.Parse` keeps it and routes never read it),
  * else anything after the authority but a lone `/` is refused.
  */
-export const parse = (raw: string, options?: { readonly ignorePath?: boolean }): Result.Result<NatsUrl, string> => {
+export const parse = (raw: string, options?: { readonly ignorePath?: boolean }): Result.Result<NatsUrl, InvalidValue> => {
+  const fail = (reason: string) => Result.fail(invalid("url", raw, reason))
   const expected = "expected <scheme>://[user:password@]host:port"
   const m = SCHEME.exec(raw.trim())
-  if (m === null) return Result.fail(expected)
+  if (m === null) return fail(expected)
   const scheme = (m[1] ?? "").toLowerCase()
   let authority = m[2] ?? ""
   const cut = authority.search(/[/?#]/)
   if (cut >= 0) {
-    if (options?.ignorePath !== true && authority.slice(cut) !== "/") return Result.fail(`unexpected path or query "${authority.slice(cut)}"`)
+    if (options?.ignorePath !== true && authority.slice(cut) !== "/") return fail(`unexpected path or query "${authority.slice(cut)}"`)
     authority = authority.slice(0, cut)
   }
   let user: string | undefined
@@ -56,18 +58,18 @@ export const parse = (raw: string, options?: { readonly ignorePath?: boolean }):
     user = decodeUserinfo(colon >= 0 ? info.slice(0, colon) : info)
     if (colon >= 0) password = decodeUserinfo(info.slice(colon + 1))
     if (user === undefined || (colon >= 0 && password === undefined)) {
-      return Result.fail("invalid percent-encoding in user info")
+      return fail("invalid percent-encoding in user info")
     }
   }
   let host: string
   let portText: string | undefined
   if (authority.startsWith("[")) {
     const close = authority.indexOf("]")
-    if (close < 0) return Result.fail("missing ']' in IPv6 host")
+    if (close < 0) return fail("missing ']' in IPv6 host")
     host = authority.slice(1, close)
     const after = authority.slice(close + 1)
     if (after !== "") {
-      if (!after.startsWith(":")) return Result.fail(expected)
+      if (!after.startsWith(":")) return fail(expected)
       portText = after.slice(1)
     }
   } else {
@@ -75,16 +77,16 @@ export const parse = (raw: string, options?: { readonly ignorePath?: boolean }):
     if (colon >= 0) {
       host = authority.slice(0, colon)
       portText = authority.slice(colon + 1)
-      if (portText.includes(":")) return Result.fail("IPv6 hosts must be written in brackets, e.g. [::1]:6222")
+      if (portText.includes(":")) return fail("IPv6 hosts must be written in brackets, e.g. [::1]:6222")
     } else {
       host = authority
     }
   }
   let port: number | undefined
   if (portText !== undefined) {
-    if (portText === "") return Result.fail("missing port after ':'")
+    if (portText === "") return fail("missing port after ':'")
     const p = HostPort.parsePort(portText, { allowRandom: true })
-    if (Result.isFailure(p)) return Result.fail(`invalid port "${portText}": port must be between -1 (random) and 65535`)
+    if (Result.isFailure(p)) return fail(`invalid port "${portText}": port must be between -1 (random) and 65535`)
     port = p.success
   }
   return Result.succeed({
@@ -119,13 +121,13 @@ export interface RouteUrl {
  * A route URL — `nats-route://…`, `nats://…`, any other scheme, or a bare `host:port` (as gossip's
  * `ip` and `cluster.advertise` may be): a host and a port above 0 are required.
  */
-export const parseRoute = (raw: string): Result.Result<RouteUrl, string> => {
+export const parseRoute = (raw: string): Result.Result<RouteUrl, InvalidValue> => {
   const text = raw.trim()
   const parsed = parse(SCHEME.test(text) ? text : `nats-route://${text}`, { ignorePath: true })
-  if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
+  if (Result.isFailure(parsed)) return Result.fail(invalid("route-url", raw, parsed.failure.reason))
   const u = parsed.success
-  if (u.host === "") return Result.fail("missing host")
-  if (u.port === undefined || u.port <= 0) return Result.fail("missing or invalid port")
+  if (u.host === "") return Result.fail(invalid("route-url", raw, "missing host"))
+  if (u.port === undefined || u.port <= 0) return Result.fail(invalid("route-url", raw, "missing or invalid port"))
   return Result.succeed({ host: u.host, port: u.port, user: u.user, password: u.password, raw: text })
 }
 

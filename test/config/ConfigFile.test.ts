@@ -302,7 +302,7 @@ describe("durations", () => {
     ["1m 30s", "unknown unit \"m \" in duration \"1m 30s\""],
     ["3000000h", "invalid duration \"3000000h\" (out of range)"]
   ])("parseDuration(%j) fails: %s", (text, reason) => {
-    expect(parseDuration(text)).toEqual(Result.fail(reason))
+    expect(Result.mapError(parseDuration(text), (e) => e.message)).toEqual(Result.fail(reason))
   })
 
   it.each<[number, string]>([

@@ -9,8 +9,8 @@ import {
   type ParsedFlags
 } from "../../src/config/Flags.js"
 import { decodeServerOptions } from "../../src/config/ServerOptions.js"
-import { parseSecondsOrGo as parseDuration } from "../../src/values/Duration.js"
-import { parse as parseSize } from "../../src/values/Size.js"
+import { parseSecondsOrGo } from "../../src/values/Duration.js"
+import { parse as parseSizeResult } from "../../src/values/Size.js"
 import { parse as parseFlagUrl } from "../../src/values/Url.js"
 
 const ok = (argv: ReadonlyArray<string>): ParsedFlags => {
@@ -413,6 +413,9 @@ describe("mergeOptions", () => {
 })
 
 describe("value parsers", () => {
+  const orUndefined = <A>(r: Result.Result<A, unknown>): A | undefined => (Result.isSuccess(r) ? r.success : undefined)
+  const parseSize = (text: string) => orUndefined(parseSizeResult(text))
+  const parseDuration = (text: string) => orUndefined(parseSecondsOrGo(text))
   it("parseSize", () => {
     expect(parseSize("1MB")).toBe(1048576)
     expect(parseSize("1mb")).toBe(1048576)

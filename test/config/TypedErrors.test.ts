@@ -26,6 +26,10 @@ import { ReloadRefused } from "../../src/config/Reload.js"
 import { ProtocolError as ProtocolViolation } from "../../src/protocol/ProtocolError.js"
 import * as ClientErrors from "../../src/message/Errors.js"
 import { TestServer } from "../../src/testing/TestServer.js"
+import { InvalidValue } from "../../src/values/InvalidValue.js"
+import { InvalidQuery } from "../../src/monitor/params.js"
+import { InvalidConnect } from "../../src/protocol/ConnectInfo.js"
+import { InvalidInfo } from "../../src/protocol/ServerInfo.js"
 
 const failure = async <E>(effect: Effect.Effect<unknown, E>): Promise<E> => {
   const exit = await Effect.runPromiseExit(effect)
@@ -103,7 +107,7 @@ describe("typed errors", () => {
   it("every exported error class has its own tag", () => {
     const classes: Array<new(args: never) => { readonly _tag: string }> = [
       InvalidOptions, ConfigError, FlagError, DialError, ListenError, TlsConfigError, TlsHandshakeError, LogError, MonitorListenError,
-      MeshPeerError, ProtocolViolation, SignalError, ReloadRefused,
+      MeshPeerError, ProtocolViolation, SignalError, ReloadRefused, InvalidValue, InvalidQuery, InvalidConnect, InvalidInfo,
       ...Object.values(ClientErrors).filter((v): v is never => typeof v === "function")
     ]
     const tags = classes.map((C) => new C({ file: "", line: 0, column: 0, reason: "" } as never)._tag)

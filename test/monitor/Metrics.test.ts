@@ -132,7 +132,7 @@ describe("/metrics on a standalone server", () => {
     // On the way, while bytes wait for the slow client, the snapshot's pending bytes are /connz's.
     const pendingSeen: Array<[number, number]> = []
     const connzOptions = decodeConnzOptions(new URLSearchParams())
-    if (Result.isFailure(connzOptions)) throw new Error(connzOptions.failure)
+    if (Result.isFailure(connzOptions)) throw connzOptions.failure
     // 16 KiB per round trip: the server's buffer for it is seen growing before it passes 64 KiB.
     for (let i = 0; i < 4000 && server.broker.router.stats.slowConsumers === 0; i++) {
       for (let j = 0; j < 2; j++) pub.publish("flood", big)

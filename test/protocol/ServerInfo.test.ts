@@ -37,7 +37,7 @@ describe("ServerInfo", () => {
 
   it("re-encoding a received INFO puts unknown fields after the known ones, known ones only from the value", () => {
     const got = Info.decode(`{"xkey":"X","nonce":"abc","server_id":"N3","port":1,"import":{"allow":["a"]}}`)
-    if (Result.isFailure(got)) throw new Error(got.failure)
+    if (Result.isFailure(got)) throw got.failure
     const { nonce: _nonce, ...info } = got.success.info
     const out = Info.encode({ ...info, ip: "nats-route://127.0.0.1:1/" }, got.success.raw)
     expect(JSON.stringify(out)).toBe(`{"server_id":"N3","port":1,"ip":"nats-route://127.0.0.1:1/","xkey":"X","import":{"allow":["a"]}}`)

@@ -8,7 +8,7 @@ import { parseConnect } from "../../src/server/ConnectOptions.js"
 
 const ok = (json: string) => {
   const r = parseConnect(json)
-  if (Result.isFailure(r)) throw new Error(r.failure)
+  if (Result.isFailure(r)) throw r.failure
   return r.success
 }
 

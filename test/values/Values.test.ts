@@ -11,6 +11,7 @@ import * as Duration from "../../src/values/Duration.js"
 import * as HostPort from "../../src/values/HostPort.js"
 import * as Size from "../../src/values/Size.js"
 import * as Url from "../../src/values/Url.js"
+import { InvalidValue } from "../../src/values/InvalidValue.js"
 import * as Schema from "effect/Schema"
 import { ClusterOptions, decodeServerOptions } from "../../src/config/ServerOptions.js"
 
@@ -25,7 +26,10 @@ describe("Duration", () => {
     ["1.5", 'missing unit in duration "1.5"'], ["5.", 'missing unit in duration "5."'], ["1s2", 'missing unit in duration "1s2"'],
     ["", 'invalid duration ""'], ["1x", 'unknown unit "x" in duration "1x"'], ["3000000h", 'invalid duration "3000000h" (out of range)']
   ])("refuses %j: %s", (text, reason) => {
-    expect(Duration.parse(text)).toEqual(Result.fail(reason))
+    const r = Duration.parse(text)
+    expect(r).toEqual(Result.fail(new InvalidValue({ kind: "duration", input: text, reason })))
+    // The message is the reason, as the config file quotes it.
+    expect(Result.isFailure(r) && r.failure.message).toBe(reason)
   })
   it("format then parse gives the same nanoseconds back", () => {
     fc.assert(fc.property(fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }), (ns) => {
@@ -37,27 +41,37 @@ describe("Duration", () => {
   })
   it("the command line's bare number is seconds, anything else Go syntax", () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 1e9 }), (n) => {
-      expect(Duration.parseSecondsOrGo(String(n))).toBe(n * 1000)
-      expect(Duration.parseSecondsOrGo(` ${n}s `)).toBe(n * 1000)
+      expect(Duration.parseSecondsOrGo(String(n))).toEqual(Result.succeed(n * 1000))
+      expect(Duration.parseSecondsOrGo(` ${n}s `)).toEqual(Result.succeed(n * 1000))
     }))
-    expect(Duration.parseSecondsOrGo("1.5")).toBe(1500)
-    expect(Duration.parseSecondsOrGo("soon")).toBeUndefined()
+    expect(Duration.parseSecondsOrGo("1.5")).toEqual(Result.succeed(1500))
+    expect(Duration.parseSecondsOrGo("soon")).toEqual(Result.fail(new InvalidValue({ kind: "duration", input: "soon", reason: 'invalid duration "soon"' })))
   })
 })
 
 describe("Size", () => {
   it.each([["1k", 1000], ["1kb", 1024], ["1KiB", 1024], ["2Mi", 2 * 1024 ** 2], ["1G", 1e9], ["1gb", 1024 ** 3], ["1048576", 1048576]])(
     "accepts %j as nats-server does",
-    (text, n) => expect(Size.parse(text)).toBe(n)
+    (text, n) => expect(Size.parse(text)).toEqual(Result.succeed(n))
   )
-  it.each(["1b", "1.5MB", "1 k", "0x10", "1z", "-1", "", "k"])("refuses %j", (text) => expect(Size.parse(text)).toBeUndefined())
+  it.each(["1b", "1.5MB", "1 k", "0x10", "1z", "-1", "", "k"])("refuses %j", (text) => {
+    const r = Size.parse(text)
+    expect(Result.isFailure(r) && r.failure).toMatchObject({ _tag: "InvalidValue", kind: "size", input: text })
+  })
+  it("says why a size is refused", () => {
+    const z = Size.parse("1z")
+    expect(Result.isFailure(z) && z.failure.message).toBe('unknown unit "z" in size "1z"')
+    expect(Size.parse("1.5MB")).toEqual(Result.fail(new InvalidValue({ kind: "size", input: "1.5MB", reason: 'invalid size "1.5MB"' })))
+    expect(Size.parse("99999999999e")).toEqual(Result.fail(new InvalidValue({ kind: "size", input: "99999999999e", reason: 'size "99999999999e" is out of range' })))
+  })
   it("n<suffix> is n × (1000 or 1024)^k for every suffix, any case", () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 4000 }), fc.constantFrom(...Size.suffixes), fc.boolean(), (n, suffix, upper) => {
       const k = "kmgtpe".indexOf(suffix[0]!) + 1
       const base = suffix.length === 1 ? 1000n : 1024n
       const want = BigInt(n) * base ** BigInt(k)
       const got = Size.parse(`${n}${upper ? suffix.toUpperCase() : suffix}`)
-      expect(got).toBe(want > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(want))
+      if (want > BigInt(Number.MAX_SAFE_INTEGER)) expect(Result.isFailure(got)).toBe(true)
+      else expect(got).toEqual(Result.succeed(Number(want)))
     }))
   })
 })
@@ -75,7 +89,13 @@ describe("HostPort", () => {
     expect(HostPort.parse(":4222")).toEqual(Result.succeed({ host: "", port: 4222 }))
   })
   it.each(["::1:4222", "host", "[::1]", "[::1", "h:70000", "h:x", "h:-1"])("refuses %j", (text) => {
-    expect(Result.isFailure(HostPort.parse(text))).toBe(true)
+    const r = HostPort.parse(text)
+    expect(Result.isFailure(r) && r.failure).toMatchObject({ _tag: "InvalidValue", kind: "address", input: text })
+  })
+  it("says why an address is refused, as Go's net.SplitHostPort does", () => {
+    expect(HostPort.parse("host")).toEqual(Result.fail(new InvalidValue({ kind: "address", input: "host", reason: 'missing port in address "host"' })))
+    expect(HostPort.parse("h:70000")).toEqual(Result.fail(new InvalidValue({ kind: "address", input: "h:70000", reason: 'invalid port "70000" in address "h:70000"' })))
+    expect(HostPort.parsePort("x")).toEqual(Result.fail(new InvalidValue({ kind: "port", input: "x", reason: 'invalid port "x"' })))
   })
   it("-1 is a port only where a random port is allowed", () => {
     expect(HostPort.parse("h:-1", { allowRandom: true })).toEqual(Result.succeed({ host: "h", port: -1 }))
@@ -106,11 +126,12 @@ describe("Url", () => {
     expect(Url.parseRoute("127.0.0.1:6222")).toEqual(Result.succeed({ host: "127.0.0.1", port: 6222, user: undefined, password: undefined, raw: "127.0.0.1:6222" }))
     expect(Url.parseRoute("nats://h:1/some/path")).toEqual(Result.succeed({ host: "h", port: 1, user: undefined, password: undefined, raw: "nats://h:1/some/path" }))
     for (const bad of ["nats://h", "nats://:6222", "nats://h:0", "nats://h:-1", "nats://::1:6222", "nats://[::1:6222"]) {
-      expect(Result.isFailure(Url.parseRoute(bad)), bad).toBe(true)
+      const r = Url.parseRoute(bad)
+      expect(Result.isFailure(r) && r.failure, bad).toMatchObject({ _tag: "InvalidValue", kind: "route-url", input: bad })
     }
   })
   it("a flag URL refuses a path", () => {
-    expect(Url.parse("nats://h:1/path")).toEqual(Result.fail('unexpected path or query "/path"'))
+    expect(Url.parse("nats://h:1/path")).toEqual(Result.fail(new InvalidValue({ kind: "url", input: "nats://h:1/path", reason: 'unexpected path or query "/path"' })))
     expect(Result.isSuccess(Url.parse("nats://h:1/"))).toBe(true)
   })
   it("cluster.routes are decoded once, with the configured text kept; they encode back to that text", () => {
