@@ -109,8 +109,8 @@ const parseExport = (v: ConfigValue, parseDuration: DurationParser): ExportInput
       thresholdPos = f.value.pos
       if (f.value._tag !== "String") fail(f.value.pos, `Expected response threshold to be a parseable time duration, got ${goType(f.value)}`)
       const ms = parseDuration((f.value as { value: string }).value)
-      if (typeof ms === "string") fail(f.value.pos, `Expected response threshold to be a parseable time duration, got ${JSON.stringify((f.value as { value: string }).value)}`)
-      threshold = ms as number
+      if (Result.isFailure(ms)) fail(f.value.pos, `Expected response threshold to be a parseable time duration, got ${JSON.stringify((f.value as { value: string }).value)}`)
+      else threshold = ms.success
     } else if (k === "accounts") {
       accounts = strings(f)
     } else if (k === "latency" || k === "account_token_position") {

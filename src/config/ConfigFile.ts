@@ -497,7 +497,7 @@ const topSection = section<TopState>(
       t.out.cluster = c
     }],
     [["accounts"], (e, t) => {
-      t.accounts = parseAccounts(e, durationMs)
+      t.accounts = parseAccounts(e, parseDuration)
       t.out.accounts = t.accounts.accounts
     }],
     [["system_account", "system"], (e, t) => { t.out.systemAccount = str(e) }],
