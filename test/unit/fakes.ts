@@ -244,3 +244,20 @@ export class RecordingListener implements InterestListener {
 }
 
 export const bytes = (text: string): Uint8Array => latin1(text)
+
+/** A peer's route INFO as nats-server 2.9 writes it (`INFO {json} \r\n`), with `fields` on top of the usual ones. */
+export const peerInfo = (fields: Record<string, unknown>): string =>
+  `INFO ${JSON.stringify({ version: "2.9.10", proto: 2, host: "127.0.0.1", port: 7001, headers: true, max_payload: 1048576, ...fields })} \r\n`
+
+/** A dialing peer's route CONNECT (its `name` is its server id). */
+export const peerConnect = (fields: Record<string, unknown>): string =>
+  `CONNECT ${JSON.stringify({ echo: true, verbose: false, pedantic: false, tls_required: false, headers: true, ...fields })}\r\n`
+
+/** An accepted route from `peerId`, through CONNECT and INFO, registered; its output so far taken. */
+export const registeredRoute = (cluster: ClusterState, peerId: string, options: { readonly ip?: string; readonly port?: number } = {}): RouteDriver => {
+  const d = new RouteDriver(cluster, options)
+  d.feed(peerConnect({ name: peerId, cluster: cluster.name }) + peerInfo({ server_id: peerId, cluster: cluster.name }))
+  if (!d.conn.registered) throw new Error(`route from ${peerId} was not registered: ${d.conn.closeReason}`)
+  d.output()
+  return d
+}
