@@ -357,9 +357,13 @@ describe("Router: flush and stall", () => {
     expect(fast.conn.stall.stalledOn).toBe(consumer.conn)
     expect(polite.conn.stall.stalledOn).toBeUndefined()
     expect(consumer.conn.stalls).toBe(1)
-    // A flush outside a producer's batch (a PING answered, an INFO) stalls nobody.
-    polite.send("PING\r\n")
+    // A flush outside any producer's batch (a keepalive PING, an async INFO) stalls nobody, the
+    // backlogged connection itself included.
+    consumer.conn.sendPing()
+    server.infoChanged()
+    expect(consumer.conn.stall.stalledOn).toBeUndefined()
     expect(polite.conn.stall.stalledOn).toBeUndefined()
+    expect(consumer.conn.stalls).toBe(1)
     // The next batch of the polite producer into the backlogged consumer stalls it too, on its own signal.
     polite.send("PUB small 1\r\nx\r\n")
     expect(polite.conn.stall.stalledOn).toBe(consumer.conn)
