@@ -233,13 +233,13 @@ export class ClusterState implements ClusterPort {
       }
       if (raw["lang"] !== undefined) {
         this.log.error(`${conn.prefix}attempted to connect to route port`)
-        conn.close("Protocol Violation", "attempted to connect to route port")
+        conn.close("Incorrect Port", "attempted to connect to route port")
         return Effect.void
       }
       if (c.gateway !== undefined) {
         const text = `Rejecting connection from gateway "${c.gateway}" on the Route port`
         this.log.error(`${conn.prefix}${text}`)
-        conn.close("Protocol Violation", text)
+        conn.close("Wrong Gateway", text)
         return Effect.void
       }
       const auth = this.options.authorization

@@ -93,24 +93,22 @@ const cases: ReadonlyArray<Case> = [
     logs: "message headers not supported"
   },
   {
-    name: "unknown op → -ERR 'Unknown Protocol Operation' and close (Parse Error)",
+    name: "unknown op → -ERR 'Unknown Protocol Operation' and close (Protocol Violation, live 2.9.10)",
     input: QUIET + "FOO bar\r\n",
     out: "-ERR 'Unknown Protocol Operation'\r\n",
-    closed: "Parse Error",
-    // The offset in the read, as nats-server's `i=`.
-    logs: `Client parser ERROR, i=27: proto='"FOO bar\\r\\n"...'`
+    closed: "Protocol Violation"
   },
   {
     name: "MSG from a client → -ERR 'Unknown Protocol Operation'",
     input: QUIET + "MSG foo 1 1\r\nx\r\n",
     out: "-ERR 'Unknown Protocol Operation'\r\n",
-    closed: "Parse Error"
+    closed: "Protocol Violation"
   },
   {
     name: "wrong payload length → -ERR 'Unknown Protocol Operation'",
     input: QUIET + "PUB foo 2\r\nabc\r\n",
     out: "-ERR 'Unknown Protocol Operation'\r\n",
-    closed: "Parse Error"
+    closed: "Protocol Violation"
   },
   {
     name: "above max_payload → -ERR 'Maximum Payload Violation' at the PUB line; exactly max_payload is delivered",
