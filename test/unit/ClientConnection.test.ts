@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest"
 import { ClientDriver, makeServer, RecordingListener } from "./fakes.js"
 import type { ServerOptionsInput } from "../../src/config/ServerOptions.js"
+import * as bcrypt from "@node-rs/bcrypt"
 
 const QUIET = 'CONNECT {"verbose":false}\r\n'
 
@@ -233,6 +234,34 @@ describe("ClientConnection: bytes out for bytes in", () => {
     const client = new ClientDriver(server)
     expect(client.send(QUIET + "FOO\r\n")).toBe("-ERR 'Unknown Protocol Operation'\r\n")
     expect(client.send("SUB foo 1\r\nPING\r\n")).toBe("")
+    expect(server.router.localInterest.size).toBe(0)
+  })
+})
+
+describe("ClientConnection: a CONNECT whose verdict comes later (bcrypt)", () => {
+  it("holds the rest of the batch until the verdict, then runs it in order", async () => {
+    const { server } = makeServer({ authorization: { users: [{ user: "bob", password: bcrypt.hashSync("pw", 4) }] } })
+    const client = new ClientDriver(server)
+    expect(client.send('CONNECT {"user":"bob","pass":"pw"}\r\nSUB foo 1\r\nPING\r\n')).toBe("")
+    const pending = client.conn.auth.pending
+    expect(pending).toBeInstanceOf(Promise)
+    // Nothing of the held ops happened yet.
+    expect(client.conn.subs.size).toBe(0)
+    await pending
+    client.conn.resume()
+    expect(client.output()).toBe("+OK\r\n+OK\r\nPONG\r\n")
+    expect(client.conn.subs.has("1")).toBe(true)
+    expect(client.conn.user).toBe("bob")
+  })
+
+  it("a wrong password found later closes with -ERR 'Authorization Violation', the held ops never run", async () => {
+    const { server } = makeServer({ authorization: { users: [{ user: "bob", password: bcrypt.hashSync("pw", 4) }] } })
+    const client = new ClientDriver(server)
+    client.send('CONNECT {"user":"bob","pass":"nope"}\r\nSUB foo 1\r\nPING\r\n')
+    await client.conn.auth.pending
+    client.conn.resume()
+    expect(client.output()).toBe("-ERR 'Authorization Violation'\r\n")
+    expect(client.conn.closeReason).toBe("Authentication Failure")
     expect(server.router.localInterest.size).toBe(0)
   })
 })
