@@ -232,13 +232,13 @@ export class ClusterState implements ClusterPort {
       // Go reads `lang` and `gateway` into the same options: empty is absent.
       if (c.lang !== undefined && c.lang !== "") {
         this.log.error(`${conn.prefix}attempted to connect to route port`)
-        conn.close("Protocol Violation", "attempted to connect to route port")
+        conn.close("Incorrect Port", "attempted to connect to route port")
         return Effect.void
       }
       if (c.gateway !== undefined && c.gateway !== "") {
         const text = `Rejecting connection from gateway "${c.gateway}" on the Route port`
         this.log.error(`${conn.prefix}${text}`)
-        conn.close("Protocol Violation", text)
+        conn.close("Wrong Gateway", text)
         return Effect.void
       }
       const auth = this.options.authorization

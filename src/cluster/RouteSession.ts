@@ -55,6 +55,37 @@ const upgradeRoute = (conn: RouteConnection, tls: TlsConfig, dialed: Dialed | un
     return fromNetSocket(result.success)
   })
 
+/**
+ * One parsed batch of a route link: message and interest ops synchronously
+ * (`RouteConnection.apply`), INFO/CONNECT through the cluster and `-ERR` closing the link, in
+ * order. Exported so that the route handshake can be tested on the cores, without a socket.
+ */
+export const applyRouteBatch = (cluster: ClusterState, conn: RouteConnection, parsed: Parser.Parsed): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const log = cluster.server.log
+    let i = conn.apply(parsed, 0)
+    while (i < parsed.ops.length && !conn.closing) {
+      const op = parsed.ops[i]!
+      if (op._tag === "Info") yield* cluster.handleInfo(conn, op.json)
+      else if (op._tag === "Connect") yield* cluster.handleConnect(conn, op.json)
+      else if (op._tag === "Err") {
+        log.error(`${conn.prefix}Route Error ${op.message}`)
+        conn.close("Parse Error")
+      }
+      i = conn.apply(parsed, i + 1)
+    }
+    // nats-server keeps parsing the read it closed on: an -ERR right behind the INFO that made
+    // it close (e.g. a cluster name rejection) is still logged.
+    for (; i < parsed.ops.length; i++) {
+      const op = parsed.ops[i]!
+      if (op._tag === "Err") log.error(`${conn.prefix}Route Error ${op.message}`)
+    }
+    if (parsed.error !== undefined && !conn.closing) {
+      log.error(`${conn.prefix}${parsed.error.detail}`)
+      conn.close(parsed.error.reason, parsed.error.errText)
+    }
+  })
+
 /** Run one route link until it closes; resolves with the connection (its close reason, peer). */
 export const runRouteSession = (
   socket: Socket.Socket,
@@ -71,31 +102,7 @@ export const runRouteSession = (
     const conn = new RouteConnection(server.nextId(), server, ip, port, dialed?.url, dialed?.explicit ?? false, signals.io)
     cluster.links.add(conn)
 
-    /** One parsed batch: message and interest ops synchronously, INFO/CONNECT/-ERR through the cluster, in order. */
-    const handle = (parsed: Parser.Parsed) =>
-      Effect.gen(function*() {
-        let i = conn.apply(parsed, 0)
-        while (i < parsed.ops.length && !conn.closing) {
-          const op = parsed.ops[i]!
-          if (op._tag === "Info") yield* cluster.handleInfo(conn, op.json)
-          else if (op._tag === "Connect") yield* cluster.handleConnect(conn, op.json)
-          else if (op._tag === "Err") {
-            log.error(`${conn.prefix}Route Error ${op.message}`)
-            conn.close("Parse Error")
-          }
-          i = conn.apply(parsed, i + 1)
-        }
-        // nats-server keeps parsing the read it closed on: an -ERR right behind the INFO that made
-        // it close (e.g. a cluster name rejection) is still logged.
-        for (; i < parsed.ops.length; i++) {
-          const op = parsed.ops[i]!
-          if (op._tag === "Err") log.error(`${conn.prefix}Route Error ${op.message}`)
-        }
-        if (parsed.error !== undefined && !conn.closing) {
-          log.error(`${conn.prefix}${parsed.error.detail}`)
-          conn.close(parsed.error.reason, parsed.error.errText)
-        }
-      })
+    const handle = (parsed: Parser.Parsed) => applyRouteBatch(cluster, conn, parsed)
 
     /** Our INFO goes out at once, after CONNECT when we dialed; never wait for the peer's. */
     const start = Effect.gen(function*() {

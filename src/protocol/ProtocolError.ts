@@ -39,6 +39,8 @@ export type CloseReason =
   | "Server Shutdown"
   | "Parse Error"
   | "Duplicate Route"
+  | "Incorrect Port"
+  | "Wrong Gateway"
   | "Cluster Name Conflict"
   | "Duplicate Server Name"
   | "Route Removed"
@@ -81,7 +83,9 @@ export const snippet = (bytes: Uint8Array, from: number, max = 32): string => {
 export const unknownOp = (kind: string, bytes: Uint8Array, at: number): ProtocolError =>
   new ProtocolError({
     errText: ErrText.unknownOp,
-    reason: kind === "Router" ? "Protocol Violation" : "Parse Error",
+    // nats-server 2.9.10 (live): a parse error closes clients and routes alike as Protocol
+    // Violation; `Parse Error` is for a `-ERR` the peer sent.
+    reason: "Protocol Violation",
     detail: `${kind} parser ERROR, i=${at}: proto='${snippet(bytes, at)}...'`
   })
 

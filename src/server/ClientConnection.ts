@@ -483,12 +483,16 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 }
 
-/** nats-server 2.9's `stallDuration`: 100 ms, plus 100 ms per tenth of max_pending above half, at most 1 s. */
+/**
+ * nats-server 2.9's `stallDuration`: 100 ms, plus 100 ms per tenth of half of max_pending above
+ * that half (Go's integer division, so just below max_pending it can be 1.1 s), 1 s at max_pending.
+ */
 export const stallMillis = (pending: number, max: number): number => {
   if (pending >= max) return 1000
-  const half = max / 2
+  // Go's integer division: `hmp := mp / 2`, `bsz := hmp / 10`.
+  const half = Math.floor(max / 2)
   if (pending <= half) return 100
-  return Math.min(1000, 100 + 100 * Math.floor((pending - half) / (half / 10)))
+  return 100 + 100 * Math.floor((pending - half) / Math.max(1, Math.floor(half / 10)))
 }
 
 const traceText = (op: Op.Op): string => {
