@@ -164,18 +164,36 @@ export interface Parsed {
  * A fresh parser. `fastPaths: false` sends every line through the general path — the fast paths
  * must give the same ops and errors, and tests check it with this.
  */
-export const initial = (kind: PeerKind, limits: ParserLimits, options?: { readonly fastPaths?: boolean }): ParserState => ({
-  kind,
-  limits,
-  line: undefined,
-  lineAcc: undefined,
-  lineArgs: -1,
-  lineSplit: false,
-  awaiting: undefined,
-  failed: false,
-  scratch: newScratch(),
-  fastPaths: options?.fastPaths ?? true
-})
+export const initial = (kind: PeerKind, limits: ParserLimits, options?: { readonly fastPaths?: boolean }): ParserState =>
+  makeState(kind, limits, undefined, undefined, -1, false, undefined, false, newScratch(), options?.fastPaths ?? true)
+
+/**
+ * The one place a state is made, so that all states share one shape (one hidden class) and the
+ * per-message loads from them stay monomorphic; a spread `{ ...state, … }` would make new shapes.
+ */
+const makeState = (
+  kind: PeerKind,
+  limits: ParserLimits,
+  line: Uint8Array | undefined,
+  lineAcc: Grow | undefined,
+  lineArgs: number,
+  lineSplit: boolean,
+  awaiting: AwaitingPayload | undefined,
+  failed: boolean,
+  scratch: Scratch,
+  fastPaths: boolean
+): ParserState => ({ kind, limits, line, lineAcc, lineArgs, lineSplit, awaiting, failed, scratch, fastPaths })
+
+/** `state` with another carried line / payload / failed flag. */
+const withCarry = (
+  state: ParserState,
+  line: Uint8Array | undefined,
+  lineAcc: Grow | undefined,
+  lineArgs: number,
+  lineSplit: boolean,
+  awaiting: AwaitingPayload | undefined,
+  failed: boolean
+): ParserState => makeState(state.kind, state.limits, line, lineAcc, lineArgs, lineSplit, awaiting, failed, state.scratch, state.fastPaths)
 
 const CR = 13
 const LF = 10
@@ -588,7 +606,7 @@ const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed]
   const ops: Array<Op.Op> = []
   if (state.failed) return [state, { ops, error: undefined }]
   const fail = (error: ProtocolError): [ParserState, Parsed] => [
-    { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: undefined, failed: true },
+    withCarry(state, undefined, undefined, -1, false, undefined, true),
     { ops, error }
   ]
 
@@ -605,7 +623,8 @@ const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed]
       const acc = append(aw.acc, aw.have, buf, 0, end, total)
       // The byte after the payload is here and is not CR: fail now, as nats-server does.
       if (aw.have + end > aw.size && acc.buf[aw.size] !== CR) return fail(PE.unknownOp(kindName(state.kind), acc.buf.subarray(0, acc.used), aw.size))
-      return [{ ...state, awaiting: { head: aw.head, size: aw.size, acc, have: aw.have + end } }, { ops, error: undefined }]
+      const awaiting = { head: aw.head, size: aw.size, acc, have: aw.have + end }
+      return [withCarry(state, state.line, state.lineAcc, state.lineArgs, state.lineSplit, awaiting, state.failed), { ops, error: undefined }]
     }
     const whole = append(aw.acc, aw.have, buf, 0, want, total).buf
     if (whole[aw.size] !== CR || whole[aw.size + 1] !== LF) {
@@ -639,7 +658,7 @@ const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed]
       ops.push(head)
     } else {
       const size = state.scratch.headSize
-      const r = takePayload(state, head, size, rest, 0, ops)
+      const r = takePayload(state, state.scratch, head, size, rest, 0, ops)
       if (r !== undefined) {
         if (r[1].error !== undefined) return fail(r[1].error)
         return r
@@ -709,7 +728,7 @@ const carryMore = (state: ParserState, buf: Buffer, from: number, ops: Array<Op.
   const max = state.limits.maxControlLine
   const args = len - state.lineArgs
   if (args > max) return fail(PE.maxControlLine(max, args))
-  return [{ ...state, line: acc.buf.subarray(0, len), lineAcc: acc, lineSplit: true }, { ops, error: undefined }]
+  return [withCarry(state, acc.buf.subarray(0, len), acc, state.lineArgs, true, state.awaiting, state.failed), { ops, error: undefined }]
 }
 
 type Fail = (error: ProtocolError) => [ParserState, Parsed]
@@ -752,13 +771,13 @@ const subjectText = (sc: Scratch, buf: Buffer, s: number, e: number): string => 
 /** Where the arguments of a fast-path line end: before a final CR. */
 const argsEnd = (buf: Uint8Array, s: number, lf: number): number => (lf > s && buf[lf - 1] === CR ? lf - 1 : lf)
 
-const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): PayloadHead | undefined => {
+const fastPub = (sc: Scratch, buf: Buffer, s: number, lf: number, maxControlLine: number, maxPayload: number): PayloadHead | undefined => {
   if ((buf[s]! | 0x20) !== 112 || (buf[s + 1]! | 0x20) !== 117 || (buf[s + 2]! | 0x20) !== 98) return undefined
   const b3 = buf[s + 3]
   if (b3 !== SPACE && b3 !== TAB) return undefined
   const e = argsEnd(buf, s, lf)
   let i = skipBlanks(buf, s + 4, e)
-  if (e - i > state.limits.maxControlLine) return undefined
+  if (e - i > maxControlLine) return undefined
   // Up to three tokens, subject [reply] size, found with positions in locals rather than through
   // `tokenize` (this line is most of the traffic). A CR inside the line changes where it ends and
   // a CR or LF is a token byte to a client's PUB: the general path handles both.
@@ -773,8 +792,7 @@ const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): Payloa
   if (skipBlanks(buf, i, e) !== e || t1 === t1e) return undefined
   const hasReply = t2 !== t2e
   const total = hasReply ? sizeOf(buf, t2, t2e) : sizeOf(buf, t1, t1e)
-  if (total < 0 || (state.kind === "client" && total > state.limits.maxPayload)) return undefined
-  const sc = state.scratch
+  if (total < 0 || total > maxPayload) return undefined
   sc.headSize = total
   const subject = subjectText(sc, buf, t0, t0e)
   const reply = hasReply ? bytes(buf, t1, t1e) : undefined
@@ -782,15 +800,14 @@ const fastPub = (state: ParserState, buf: Buffer, s: number, lf: number): Payloa
 }
 
 /** The route's counterpart: `RMSG account subject [reply] size` without queue groups. */
-const fastRouteMsg = (state: ParserState, buf: Buffer, s: number, lf: number): PayloadHead | undefined => {
+const fastRouteMsg = (sc: Scratch, buf: Buffer, s: number, lf: number, maxControlLine: number): PayloadHead | undefined => {
   if ((buf[s]! | 0x20) !== 114 || (buf[s + 1]! | 0x20) !== 109 || (buf[s + 2]! | 0x20) !== 115 || (buf[s + 3]! | 0x20) !== 103) {
     return undefined
   }
   const b4 = buf[s + 4]
   if (b4 !== SPACE && b4 !== TAB) return undefined
   const e = argsEnd(buf, s, lf)
-  if (e - (s + 5) > state.limits.maxControlLine) return undefined
-  const sc = state.scratch
+  if (e - (s + 5) > maxControlLine) return undefined
   const n = tokenize(sc, buf, s + 5, e)
   // A CR inside the line changes where it ends (an LF is rare, `RMSG \n…`): the general path.
   if (sc.tokSawCRLF) return undefined
@@ -809,36 +826,51 @@ const fastRouteMsg = (state: ParserState, buf: Buffer, s: number, lf: number): P
   return { _tag: "RouteMsg", account, subject, reply, queues: undefined, headerSize: -1, payload: NO_PAYLOAD }
 }
 
+/** Which fast path the loop takes (see `initial`'s `fastPaths`). */
+const FAST_NONE = 0
+const FAST_PUB = 1
+const FAST_RMSG = 2
+
 /** The main loop over complete lines and payloads in `buf` from `i`. */
 const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
   const end = buf.length
-  const fast = !state.fastPaths ? undefined : state.kind === "client" ? fastPub : state.kind === "route" ? fastRouteMsg : undefined
+  // Everything the per-message work needs from the state, loaded once per chunk.
+  const kind = state.kind
+  const fast = !state.fastPaths ? FAST_NONE : kind === "client" ? FAST_PUB : kind === "route" ? FAST_RMSG : FAST_NONE
   const sc = state.scratch
+  const maxControlLine = state.limits.maxControlLine
+  const maxPayload = state.limits.maxPayload
   while (i < end) {
     let lf = buf.indexOf(LF, i)
     if (lf < 0) return carryLine(state, buf, i, ops, fail)
     // Rare: `SUB \n…`, `CONNECT\n…` — the LF is the first byte of the arguments, not the line end.
     const before = buf[lf - 1]
-    if ((before === SPACE || before === TAB || lf - i === 7 || lf - i === 4) && lfStartsArgs(state.kind, buf, i, lf)) {
+    if ((before === SPACE || before === TAB || lf - i === 7 || lf - i === 4) && lfStartsArgs(kind, buf, i, lf)) {
       lf = buf.indexOf(LF, lf + 1)
       if (lf < 0) return carryLine(state, buf, i, ops, fail)
     }
-    const head = (fast !== undefined && lf - i > 6 ? fast(state, buf, i, lf) : undefined) ?? parseLine(state, buf, i, lf)
-    if (head instanceof PE.ProtocolError) return failLine(state.scratch, head, ops, fail)
+    let head: LineResult | undefined = undefined
+    if (lf - i > 6) {
+      // fastPub only for clients: its max_payload check is the client's.
+      if (fast === FAST_PUB) head = fastPub(sc, buf, i, lf, maxControlLine, maxPayload)
+      else if (fast === FAST_RMSG) head = fastRouteMsg(sc, buf, i, lf, maxControlLine)
+    }
+    if (head === undefined) head = parseLine(state, buf, i, lf)
+    if (head instanceof PE.ProtocolError) return failLine(sc, head, ops, fail)
     if (!isHead(head)) {
       ops.push(head)
       i = lf + 1
       continue
     }
     const size = sc.headSize
-    const r = takePayload(state, head, size, buf, lf + 1, ops)
+    const r = takePayload(state, sc, head, size, buf, lf + 1, ops)
     if (r !== undefined) {
       if (r[1].error !== undefined) return fail(r[1].error)
       return r
     }
     i = lf + 1 + size + 2
   }
-  return [state.line === undefined && state.awaiting === undefined ? state : { ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: undefined }, {
+  return [state.line === undefined && state.awaiting === undefined ? state : withCarry(state, undefined, undefined, -1, false, undefined, state.failed), {
     ops,
     error: undefined
   }]
@@ -878,6 +910,7 @@ const plainView = (sc: Scratch, buf: Uint8Array): Uint8Array => {
  */
 const takePayload = (
   state: ParserState,
+  sc: Scratch,
   head: PayloadHead,
   size: number,
   buf: Uint8Array,
@@ -890,20 +923,20 @@ const takePayload = (
     const crAt = from + size
     if (buf[crAt] !== CR || buf[crAt + 1] !== LF) {
       pubLine(state, head, ops, false)
-      return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, crAt) }]
+      return [withCarry(state, state.line, state.lineAcc, state.lineArgs, state.lineSplit, state.awaiting, true), { ops, error: PE.unknownOp(kindName(state.kind), buf, crAt) }]
     }
-    ;(head as Mutable<PayloadHead>).payload = plainView(state.scratch, buf).subarray(from, crAt)
+    ;(head as Mutable<PayloadHead>).payload = plainView(sc, buf).subarray(from, crAt)
     ops.push(head)
     return undefined
   }
   if (avail > size && buf[from + size] !== CR) {
     // The byte after the payload is here and is not CR: fail now, as nats-server does.
     pubLine(state, head, ops, false)
-    return [{ ...state, failed: true }, { ops, error: PE.unknownOp(kindName(state.kind), buf, from + size) }]
+    return [withCarry(state, state.line, state.lineAcc, state.lineArgs, state.lineSplit, state.awaiting, true), { ops, error: PE.unknownOp(kindName(state.kind), buf, from + size) }]
   }
   pubLine(state, head, ops, true)
   const acc = avail > 0 ? append(undefined, 0, buf, from, buf.length, need) : undefined
-  return [{ ...state, line: undefined, lineAcc: undefined, lineArgs: -1, lineSplit: false, awaiting: { head, size, acc, have: avail } }, { ops, error: undefined }]
+  return [withCarry(state, undefined, undefined, -1, false, { head, size, acc, have: avail }, state.failed), { ops, error: undefined }]
 }
 
 /** A client's PUB/HPUB line whose payload is not complete here: tell the connection now. */
@@ -942,7 +975,7 @@ const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op
     split = argsFrom < e
   }
   work.copied += line.length
-  return [{ ...state, line, lineAcc: { buf: asBuffer(line), used: line.length }, lineArgs, lineSplit: split, awaiting: undefined }, { ops, error: undefined }]
+  return [withCarry(state, line, { buf: asBuffer(line), used: line.length }, lineArgs, split, undefined, state.failed), { ops, error: undefined }]
 }
 
 /**
