@@ -4,7 +4,8 @@
  * `@effect/platform-node`'s adapter reads with `stream.read()`, which on Node < 26 concatenates
  * everything buffered into one new Buffer: one more copy (and allocation) of every inbound byte.
  * Here each chunk Node read from the kernel is handed over as it is. Backpressure stays end to
- * end: past a few buffered chunks the socket is paused until the next pull takes them.
+ * end: past a few buffered chunks the socket is paused until the next pull takes them. Writes can
+ * be made synchronously (`writeNow`), so that a writer can keep a deadline timer for stalls only.
  *
  * @since 0.1.0
  */
@@ -14,6 +15,19 @@ import type * as Net from "node:net"
 
 /** Chunks buffered before the socket is paused (Node reads up to 64 KiB per chunk). */
 const MAX_BUFFERED = 16
+
+/**
+ * The writer of a socket made here also writes synchronously: `writeNow` hands the chunk to Node
+ * at once and returns undefined when the socket took it, else what to wait for (the drain, or the
+ * failure). A session's writer then needs a timer only for a write that did not complete at once.
+ */
+export interface DirectWriter extends Socket.Writer {
+  readonly writeNow: (chunk: Uint8Array | string) => Effect.Effect<void, Socket.SocketError> | undefined
+}
+
+/** The synchronous write of a writer from `fromNetSocket`, if it is one. */
+export const writeNowOf = (writer: Socket.Writer): DirectWriter["writeNow"] | undefined =>
+  (writer as Partial<DirectWriter>).writeNow
 
 const closed = (code = 1000) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
 
@@ -99,24 +113,29 @@ export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
     return Effect.sync(cleanup)
   })
 
+  const writeNow = (chunk: Uint8Array | string): Effect.Effect<void, Socket.SocketError> | undefined => {
+    if (conn.destroyed || conn.writableEnded) return Effect.fail(closed(1006))
+    try {
+      return conn.write(chunk) ? undefined : awaitDrain
+    } catch (cause) {
+      return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) }))
+    }
+  }
+
   const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
     Effect.suspend(() => {
       if (Socket.isCloseEvent(chunk)) {
         conn.destroy()
         return Effect.void
       }
-      if (conn.destroyed || conn.writableEnded) return Effect.fail(closed(1006))
-      try {
-        return conn.write(chunk) ? Effect.void : awaitDrain
-      } catch (cause) {
-        return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) }))
-      }
+      return writeNow(chunk) ?? Effect.void
     })
 
   const writer: Socket.Socket["writer"] = Effect.acquireRelease(
-    Effect.succeed<Socket.Writer>({
+    Effect.succeed<DirectWriter>({
       write,
-      writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true })
+      writeAll: (chunks) => Effect.forEach(chunks, write, { discard: true }),
+      writeNow
     }),
     () =>
       Effect.sync(() => {

@@ -22,6 +22,7 @@ import type * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import { writeNowOf } from "../net/NetSocket.js"
 import { PeerAddress } from "../net/Transport.js"
 import type { OutBuffer } from "../protocol/OutBuffer.js"
 import * as Parser from "../protocol/Parser.js"
@@ -74,7 +75,11 @@ export const remoteAddress = Effect.flatMap(
   })
 )
 
-/** Hands everything buffered to the socket in one write per wake-up; backpressure is `inFlight`. */
+/**
+ * Hands everything buffered to the socket in one write per wake-up; backpressure is `inFlight`.
+ * write_deadline: a write not done within it is a stall (`onStall`); with a socket that writes
+ * synchronously (`NetSocket`) the timer starts only when a write did not complete at once.
+ */
 export const writerLoop = (
   out: { take(): Uint8Array | undefined },
   writer: Socket.Writer,
@@ -85,15 +90,19 @@ export const writerLoop = (
   onWritten?: () => void
 ) =>
   Effect.gen(function*() {
+    const writeNow = writeNowOf(writer)
     while (true) {
       yield* wake.await
       wake.closeUnsafe()
       let chunk = out.take()
       while (chunk !== undefined) {
         accounting.inFlight += chunk.length
-        const wrote = yield* writer.write(chunk).pipe(Effect.timeoutOption(Duration.millis(writeDeadline)))
+        // A write the socket takes at once needs no timer (nor fibers): the deadline only runs
+        // while a write waits (for the drain), as long as the socket can write synchronously.
+        const waiting = writeNow === undefined ? writer.write(chunk) : writeNow(chunk)
+        const wrote = waiting === undefined ? true : yield* waiting.pipe(Effect.timeoutOption(Duration.millis(writeDeadline)))
         accounting.inFlight -= chunk.length
-        if (Option.isNone(wrote)) return onStall()
+        if (wrote !== true && Option.isNone(wrote)) return onStall()
         onWritten?.()
         chunk = out.take()
       }
