@@ -67,6 +67,17 @@ describe("TcpProxy", () => {
     return c
   }
 
+  /** A target behind a proxy that tags links by route CONNECT name, and one dialer linked as `NX`. */
+  const linkedThroughProxy = async () => {
+    const t = await target()
+    const proxy = await TcpProxy.start({ port: t.port }, 0, { tagOf: routeConnectName })
+    cleanup.push(() => proxy.close())
+    const d = await dial(proxy.port)
+    d.socket.write("CONNECT {\"name\":\"NX\"}\r\n")
+    await waitUntil("linked", () => t.conns.length === 1 && t.conns[0]!.got.length > 0)
+    return { t, proxy, d }
+  }
+
   it("tags links by the dialer's route CONNECT and forwards both ways", async () => {
     const t = await target()
     const proxy = await TcpProxy.start({ port: t.port }, 0, { tagOf: routeConnectName })
@@ -80,12 +91,7 @@ describe("TcpProxy", () => {
   })
 
   it("drop holds bytes and closes silently; heal lets them through", async () => {
-    const t = await target()
-    const proxy = await TcpProxy.start({ port: t.port }, 0, { tagOf: routeConnectName })
-    cleanup.push(() => proxy.close())
-    const d = await dial(proxy.port)
-    d.socket.write("CONNECT {\"name\":\"NX\"}\r\n")
-    await waitUntil("linked", () => t.conns.length === 1 && t.conns[0]!.got.length > 0)
+    const { t, proxy, d } = await linkedThroughProxy()
     proxy.setRule((tag) => (tag === "NX" ? "drop" : "pass"))
     d.socket.write("PING\r\n")
     t.conns[0]!.socket.end("bye\r\n")
@@ -107,12 +113,7 @@ describe("TcpProxy", () => {
   })
 
   it("reset destroys both sides and refuses new links until healed", async () => {
-    const t = await target()
-    const proxy = await TcpProxy.start({ port: t.port }, 0, { tagOf: routeConnectName })
-    cleanup.push(() => proxy.close())
-    const d = await dial(proxy.port)
-    d.socket.write("CONNECT {\"name\":\"NX\"}\r\n")
-    await waitUntil("linked", () => t.conns.length === 1 && t.conns[0]!.got.length > 0)
+    const { t, proxy, d } = await linkedThroughProxy()
     proxy.setRule(() => "reset")
     await waitUntil("both sides closed", () => d.closed && t.conns[0]!.closed)
     const d2 = await dial(proxy.port)
