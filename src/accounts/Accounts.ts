@@ -22,7 +22,8 @@
  *   importing account on the original reply (once for `singleton` exports; until the
  *   `response_threshold` for `stream` and `chunked`).
  *
- * Nothing here is wired into the router yet (docs/DESIGN.md, "Accounts (in progress)").
+ * The router (`server/Router`) serves the same rules with shadow subscriptions and internal
+ * service-import subscribers; a property test checks it against {@link deliveries}.
  *
  * @since 0.1.0
  */
@@ -376,13 +377,19 @@ export class ServiceReplies {
   private readonly routes = new Map<string, Map<string, ResponseRoute>>()
   constructor(private readonly random: () => number = Math.random) {}
 
-  /** A new reply in `exporter` that routes its responses to `route`. */
-  add(exporter: string, route: ResponseRoute): string {
+  /** The `_R_.<6>.` prefix of `exporter`'s mapped replies (drawn on first use). */
+  prefix(exporter: string): string {
     let prefix = this.prefixes.get(exporter)
     if (prefix === undefined) {
       prefix = SERVICE_REPLY_PREFIX + base62(this.random, 6) + "."
       this.prefixes.set(exporter, prefix)
     }
+    return prefix
+  }
+
+  /** A new reply in `exporter` that routes its responses to `route`. */
+  add(exporter: string, route: ResponseRoute): string {
+    const prefix = this.prefix(exporter)
     let byReply = this.routes.get(exporter)
     if (byReply === undefined) this.routes.set(exporter, byReply = new Map())
     let reply: string
@@ -433,6 +440,12 @@ export interface Delivery {
 
 const mapSubject = (t: Transform | undefined, to: string, subject: string, from: string): string =>
   t !== undefined ? applyTransform(t, subject) : from === to ? subject : to
+
+/** The subject a message on `subject` (matching the import's `from`) lands on through an import. */
+export const mapImportSubject = (
+  im: { readonly transform: Transform | undefined; readonly from: string; readonly to: string },
+  subject: string
+): string => mapSubject(im.transform, im.to, subject, im.from)
 
 /**
  * The spaces one message published in `account` on the literal `subject` lands in (see the module

@@ -25,8 +25,7 @@ import type { PeerInfo } from "./RouteInfo.js"
 const BACKLOG_HIGH = 8 * 1024 * 1024
 const BACKLOG_LOW = 1024 * 1024
 
-/** The account every client of ours lives in. */
-export const GLOBAL_ACCOUNT = "$G"
+import type { Account } from "../server/Account.js"
 
 export interface RouteIO {
   wakeWriter(): void
@@ -39,8 +38,10 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
   readonly queueScratch: Array<string> = []
   /** Remote interest this route announced, keyed by `account subject[ queue]` as RS- names it. */
   readonly interest = new Map<string, RemoteInterest>()
-  /** Interest in accounts we do not serve ($SYS…): counted for /routez, never matched. */
+  /** Interest in accounts we do not serve: counted for /routez, never matched. */
   foreignInterest = 0
+  /** The account of the last routed op (runs of RMSG usually share one): saves a map lookup each. */
+  private lastAccount: Account | undefined = undefined
 
   /** Set once the peer's INFO was accepted and this route is the one for that server. */
   registered = false
@@ -146,9 +147,9 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
   }
 
   /** RouteTarget: one RMSG/HMSG for a message a local client published (hot path). */
-  sendMsg(subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void {
+  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void {
     if (this.closeReason !== undefined) return
-    this.out.appendRouteMsg(GLOBAL_ACCOUNT, subject, reply, queues, headerSize, payload)
+    this.out.appendRouteMsg(account, subject, reply, queues, headerSize, payload)
     this.outMsgs++
     this.outBytes += payload.length
     if (!this.dirty) this.server.router.markDirty(this)
@@ -162,7 +163,9 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
   /** The full local interest, right after registration, in one write. */
   sendAllInterest(): void {
     let text = ""
-    for (const change of this.server.router.localInterest.values()) text += interestLine(change)
+    for (const acc of this.server.router.accounts.values()) {
+      for (const change of acc.localInterest.values()) text += interestLine(change)
+    }
     // Subjects and queue names are byte strings: one byte per char.
     if (text.length > 0) this.send(Buffer.from(text, "latin1"))
   }
@@ -218,11 +221,21 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
     return i
   }
 
+  /** The account a routed op names, when this server serves it. */
+  private accountOf(name: string): Account | undefined {
+    const last = this.lastAccount
+    if (last !== undefined && last.name === name) return last
+    const acc = this.server.router.lookup(name)
+    if (acc !== undefined) this.lastAccount = acc
+    return acc
+  }
+
   private routedMsg(op: Op.RouteMsg): void {
     this.inMsgs++
     this.inBytes += op.payload.length
-    if (op.account !== GLOBAL_ACCOUNT) return
-    this.server.router.publishFromRoute(op.subject, op.reply, op.queues, op.headerSize, op.payload)
+    const acc = this.accountOf(op.account)
+    if (acc === undefined) return
+    this.server.router.publishFromRoute(op.subject, op.reply, op.queues, op.headerSize, op.payload, acc)
   }
 
   private routeSub(op: Op.RouteSub): void {
@@ -233,13 +246,14 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
       known.weight = op.weight
       return
     }
-    if (op.account !== GLOBAL_ACCOUNT) {
+    const acc = this.accountOf(op.account)
+    if (acc === undefined) {
       this.foreignInterest++
       return
     }
-    const interest = new RemoteInterest(this, op.subject, op.queue, op.weight)
+    const interest = new RemoteInterest(this, op.subject, op.queue, op.weight, acc)
     try {
-      this.server.router.addRemote(interest)
+      this.server.router.addRemote(interest, acc)
     } catch {
       // An invalid subject from a peer is ignored rather than dropping the route.
       return
@@ -251,17 +265,17 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
     const key = op.queue === undefined ? `${op.account} ${op.subject}` : `${op.account} ${op.subject} ${op.queue}`
     const known = this.interest.get(key)
     if (known === undefined) {
-      if (op.account !== GLOBAL_ACCOUNT && this.foreignInterest > 0) this.foreignInterest--
+      if (this.foreignInterest > 0 && this.accountOf(op.account) === undefined) this.foreignInterest--
       return
     }
     this.interest.delete(key)
-    this.server.router.removeRemote(known)
+    this.server.router.removeRemote(known, known.account)
   }
 
   /** Drop everything this route told us (it is gone). Returns how many entries were removed. */
   removeAllInterest(): number {
     const n = this.interest.size
-    for (const interest of this.interest.values()) this.server.router.removeRemote(interest)
+    for (const interest of this.interest.values()) this.server.router.removeRemote(interest, interest.account)
     this.interest.clear()
     this.foreignInterest = 0
     return n
@@ -269,8 +283,8 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
 }
 
 const interestLine = (c: InterestChange): string => {
-  if (c.queue === undefined) return c.count > 0 ? `RS+ ${GLOBAL_ACCOUNT} ${c.subject}\r\n` : `RS- ${GLOBAL_ACCOUNT} ${c.subject}\r\n`
+  if (c.queue === undefined) return c.count > 0 ? `RS+ ${c.account} ${c.subject}\r\n` : `RS- ${c.account} ${c.subject}\r\n`
   return c.count > 0
-    ? `RS+ ${GLOBAL_ACCOUNT} ${c.subject} ${c.queue} ${c.count}\r\n`
-    : `RS- ${GLOBAL_ACCOUNT} ${c.subject} ${c.queue}\r\n`
+    ? `RS+ ${c.account} ${c.subject} ${c.queue} ${c.count}\r\n`
+    : `RS- ${c.account} ${c.subject} ${c.queue}\r\n`
 }

@@ -20,7 +20,7 @@
 import * as fs from "node:fs"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
-import { compileAccounts, GLOBAL_ACCOUNT } from "../accounts/Accounts.js"
+import { type Accounts, type AccountsError, compileAccounts, GLOBAL_ACCOUNT } from "../accounts/Accounts.js"
 import { decodeAccountClaims, decodeOperatorClaims, isPublicKey, type OperatorClaims } from "../accounts/Jwt.js"
 import { parsePermissions, parseUserEntry, type DurationParser } from "./AuthConfigFile.js"
 import { type ConfigEntry, configError, type ConfigMap, type ConfigValue, type Position } from "./ConfigParser.js"
@@ -410,9 +410,18 @@ export const accountsStartupError = (o: ServerOptions): string | undefined => {
   } else if (o.systemAccount !== undefined && o.systemAccount !== "$SYS" && !accounts.some((a) => a.name === o.systemAccount)) {
     return "error resolving system account: account missing"
   }
+  if (operators.length === 0) {
+    // Options given to the Layer directly were not checked by the config loader.
+    const graph = configAccountGraph(o)
+    return Result.isFailure(graph) ? graph.failure.reason : undefined
+  }
   return "accounts, operators and the system account are parsed and checked but not served by effect-nats-server yet " +
     "(issue 10); remove accounts, system_account, operator, resolver and resolver_preload to start"
 }
+
+/** The account graph of the `accounts` block, compiled (exports and imports checked as nats-server). */
+export const configAccountGraph = (o: Pick<ServerOptions, "accounts">): Result.Result<Accounts, AccountsError> =>
+  compileAccounts((o.accounts ?? []).map((a) => ({ name: a.name, exports: a.exports, imports: a.imports })))
 
 // ---------------------------------------------------------------------------------------------
 // Printer

@@ -23,6 +23,7 @@ import { ClientAuth } from "./auth/ClientAuth.js"
 import { type ConnectOptions, parseConnect } from "./ConnectOptions.js"
 import { ConnectionCore } from "./ConnectionCore.js"
 import type { Connection, InfoListener, ServerState } from "./ServerState.js"
+import type { Account } from "./Account.js"
 import { type Producer, StallSignal } from "./Router.js"
 import { LocalSubscription, type Subscriber } from "./Subscription.js"
 import type { CertNames } from "../net/CertNames.js"
@@ -63,6 +64,9 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   private pubLineChecked = false
   /** Authentication and permissions of this connection (see `auth/ClientAuth`). */
   readonly auth: ClientAuth
+  /** The account this connection lives in: the global one until a user of another authenticates. */
+  account: Account
+  private accountBound = false
 
   // Keepalive and async INFO.
   /** Async INFOs are only sent after the client's first PING was answered. */
@@ -80,7 +84,20 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     private readonly io: SessionIO
   ) {
     super(server.clock)
+    this.account = server.router.global
     this.auth = new ClientAuth(this)
+  }
+
+  /**
+   * Bind the connection to the account its user belongs to (once, at login; `undefined` = the
+   * global account). Subscriptions made before (none can be: SUB needs a login) stay where they are.
+   */
+  bindAccount(name: string | undefined): void {
+    if (this.accountBound) this.account.connections--
+    const router = this.server.router
+    this.account = name === undefined ? router.global : router.lookup(name) ?? router.account(name)
+    this.account.connections++
+    this.accountBound = true
   }
 
   /** Log prefix as nats-server writes it: `ip:port - cid:N - ["v:lang:name" - ]`. */
@@ -294,7 +311,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     if (this.verbose) this.ok()
     // An HPUB with an empty header block (`HPUB foo 0 5`) is routed as a plain message (nats-server: MSG).
     const headerSize = op.headerSize > 0 ? op.headerSize : -1
-    const delivered = this.server.router.publishLocal(this, op.subject, op.reply, headerSize, op.payload)
+    const delivered = this.server.router.publishLocal(this, op.subject, op.reply, headerSize, op.payload, this.account)
     if (delivered === 0 && this.noResponders && op.reply !== undefined) this.noRespondersReply(op.reply)
   }
 
@@ -308,7 +325,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   /** Nobody had interest: answer the requester's own reply subscription with a 503 status. */
   private noRespondersReply(reply: string): void {
-    const result = this.server.router.index.match(reply)
+    const result = this.account.index.match(reply)
     for (const sub of result.plain) {
       if (!sub.remote && sub.owner === this && !sub.closed) {
         this.deliver(sub, reply, undefined, NO_RESPONDERS.length, NO_RESPONDERS)
@@ -455,7 +472,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
       this.sendErr(ErrText.invalidSubject)
       return
     }
-    const sub = new LocalSubscription(this, op.subject, op.queue, op.sid)
+    const sub = new LocalSubscription(this, op.subject, op.queue, op.sid, this.account)
     this.subs.set(op.sid, sub)
     this.server.router.addLocal(sub)
     this.ok()
@@ -480,6 +497,10 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
    */
   removeAllSubscriptions(): void {
     for (const sub of this.subs.values()) this.server.router.removeLocal(sub)
+    if (this.accountBound) {
+      this.accountBound = false
+      this.account.connections--
+    }
   }
 }
 

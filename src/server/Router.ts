@@ -11,8 +11,19 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { SubjectIndex } from "../subjects/SubjectIndex.js"
-import type { Interest, RouteTarget } from "./Subscription.js"
+import {
+  type Accounts,
+  type CompiledServiceImport,
+  type CompiledStreamImport,
+  GLOBAL_ACCOUNT,
+  isSubsetMatch,
+  mapImportSubject,
+  ServiceReplies,
+  subjectsCollide
+} from "../accounts/Accounts.js"
+import { matchesPattern } from "../subjects/Subject.js"
+import { Account } from "./Account.js"
+import type { Interest, RouteTarget, Subscriber } from "./Subscription.js"
 import { LocalSubscription, RemoteInterest } from "./Subscription.js"
 
 /** A connection with an outbound buffer that can be flushed. */
@@ -80,8 +91,9 @@ export interface Publisher {
   readonly echo: boolean
 }
 
-/** Aggregated local interest per subject (+ queue), as announced to routes with RS+/RS-. */
+/** Aggregated local interest per account and subject (+ queue), as announced to routes with RS+/RS-. */
 export interface InterestChange {
+  readonly account: string
   readonly subject: string
   readonly queue: string | undefined
   /** Local members now: 0 means the interest is gone. */
@@ -99,53 +111,169 @@ export interface RouterStats {
 const interestKey = (subject: string, queue: string | undefined): string =>
   queue === undefined ? subject : `${subject} ${queue}`
 
+/** A message a service import or a response mapping hands on into another account (see `forward`). */
+interface Forward {
+  readonly account: Account
+  readonly subject: string
+  readonly reply: string | undefined
+  readonly headerSize: number
+  readonly payload: Uint8Array
+  /** Accounts this message has been in: it never enters one twice. */
+  readonly visited: ReadonlySet<string>
+}
+
+/** Forwarded messages one publish may cause at most (chains are acyclic; this only bounds a bug). */
+const MAX_FORWARDS = 1024
+
+/** The publisher of forwarded messages: nobody's own subscriptions are skipped. */
+const FORWARDER: Publisher = { cid: -1, echo: true }
+
 export class Router {
-  readonly index = new SubjectIndex<Interest>()
+  /** Every account this server serves, by name; `$G` always. */
+  readonly accounts = new Map<string, Account>()
+  /** nats-server's global account: users outside every configured account. */
+  readonly global: Account
   readonly stats: RouterStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0 }
-  /** Local interest counts keyed by `subject[ queue]`. */
-  readonly localInterest = new Map<string, InterestChange>()
   private readonly dirty: Array<Flushable> = []
   private stamp = 0
   private readonly routeTargets: Array<RouteTarget> = []
   /** Uniform [0, 1) for queue-member choice; the broker sets it from Effect's `Random` (seedable). */
   random: () => number = Math.random
+  /** Clock milliseconds (the broker sets it from Effect's `Clock`): expiry of response mappings. */
+  now: () => number = Date.now
+  /** The reply mappings of service imports (`_R_.…` replies routed back to requesters). */
+  readonly replies = new ServiceReplies(() => this.random())
+  private repliesAdded = 0
+  private readonly forwards: Array<Forward> = []
+  private forwarding = false
+  /** The account of the message being routed, and while forwarding, the accounts it has been in. */
+  private current: Account
+  private visited: ReadonlySet<string> | undefined = undefined
 
   /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
-  constructor(private readonly interest?: InterestListener) {}
+  constructor(private readonly interest?: InterestListener) {
+    this.global = this.account(GLOBAL_ACCOUNT)
+    this.current = this.global
+  }
+
+  // --- accounts --------------------------------------------------------------------------------
+
+  /** The account named `name`, created empty when this server did not have it yet. */
+  account(name: string): Account {
+    let acc = this.accounts.get(name)
+    if (acc === undefined) {
+      acc = new Account(name)
+      this.accounts.set(name, acc)
+    }
+    return acc
+  }
+
+  /** The account named `name`, when this server serves it. */
+  lookup(name: string): Account | undefined {
+    return this.accounts.get(name)
+  }
+
+  /** The global account's index (what a server without accounts has). */
+  get index(): Account["index"] {
+    return this.global.index
+  }
+
+  /** Subscriptions in every account's index (shadows and internal ones included). */
+  subscriptionCount(): number {
+    let n = 0
+    for (const acc of this.accounts.values()) n += acc.index.size
+    return n
+  }
+
+  /**
+   * Serve a checked account graph: every account gets its index, its imports, and one internal
+   * subscription per service import (not announced to routes: nats-server keeps those local and
+   * forwards the request in the exporting account). Called once, before any client connects.
+   */
+  configure(graph: Accounts): void {
+    for (const compiled of graph.accounts.values()) {
+      const acc = this.account(compiled.name)
+      acc.streamImports = compiled.streamImports
+      acc.serviceImports = compiled.serviceImports
+    }
+    for (const acc of this.accounts.values()) {
+      for (const si of acc.serviceImports) {
+        const sub = new LocalSubscription(new ServiceImportSubscriber(this, si), si.from, undefined, `si ${si.from}`, acc)
+        acc.internal.push(sub)
+        this.addLocal(sub)
+      }
+    }
+  }
 
   // --- interest --------------------------------------------------------------------------------
 
   addLocal(sub: LocalSubscription): void {
-    this.index.insert(sub)
-    this.countLocal(sub.subject, sub.queue, 1)
+    const acc = sub.account ?? (sub.account = this.global)
+    acc.index.insert(sub)
+    if (sub.owner.unannounced !== true) this.countLocal(acc, sub.subject, sub.queue, 1)
+    if (acc.streamImports.length > 0 && sub.origin === undefined) this.addShadows(acc, sub)
   }
 
   removeLocal(sub: LocalSubscription): void {
     if (sub.closed) return
     sub.closed = true
-    this.index.remove(sub)
-    this.countLocal(sub.subject, sub.queue, -1)
+    const acc = sub.account ?? this.global
+    acc.index.remove(sub)
+    const announced = sub.owner.unannounced !== true
+    if (announced) this.countLocal(acc, sub.subject, sub.queue, -1)
+    const shadows = sub.shadows
+    if (shadows === undefined) return
+    for (let i = 0; i < shadows.length; i++) {
+      const shadow = shadows[i]!
+      shadow.closed = true
+      shadow.account!.index.remove(shadow)
+      if (announced) this.countLocal(shadow.account!, shadow.subject, shadow.queue, -1)
+    }
   }
 
-  private countLocal(subject: string, queue: string | undefined, delta: number): void {
+  /**
+   * nats-server's shadow subscriptions: a subscription of an importing account that a stream
+   * import's subject collides with sits in the exporter's index too, on the exporter's subject
+   * (the importer's one mapped back when it lies inside the import, else the whole import), and
+   * is announced to routes in the exporter's account.
+   */
+  private addShadows(acc: Account, sub: LocalSubscription): void {
+    for (const si of acc.streamImports) {
+      if (!subjectsCollide(sub.subject, si.to)) continue
+      const exporter = this.lookup(si.exporter)
+      if (exporter === undefined) continue
+      const back = isSubsetMatch(sub.subject, si.to) ? reverseStreamSubject(si, sub.subject) : undefined
+      const shadow = new LocalSubscription(sub.owner, back ?? si.from, sub.queue, sub.sid, exporter)
+      shadow.origin = sub
+      shadow.mapping = si
+      shadow.filter = back === undefined
+      exporter.index.insert(shadow)
+      if (sub.owner.unannounced !== true) this.countLocal(exporter, shadow.subject, shadow.queue, 1)
+      ;(sub.shadows ??= []).push(shadow)
+    }
+  }
+
+  private countLocal(acc: Account, subject: string, queue: string | undefined, delta: number): void {
     const key = interestKey(subject, queue)
-    const prev = this.localInterest.get(key)?.count ?? 0
+    const interest = acc.localInterest
+    const prev = interest.get(key)?.count ?? 0
     const count = prev + delta
-    const change: InterestChange = { subject, queue, count }
-    if (count === 0) this.localInterest.delete(key)
-    else this.localInterest.set(key, change)
+    const change: InterestChange = { account: acc.name, subject, queue, count }
+    if (count === 0) interest.delete(key)
+    else interest.set(key, change)
     // Plain interest is announced on 0→1 and 1→0; queue interest on every change (the weight).
     if (this.interest !== undefined && (queue !== undefined || count === 0 || prev === 0)) {
       this.interest.interestChanged(change)
     }
   }
 
-  addRemote(interest: RemoteInterest): void {
-    this.index.insert(interest)
+  /** Remote interest (a route's RS+) in the account it names; the global account when not given. */
+  addRemote(interest: RemoteInterest, account: Account = this.global): void {
+    account.index.insert(interest)
   }
 
-  removeRemote(interest: RemoteInterest): void {
-    this.index.remove(interest)
+  removeRemote(interest: RemoteInterest, account: Account = this.global): void {
+    account.index.remove(interest)
   }
 
   // --- delivery --------------------------------------------------------------------------------
@@ -172,18 +300,29 @@ export class Router {
   }
 
   /**
-   * Route a message published by a local client (or in-process publisher): to local subscribers
-   * and to each route with interest, once. Returns how many deliveries were made (local + routes),
-   * which decides no-responders.
+   * Route a message published by a local client (or in-process publisher) in `account`: to local
+   * subscribers and to each route with interest, once. Returns how many deliveries were made
+   * (local + routes + service imports), which decides no-responders.
    */
-  publishLocal(from: Publisher, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): number {
+  publishLocal(
+    from: Publisher,
+    subject: string,
+    reply: string | undefined,
+    headerSize: number,
+    payload: Uint8Array,
+    account: Account = this.global
+  ): number {
     const stats = this.stats
     stats.inMsgs++
     stats.inBytes += payload.length
-    const result = this.index.match(subject)
+    const accStats = account.stats
+    accStats.inMsgs++
+    accStats.inBytes += payload.length
+    const result = account.index.match(subject)
     const plain = result.plain
     const queues = result.queues
     if (plain.length === 0 && queues.length === 0) return 0
+    this.current = account
 
     const stamp = ++this.stamp
     const targets = this.routeTargets
@@ -224,48 +363,57 @@ export class Router {
     for (let i = 0; i < targets.length; i++) {
       const route = targets[i]!
       const qs = route.queueScratch
-      route.sendMsg(subject, reply, qs.length > 0 ? qs : undefined, headerSize, payload)
+      route.sendMsg(account.name, subject, reply, qs.length > 0 ? qs : undefined, headerSize, payload)
       stats.outMsgs++
       stats.outBytes += payload.length
+      accStats.outMsgs++
+      accStats.outBytes += payload.length
       delivered++
     }
     // Only when there were targets: setting an array's length is a call into the runtime.
     if (targets.length > 0) targets.length = 0
+    if (this.forwards.length > 0 && !this.forwarding) this.drainForwards()
     return delivered
   }
 
   /**
-   * Route a message that arrived on a route: local subscribers only (one hop). Plain subscribers
-   * all get it; for each queue group named in `queues`, one local member does. Without a queue
-   * list, queue subscribers get nothing.
+   * Route a message that arrived on a route in `account`: local subscribers only (one hop). Plain
+   * subscribers all get it; for each queue group named in `queues`, one local member does. Without
+   * a queue list, queue subscribers get nothing.
    */
   publishFromRoute(
     subject: string,
     reply: string | undefined,
     queues: ReadonlyArray<string> | undefined,
     headerSize: number,
-    payload: Uint8Array
+    payload: Uint8Array,
+    account: Account = this.global
   ): void {
     const stats = this.stats
     stats.inMsgs++
     stats.inBytes += payload.length
-    const result = this.index.match(subject)
+    account.stats.inMsgs++
+    account.stats.inBytes += payload.length
+    const result = account.index.match(subject)
     const plain = result.plain
+    this.current = account
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i]!
       if (sub.remote || sub.closed) continue
       this.deliverLocal(sub, subject, reply, headerSize, payload)
     }
-    if (queues === undefined) return
-    const groups = result.queues
-    for (let g = 0; g < groups.length; g++) {
-      const group = groups[g]!
-      if (!queues.includes(group[0]!.queue!)) continue
-      const chosen = pickLocalMember(group, this.random)
-      if (chosen !== undefined && !this.deliverLocal(chosen, subject, reply, headerSize, payload)) {
-        this.deliverToAnother(group, chosen, undefined, subject, reply, headerSize, payload)
+    if (queues !== undefined) {
+      const groups = result.queues
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[g]!
+        if (!queues.includes(group[0]!.queue!)) continue
+        const chosen = pickLocalMember(group, this.random)
+        if (chosen !== undefined && !this.deliverLocal(chosen, subject, reply, headerSize, payload)) {
+          this.deliverToAnother(group, chosen, undefined, subject, reply, headerSize, payload)
+        }
       }
     }
+    if (this.forwards.length > 0 && !this.forwarding) this.drainForwards()
   }
 
   /**
@@ -290,16 +438,148 @@ export class Router {
   }
 
   private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
-    if (sub.owner.deliver(sub, subject, reply, headerSize, payload) === false) return false
-    sub.delivered++
+    const origin = sub.origin
+    let target = sub
+    if (origin !== undefined) {
+      // A shadow: nats-server does not stream on what a service import or a response brought in.
+      if (this.visited !== undefined) return false
+      const mapped = mapImportSubject(sub.mapping!, subject)
+      if (sub.filter && !matchesPattern(origin.subject, mapped)) return false
+      // Internal subscribers (service imports) see the exporter's subject.
+      if (sub.owner.internal !== true) subject = mapped
+      target = origin
+    }
+    if (target.owner.deliver(target, subject, reply, headerSize, payload) === false) return false
+    target.delivered++
     this.stats.outMsgs++
     this.stats.outBytes += payload.length
-    if (sub.max > 0 && sub.delivered >= sub.max) {
-      this.removeLocal(sub)
-      sub.owner.forget(sub)
+    const accStats = target.account!.stats
+    accStats.outMsgs++
+    accStats.outBytes += payload.length
+    if (target.max > 0 && target.delivered >= target.max) {
+      this.removeLocal(target)
+      target.owner.forget(target)
     }
     return true
   }
+
+  // --- service imports -------------------------------------------------------------------------
+
+  /**
+   * A service import took a request: it lands in the exporting account, with the reply replaced by
+   * a `_R_` reply whose responses come back to `reply` in the importing account.
+   */
+  serviceRequest(si: CompiledServiceImport, importer: Account, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    const visited = this.visited ?? new Set([this.current.name])
+    if (visited.has(si.exporter)) return false
+    const exporter = this.lookup(si.exporter)
+    if (exporter === undefined) return false
+    let mapped: string
+    if (si.transform !== undefined && !matchesPattern(si.from, subject)) mapped = subject
+    else mapped = si.transform !== undefined ? mapImportSubject(si, subject) : si.from === si.to ? subject : si.to
+    let nrr: string | undefined
+    if (reply !== undefined) {
+      nrr = this.replies.add(si.exporter, {
+        account: importer.name,
+        reply,
+        responseType: si.responseType,
+        expiresAt: this.now() + si.responseThreshold
+      })
+      if (++this.repliesAdded % 1024 === 0) this.replies.expire(this.now())
+      if (exporter.responseSub === undefined) {
+        const wildcard = this.replies.prefix(si.exporter) + ">"
+        const sub = new LocalSubscription(new ResponseSubscriber(this, exporter), wildcard, undefined, `rs ${wildcard}`, exporter)
+        exporter.responseSub = sub
+        exporter.internal.push(sub)
+        this.addLocal(sub)
+      }
+    }
+    const next = new Set(visited)
+    next.add(importer.name)
+    next.add(si.exporter)
+    this.forwards.push({ account: exporter, subject: mapped, reply: nrr, headerSize, payload, visited: next })
+    return true
+  }
+
+  /** A response on a mapped `_R_` reply in `exporter`: back to the requester's reply in its account. */
+  serviceResponse(exporter: Account, subject: string, headerSize: number, payload: Uint8Array): boolean {
+    const route = this.replies.take(exporter.name, subject, this.now())
+    if (route === undefined) return false
+    const visited = this.visited ?? new Set([this.current.name])
+    if (visited.has(route.account)) return false
+    const target = this.lookup(route.account)
+    if (target === undefined) return false
+    const next = new Set(visited)
+    next.add(route.account)
+    this.forwards.push({ account: target, subject: route.reply, reply: undefined, headerSize, payload, visited: next })
+    return true
+  }
+
+  /** Route what service imports and responses handed on, after the message that caused them. */
+  private drainForwards(): void {
+    const forwards = this.forwards
+    this.forwarding = true
+    try {
+      for (let n = 0; n < forwards.length && n < MAX_FORWARDS; n++) {
+        const f = forwards[n]!
+        this.visited = f.visited
+        this.publishLocal(FORWARDER, f.subject, f.reply, f.headerSize, f.payload, f.account)
+      }
+    } finally {
+      forwards.length = 0
+      this.forwarding = false
+      this.visited = undefined
+    }
+  }
+}
+
+/**
+ * The exporter's subject of a shadow for a subscription lying inside a stream import's local
+ * subject: the same subject for an unmapped import, the subject without the prefix for a prefixed
+ * one; undefined for a renaming import (the shadow then takes the whole import and filters).
+ */
+const reverseStreamSubject = (si: CompiledStreamImport, subject: string): string | undefined => {
+  if (si.from === si.to) return subject
+  const p = si.to.length - si.from.length
+  if (p > 1 && si.to.endsWith(si.from) && si.to.charCodeAt(p - 1) === 46 /* . */ && subject.startsWith(si.to.slice(0, p))) {
+    return subject.slice(p)
+  }
+  return undefined
+}
+
+/** The internal subscriber of one service import: requests it takes go on into the exporter. */
+class ServiceImportSubscriber implements Subscriber {
+  readonly cid = -1
+  readonly echo = true
+  readonly internal = true
+  readonly unannounced = true
+  constructor(
+    private readonly router: Router,
+    private readonly si: CompiledServiceImport
+  ) {}
+
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    return this.router.serviceRequest(this.si, sub.account!, subject, reply, headerSize, payload)
+  }
+
+  forget(): void {}
+}
+
+/** The internal `_R_.<6>.>` subscriber of an exporting account: responses go back to requesters. */
+class ResponseSubscriber implements Subscriber {
+  readonly cid = -1
+  readonly echo = true
+  readonly internal = true
+  constructor(
+    private readonly router: Router,
+    private readonly exporter: Account
+  ) {}
+
+  deliver(_sub: LocalSubscription, subject: string, _reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    return this.router.serviceResponse(this.exporter, subject, headerSize, payload)
+  }
+
+  forget(): void {}
 }
 
 /**

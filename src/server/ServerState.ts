@@ -15,6 +15,9 @@ import type { CloseReason } from "../protocol/ProtocolError.js"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Random from "effect/Random"
+import * as Result from "effect/Result"
+import { SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
+import { configAccountGraph } from "../config/AccountsConfigFile.js"
 import { AuthConfig, authTimeout } from "./auth/Auth.js"
 import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
@@ -91,8 +94,14 @@ export class ServerState implements InterestListener {
     this.start = new Date(clock.currentTimeMillisUnsafe())
     // Effect's default Random is Math.random: call it directly on the hot path.
     this.router.random = random === Context.get(Context.empty(), Random.Random) ? Math.random : () => random.nextDoubleUnsafe()
+    this.router.now = () => clock.currentTimeMillisUnsafe()
+    // The accounts of the config (checked when the options were loaded, and by the layer), and
+    // the system account nats-server always has.
+    const graph = configAccountGraph(options)
+    if (Result.isSuccess(graph)) this.router.configure(graph.success)
+    this.router.account(options.systemAccount ?? SYSTEM_ACCOUNT)
     this.serverName = options.serverName ?? this.serverId
-    this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text))
+    this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text), options.accounts)
   }
 
   // --- the cluster port ------------------------------------------------------------------------

@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
+import type { CompiledStreamImport } from "../accounts/Accounts.js"
 import type { IndexEntry } from "../subjects/SubjectIndex.js"
+import type { Account } from "./Account.js"
 
 /** Something messages can be written to: a client connection or an in-process subscriber. */
 export interface Subscriber {
@@ -19,6 +21,14 @@ export interface Subscriber {
   deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean | void
   /** Forget a subscription the broker removed on its own (auto-unsubscribe after max). */
   forget(sub: LocalSubscription): void
+  /**
+   * An internal subscriber of the broker (a service import, a response mapping): it is handed the
+   * exporter's subject through a stream import's shadow, not the importer's mapped one, as
+   * nats-server's internal callbacks are.
+   */
+  readonly internal?: boolean
+  /** Its interest is not announced to routes (nats-server keeps service-import subscriptions local). */
+  readonly unannounced?: boolean
 }
 
 export class LocalSubscription implements IndexEntry {
@@ -28,11 +38,24 @@ export class LocalSubscription implements IndexEntry {
   /** Auto-unsubscribe after this many deliveries; 0 = never. */
   max = 0
   closed = false
+  /**
+   * A shadow (nats-server's shadow subscription): this entry sits in a stream exporter's index on
+   * behalf of `origin`, a subscription of the importing account; deliveries map the subject with
+   * `mapping` and count on `origin`.
+   */
+  origin: LocalSubscription | undefined = undefined
+  mapping: CompiledStreamImport | undefined = undefined
+  /** The shadow covers more than `origin` (a renaming import): deliveries check the mapped subject. */
+  filter = false
+  /** The shadows of this subscription in its stream exporters' indexes. */
+  shadows: Array<LocalSubscription> | undefined = undefined
   constructor(
     readonly owner: Subscriber,
     readonly subject: string,
     readonly queue: string | undefined,
-    readonly sid: string
+    readonly sid: string,
+    /** The account's index it sits in; the router sets the global account when not given. */
+    public account: Account | undefined = undefined
   ) {}
 }
 
@@ -43,8 +66,8 @@ export interface RouteTarget {
   mark: number
   /** Queue groups chosen on this route for the current message. */
   readonly queueScratch: Array<string>
-  /** Append one routed message. */
-  sendMsg(subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void
+  /** Append one routed message of `account`. */
+  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void
 }
 
 /** Interest announced by a route peer with RS+ (for queues, `weight` members on that server). */
@@ -54,7 +77,9 @@ export class RemoteInterest implements IndexEntry {
     readonly route: RouteTarget,
     readonly subject: string,
     readonly queue: string | undefined,
-    public weight: number
+    public weight: number,
+    /** The account whose index it sits in (the global one when not given). */
+    readonly account: Account | undefined = undefined
   ) {}
 }
 

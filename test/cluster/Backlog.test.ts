@@ -19,7 +19,7 @@ describe("route backlog", () => {
     const route = new RouteConnection(1, server, "127.0.0.1", 1, undefined, false, { wakeWriter: () => wakes++, closed: () => {} })
     const payload = new Uint8Array(64 * 1024)
     // 9 MiB of routed messages without the writer taking any of it.
-    for (let i = 0; i < 144; i++) route.sendMsg("big", undefined, undefined, -1, payload)
+    for (let i = 0; i < 144; i++) route.sendMsg("$G", "big", undefined, undefined, -1, payload)
     const producer = new StallSignal()
     const other = new StallSignal()
     server.router.flush(producer)
@@ -43,7 +43,7 @@ describe("route backlog", () => {
     route.written()
     await Effect.runPromise(Fiber.join(waiting))
     // Below the high mark nothing stalls.
-    route.sendMsg("small", undefined, undefined, -1, payload)
+    route.sendMsg("$G", "small", undefined, undefined, -1, payload)
     server.router.flush(producer)
     expect(producer.stalledOn).toBeUndefined()
   })

@@ -1,13 +1,14 @@
 /**
- * The executable with an accounts config: `-t` accepts it (as nats-server does), and a run exits
- * with the clear "parsed but not served yet" error instead of serving without accounts.
+ * The executable with an accounts config: `-t` accepts it (as nats-server does), and a run serves
+ * the accounts: B's client gets A's stream under B's prefix.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { binPath } from "../support/servers.js"
+import { connect, StringCodec } from "nats"
+import { binPath, startOurs } from "../support/servers.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "accounts-bin-"))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -27,10 +28,23 @@ describe("the binary with accounts", () => {
     expect(r.status).toBe(0)
   })
 
-  it("run: refuses to start, saying why", () => {
-    const r = run("-c", conf, "-a", "127.0.0.1")
-    expect(r.status).toBe(1)
-    expect(r.stderr).toContain("Error starting server: accounts, operators and the system account are parsed and checked but not served by effect-nats-server yet")
-    expect(r.stderr).not.toContain("Server is ready")
+  it("run: serves the accounts", async () => {
+    const server = await startOurs(["-c", conf, "-a", "127.0.0.1"])
+    const a = await connect({ servers: server.url, user: "a", pass: "a", reconnect: false })
+    const b = await connect({ servers: server.url, user: "b", pass: "b", reconnect: false })
+    try {
+      const sc = StringCodec()
+      const got: Array<string> = []
+      b.subscribe("fromA.>", { callback: (_e, m) => got.push(`${m.subject} ${sc.decode(m.data)}`) })
+      await b.flush()
+      a.publish("pub.news", sc.encode("hello"))
+      await a.flush()
+      await b.flush()
+      expect(got).toEqual(["fromA.pub.news hello"])
+    } finally {
+      await a.close()
+      await b.close()
+      await server.stop()
+    }
   })
 })

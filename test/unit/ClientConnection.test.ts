@@ -234,7 +234,7 @@ describe("ClientConnection: bytes out for bytes in", () => {
     const client = new ClientDriver(server)
     expect(client.send(QUIET + "FOO\r\n")).toBe("-ERR 'Unknown Protocol Operation'\r\n")
     expect(client.send("SUB foo 1\r\nPING\r\n")).toBe("")
-    expect(server.router.localInterest.size).toBe(0)
+    expect(server.router.global.localInterest.size).toBe(0)
   })
 })
 
@@ -262,7 +262,7 @@ describe("ClientConnection: a CONNECT whose verdict comes later (bcrypt)", () =>
     client.conn.resume()
     expect(client.output()).toBe("-ERR 'Authorization Violation'\r\n")
     expect(client.conn.closeReason).toBe("Authentication Failure")
-    expect(server.router.localInterest.size).toBe(0)
+    expect(server.router.global.localInterest.size).toBe(0)
   })
 })
 
@@ -351,12 +351,12 @@ describe("ClientConnection: registry and interest", () => {
     a.send(QUIET + "SUB foo 1\r\nSUB foo 2\r\nSUB work q 3\r\n")
     b.send(QUIET + "SUB work q 1\r\n")
     expect([...a.conn.subs.keys()]).toEqual(["1", "2", "3"])
-    expect(server.router.localInterest.get("foo")?.count).toBe(2)
-    expect(server.router.localInterest.get("work q")?.count).toBe(2)
+    expect(server.router.global.localInterest.get("foo")?.count).toBe(2)
+    expect(server.router.global.localInterest.get("work q")?.count).toBe(2)
     a.send("UNSUB 1\r\nUNSUB 3\r\nUNSUB 99\r\n")
     expect([...a.conn.subs.keys()]).toEqual(["2"])
     a.send("UNSUB 2\r\n")
-    expect(server.router.localInterest.has("foo")).toBe(false)
+    expect(server.router.global.localInterest.has("foo")).toBe(false)
     expect(listener.changes.map((c) => [c.subject, c.queue, c.count])).toEqual([
       ["foo", undefined, 1],
       ["work", "q", 1],
@@ -367,7 +367,7 @@ describe("ClientConnection: registry and interest", () => {
     // Closing withdraws the rest; the map stays as the record /connz?state=closed shows.
     b.conn.close("Client Closed")
     b.conn.removeAllSubscriptions()
-    expect(server.router.localInterest.size).toBe(0)
+    expect(server.router.global.localInterest.size).toBe(0)
     expect(b.conn.subs.size).toBe(1)
   })
 
@@ -381,7 +381,7 @@ describe("ClientConnection: registry and interest", () => {
     pub.send("PUB foo 1\r\nb\r\nPUB foo 1\r\nc\r\n")
     expect(sub.output()).toBe("MSG foo 7 1\r\na\r\nMSG foo 7 1\r\nb\r\n")
     expect(sub.conn.subs.has("7")).toBe(false)
-    expect(server.router.localInterest.size).toBe(0)
+    expect(server.router.global.localInterest.size).toBe(0)
     // UNSUB with max ≤ delivered removes at once.
     sub.send("SUB bar 8\r\n")
     pub.send("PUB bar 1\r\nx\r\n")

@@ -73,14 +73,25 @@ describe("RouteConnection: interest from the peer", () => {
 
   it("the route's interest entries, keyed as RS- names them; a repeated queue RS+ updates the weight", () => {
     const { route, server } = setup()
-    route.send("RS+ $G foo\r\nRS+ $G foo\r\nRS+ $G work q 3\r\nRS+ $G work q 5\r\nRS+ $SYS x\r\n")
+    route.send("RS+ $G foo\r\nRS+ $G foo\r\nRS+ $G work q 3\r\nRS+ $G work q 5\r\nRS+ NOPE x\r\n")
+    // An account this server does not serve is counted, never matched.
     expect([...route.conn.interest.keys()]).toEqual(["$G foo", "$G work q"])
     expect(route.conn.interest.get("$G work q")?.weight).toBe(5)
     expect(route.conn.subscriptionCount).toBe(3)
     expect(server.router.index.match("foo").plain.length).toBe(1)
-    route.send("RS- $G work q\r\nRS- $SYS x\r\n")
+    route.send("RS- $G work q\r\nRS- NOPE x\r\n")
     expect(route.conn.subscriptionCount).toBe(1)
     expect(server.router.index.match("work").queues.length).toBe(0)
+  })
+
+  it("interest in another account this server serves ($SYS) sits in that account's index only", () => {
+    const { route, server } = setup()
+    route.send("RS+ $SYS $SYS.REQ.SERVER.PING\r\n")
+    expect([...route.conn.interest.keys()]).toEqual(["$SYS $SYS.REQ.SERVER.PING"])
+    expect(server.router.lookup("$SYS")!.index.match("$SYS.REQ.SERVER.PING").plain.length).toBe(1)
+    expect(server.router.index.match("$SYS.REQ.SERVER.PING").plain.length).toBe(0)
+    route.send("RS- $SYS $SYS.REQ.SERVER.PING\r\n")
+    expect(server.router.lookup("$SYS")!.index.size).toBe(0)
   })
 
   it("interest from a route is not announced to other routes (one hop)", () => {

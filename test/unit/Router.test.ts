@@ -147,10 +147,10 @@ describe("Router: auto-unsubscribe", () => {
     expect(owner.forgotten).toEqual(["5"])
     expect(sub.closed).toBe(true)
     expect(r.index.match("foo").plain.length).toBe(0)
-    expect(r.localInterest.has("foo")).toBe(false)
+    expect(r.global.localInterest.has("foo")).toBe(false)
     expect(listener.changes).toEqual([
-      { subject: "foo", queue: undefined, count: 1 },
-      { subject: "foo", queue: undefined, count: 0 }
+      { account: "$G", subject: "foo", queue: undefined, count: 1 },
+      { account: "$G", subject: "foo", queue: undefined, count: 0 }
     ])
     // Removing it again (the client's UNSUB or close) changes nothing.
     r.removeLocal(sub)
@@ -213,7 +213,7 @@ describe("Router: interest announced to the listener", () => {
     r.addRemote(new RemoteInterest(new RecordingRoute(1), "foo", undefined, 1))
     r.addRemote(new RemoteInterest(new RecordingRoute(1), "bar", "q", 4))
     expect(listener.changes).toEqual([])
-    expect(r.localInterest.size).toBe(0)
+    expect(r.global.localInterest.size).toBe(0)
   })
 })
 
@@ -227,11 +227,11 @@ describe("Router: routes", () => {
     r.addRemote(new RemoteInterest(a, "q.*", "other", 1))
     r.addRemote(new RemoteInterest(b, "q.x", undefined, 1))
     expect(r.publishLocal(publisher(9), "q.x", "_INBOX.r1", -1, payload)).toBe(2)
-    expect(a.sent).toEqual([{ subject: "q.x", reply: "_INBOX.r1", queues: ["grp", "other"], payload: "hi" }])
-    expect(b.sent).toEqual([{ subject: "q.x", reply: "_INBOX.r1", queues: undefined, payload: "hi" }])
+    expect(a.sent).toEqual([{ account: "$G", subject: "q.x", reply: "_INBOX.r1", queues: ["grp", "other"], payload: "hi" }])
+    expect(b.sent).toEqual([{ account: "$G", subject: "q.x", reply: "_INBOX.r1", queues: undefined, payload: "hi" }])
     // The scratch is per message: the next one to only plain interest carries no groups.
     r.publishLocal(publisher(9), "z", undefined, -1, payload)
-    expect(a.sent[1]).toEqual({ subject: "z", reply: undefined, queues: undefined, payload: "hi" })
+    expect(a.sent[1]).toEqual({ account: "$G", subject: "z", reply: undefined, queues: undefined, payload: "hi" })
   })
 
   it("a group with a local member chosen is not named in the RMSG; the route still gets its plain copy once", () => {

@@ -228,10 +228,10 @@ export class RecordingSubscriber implements Subscriber {
 export class RecordingRoute implements RouteTarget {
   mark = 0
   readonly queueScratch: Array<string> = []
-  readonly sent: Array<{ subject: string; reply: string | undefined; queues: ReadonlyArray<string> | undefined; payload: string }> = []
+  readonly sent: Array<{ account: string; subject: string; reply: string | undefined; queues: ReadonlyArray<string> | undefined; payload: string }> = []
   constructor(readonly rid: number) {}
-  sendMsg(subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, _headerSize: number, payload: Uint8Array): void {
-    this.sent.push({ subject, reply, queues: queues === undefined ? undefined : [...queues], payload: Buffer.from(payload).toString("latin1") })
+  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, _headerSize: number, payload: Uint8Array): void {
+    this.sent.push({ account, subject, reply, queues: queues === undefined ? undefined : [...queues], payload: Buffer.from(payload).toString("latin1") })
   }
 }
 

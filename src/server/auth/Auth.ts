@@ -30,6 +30,8 @@ export interface AuthUser {
   readonly name: string | undefined
   readonly nkey: string | undefined
   readonly permissions: CompiledPermissions | undefined
+  /** The account the connection binds to (its name; for JWT users the account's public key); undefined = `$G`. */
+  readonly account?: string | undefined
 }
 
 /** The credentials a CONNECT carries. */
@@ -74,33 +76,50 @@ export class AuthConfig {
   private readonly token: string | undefined
   private readonly single: { readonly user: string; readonly password: string } | undefined
 
-  constructor(auth: Options.Authorization | undefined, timeout: number, onWarning: (text: string) => void = () => {}) {
+  /**
+   * `accounts`: the users and nkeys of configured accounts join the lists (nats-server merges
+   * them; names are unique across both, which the config checks), bound to their account, with
+   * the account's `default_permissions` for those without their own.
+   */
+  constructor(
+    auth: Options.Authorization | undefined,
+    timeout: number,
+    onWarning: (text: string) => void = () => {},
+    accounts: ReadonlyArray<Options.AccountOptions> = []
+  ) {
     this.timeout = timeout
     this.token = auth?.token
     this.single = auth?.user !== undefined ? { user: auth.user, password: auth.password ?? "" } : undefined
-    const compile = (p: Options.Permissions | undefined): CompiledPermissions | undefined => {
-      const perms = p ?? auth?.defaultPermissions
+    const compile = (p: Options.Permissions | undefined, defaults = auth?.defaultPermissions): CompiledPermissions | undefined => {
+      const perms = p ?? defaults
       return perms === undefined ? undefined : new CompiledPermissions(perms, onWarning)
     }
     const users = new Map<string, UserEntry>()
-    for (const u of auth?.users ?? []) {
-      users.set(u.user, { password: u.password, user: { name: u.user, nkey: undefined, permissions: compile(u.permissions) } })
-    }
     const nkeys = new Map<string, NkeyEntry>()
-    for (const n of auth?.nkeys ?? []) {
-      const verifier = nkeyVerifier(n.nkey)
-      if (typeof verifier === "string") {
-        onWarning(`${verifier}: ${n.nkey}`)
-        continue
+    const add = (
+      list: { readonly users: ReadonlyArray<Options.User>; readonly nkeys: ReadonlyArray<Options.NkeyUser> },
+      account: string | undefined,
+      defaults: Options.Permissions | undefined
+    ) => {
+      for (const u of list.users) {
+        users.set(u.user, { password: u.password, user: { name: u.user, nkey: undefined, permissions: compile(u.permissions, defaults), account } })
       }
-      nkeys.set(n.nkey, { verifier, user: { name: undefined, nkey: n.nkey, permissions: compile(n.permissions) } })
+      for (const n of list.nkeys) {
+        const verifier = nkeyVerifier(n.nkey)
+        if (typeof verifier === "string") {
+          onWarning(`${verifier}: ${n.nkey}`)
+          continue
+        }
+        nkeys.set(n.nkey, { verifier, user: { name: undefined, nkey: n.nkey, permissions: compile(n.permissions, defaults), account } })
+      }
     }
+    if (auth !== undefined) add(auth, undefined, auth.defaultPermissions)
+    for (const a of accounts) add(a, a.name, a.defaultPermissions ?? auth?.defaultPermissions)
     this.users = users
     this.nkeys = nkeys
     this.noAuthUser = auth?.noAuthUser
-    this.nonceRequired = (auth?.nkeys.length ?? 0) > 0
-    this.required = auth !== undefined &&
-      (auth.user !== undefined || auth.token !== undefined || auth.users.length > 0 || auth.nkeys.length > 0)
+    this.nonceRequired = nkeys.size > 0
+    this.required = (auth !== undefined && (auth.user !== undefined || auth.token !== undefined)) || users.size > 0 || nkeys.size > 0
   }
 
   /** The `no_auth_user`, when it is configured and exists (ops before CONNECT may then pass). */

@@ -19,7 +19,7 @@ import { quoted } from "./ClientAuth.js"
 /** Apply the (already swapped in) options' authorization to the server and its clients. */
 export const reloadAuthorization = (server: ServerState): Effect.Effect<void> =>
   Effect.gen(function*() {
-    server.auth = new AuthConfig(server.options.authorization, authTimeout(server.options), (text) => server.log.error(text))
+    server.auth = new AuthConfig(server.options.authorization, authTimeout(server.options), (text) => server.log.error(text), server.options.accounts)
     const all = [...server.clients.values()].filter((c): c is ClientConnection => c instanceof ClientConnection && !c.closing)
     const clients: Array<ClientConnection> = []
     for (const conn of all) {

@@ -35,6 +35,8 @@ export interface AuthenticatedConnection {
   user: string | undefined
   connected: boolean
   sendErr(text: string): void
+  /** Bind the connection to its user's account (`undefined` = the global account). */
+  bindAccount(name: string | undefined): void
 }
 
 export class ClientAuth {
@@ -98,6 +100,7 @@ export class ClientAuth {
   register(user: AuthUser): void {
     this.user = user
     if (user.name !== undefined) this.conn.user = user.name
+    this.conn.bindAccount(user.account)
     this.setPermissions(user.permissions)
   }
 

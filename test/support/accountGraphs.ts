@@ -1,0 +1,100 @@
+/**
+ * Random account graphs for property tests: three accounts A, B, C with random exports (public or
+ * private), imports derived from them (so that many are authorized; narrowed, prefixed, renamed),
+ * kept only when our checks accept them in every order nats-server may add them; the config text
+ * of a graph (every account has a user named after it, password `pw`); and the subjects worth
+ * publishing on for a graph.
+ */
+import * as Result from "effect/Result"
+import fc from "fast-check"
+import { type AccountSpec, compileAccounts, type ExportSpec, type ImportSpec, isSubsetMatch } from "../../src/accounts/Accounts.js"
+import { literal, pattern, token } from "./subjectArbitraries.js"
+
+export const NAMES = ["A", "B", "C"]
+export const exportArb: fc.Arbitrary<ExportSpec> = fc.record({
+  kind: fc.constantFrom("stream" as const, "service" as const),
+  subject: pattern,
+  accounts: fc.option(fc.subarray(NAMES, { minLength: 1 }), { nil: undefined })
+}).map((e) => (e.accounts === undefined ? { kind: e.kind, subject: e.subject } : e))
+/** A literal subject `pattern` matches, its wildcards filled from `fill`. */
+export const instantiate = (pattern: string, fill: ReadonlyArray<string>): string => {
+  let i = 0
+  const next = () => fill[i++ % fill.length] ?? "a"
+  return pattern.split(".").map((t) => (t === "*" ? next() : t === ">" ? `${next()}.${next()}` : t)).join(".")
+}
+/** Imports derived from the exports (so that many are authorized), some narrowed to a literal. */
+export interface ImportChoice {
+  readonly importer: number
+  readonly exporter: number
+  readonly exportIndex: number
+  readonly narrow: boolean
+  readonly fill: ReadonlyArray<string>
+  readonly prefix: string | undefined
+  readonly to: string | undefined
+}
+export const importArb: fc.Arbitrary<ImportChoice> = fc.record({
+  importer: fc.integer({ min: 0, max: 2 }),
+  exporter: fc.integer({ min: 0, max: 2 }),
+  exportIndex: fc.nat(),
+  narrow: fc.boolean(),
+  fill: fc.array(token, { minLength: 1, maxLength: 3 }),
+  prefix: fc.option(fc.constantFrom("p", "q.r"), { nil: undefined }),
+  to: fc.option(literal.map((s) => "t." + s), { nil: undefined })
+})
+const toImport = (exports: ReadonlyArray<ReadonlyArray<ExportSpec>>, c: ImportChoice): (ImportSpec & { importer: string }) | undefined => {
+  const list = exports[c.exporter] ?? []
+  const e = list[c.exportIndex % Math.max(1, list.length)]
+  if (e === undefined) return undefined
+  const subject = c.narrow ? instantiate(e.subject, c.fill) : e.subject
+  const base = { importer: NAMES[c.importer]!, account: NAMES[c.exporter]!, subject }
+  if (e.kind === "stream") return { ...base, kind: "stream", ...(c.prefix !== undefined ? { prefix: c.prefix } : {}) }
+  return { ...base, kind: "service", ...(c.to !== undefined && !/[*>]/.test(subject) ? { to: c.to } : {}) }
+}
+
+const orders = <A>(xs: ReadonlyArray<A>): Array<Array<A>> =>
+  xs.length <= 1 ? [[...xs]] : xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]))
+
+/** Adds the imports one by one, keeping those our checks accept. */
+export const build = (exports: ReadonlyArray<ReadonlyArray<ExportSpec>>, choices: ReadonlyArray<ImportChoice>): Array<AccountSpec> => {
+  let specs: Array<AccountSpec> = NAMES.map((name, i) => ({ name, exports: exports[i] ?? [], imports: [] }))
+  for (const choice of choices) {
+    const derived = toImport(exports, choice)
+    if (derived === undefined) continue
+    const { importer, ...im } = derived
+    // nats-server decides an import covered by several exports (none exactly its subject) by the
+    // first one of a Go map — randomly when they disagree; such imports are left out here.
+    const covering = new Set((exports[NAMES.indexOf(im.account)] ?? []).filter((e) => e.kind === im.kind && isSubsetMatch(im.subject, e.subject)).map((e) => e.subject))
+    if (covering.size > 1 && !covering.has(im.subject)) continue
+    if (importer === im.account) continue
+    const next = specs.map((a) => (a.name === importer ? { ...a, imports: [...a.imports, im] } : a))
+    // nats-server adds the imports in Go's (random) order of the accounts, and its cycle checks
+    // depend on what is already there: keep only imports accepted in every order.
+    if (orders(next).every((o) => Result.isSuccess(compileAccounts(o)))) specs = next
+  }
+  return specs
+}
+
+export const q = JSON.stringify
+export const toConf = (specs: ReadonlyArray<AccountSpec>): string =>
+  "accounts {\n" + specs.map((a) => {
+    const ex = a.exports.map((e) => `{ ${e.kind}: ${q(e.subject)}${e.accounts !== undefined ? `, accounts: [${e.accounts.map((x) => q(x)).join(", ")}]` : ""} }`)
+    const im = a.imports.map((i) =>
+      `{ ${i.kind}: { account: ${q(i.account)}, subject: ${q(i.subject)} }${i.prefix !== undefined ? `, prefix: ${q(i.prefix)}` : ""}${i.to !== undefined ? `, to: ${q(i.to)}` : ""} }`
+    )
+    return `  ${a.name}: { users: [{ user: ${a.name}, password: pw }], exports: [${ex.join(", ")}], imports: [${im.join(", ")}] }`
+  }).join("\n") + "\n}\n"
+
+
+/** What to publish for a graph: instances of the subjects it names, or random subjects. */
+export const publishArb = fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.array(token, { minLength: 1, maxLength: 3 }), fc.boolean()), { minLength: 1, maxLength: 8 })
+
+export const publishes = (specs: ReadonlyArray<AccountSpec>, picks: ReadonlyArray<readonly [number, number, ReadonlyArray<string>, boolean]>): Array<[string, string]> => {
+  const named: Array<[string, string]> = specs.flatMap((a) => [
+    ...a.exports.map((e): [string, string] => [a.name, e.subject]),
+    ...a.imports.map((i): [string, string] => (i.kind === "stream" ? [i.account, i.subject] : [a.name, i.to ?? i.subject]))
+  ])
+  return picks.map(([acc, i, fill, random]): [string, string] => {
+    const [from, subject] = named[i % named.length]!
+    return random ? [NAMES[acc]!, fill.join(".")] : [from, instantiate(subject, fill)]
+  })
+}
