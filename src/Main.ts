@@ -164,8 +164,10 @@ const reload = (input: StartInput, server: ServerState, cluster: ClusterState | 
     }
     const previous = server.options
     const authChanged = JSON.stringify(previous.authorization) !== JSON.stringify(next.authorization)
+    const accountsChanged = JSON.stringify(previous.accounts) !== JSON.stringify(next.accounts)
     server.options = next
-    if (authChanged) yield* reloadAuthorization(server)
+    if (accountsChanged) server.reloadAccounts()
+    if (authChanged || accountsChanged) yield* reloadAuthorization(server)
     // nats-server's pidFileOption / portsFileDirOption.
     if (next.pidFile !== undefined && next.pidFile !== previous.pidFile) writePidFile(server)
     if (next.portsFileDir !== previous.portsFileDir) {

@@ -115,6 +115,14 @@ const plan = (current: ServerOptions, next: ServerOptions): Result.Result<Reload
       routes = planned.success
       continue
     }
+    if (key === "accounts") {
+      // Users, permissions, exports and imports of accounts all reload (nats-server's
+      // accountsOption). Which changed decides the lines; nats-server logs both on every reload.
+      const users = (o: ServerOptions) => (o.accounts ?? []).map((x) => [x.name, x.users, x.nkeys, x.defaultPermissions])
+      if (!same(users(current), users(next))) changes.push("Reloaded: authorization users")
+      changes.push("Reloaded: accounts")
+      continue
+    }
     if (key === "authorization") {
       const r = authorizationChanges(current.authorization, next.authorization)
       if (Result.isFailure(r)) return Result.fail(r.failure)

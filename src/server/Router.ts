@@ -205,6 +205,32 @@ export class Router {
     }
   }
 
+  /**
+   * A reloaded account graph (SIGHUP): the service-import subscriptions and every shadow are
+   * taken down, the new imports put in place, and the shadows of the subscriptions that stay are
+   * made again — routes hear the interest that changed. Accounts that are gone stay, empty of
+   * imports (their clients were closed by the reload: their users are gone).
+   */
+  reconfigure(graph: Accounts): void {
+    for (const acc of this.accounts.values()) {
+      for (const sub of acc.internal) if (sub !== acc.responseSub) this.removeLocal(sub)
+      acc.internal.length = 0
+      if (acc.responseSub !== undefined) acc.internal.push(acc.responseSub)
+      for (const entry of [...acc.index.entries()]) {
+        if (!entry.remote && entry.origin === undefined && entry.shadows !== undefined) this.removeShadows(entry)
+      }
+      acc.streamImports = []
+      acc.serviceImports = []
+    }
+    this.configure(graph)
+    for (const acc of this.accounts.values()) {
+      if (acc.streamImports.length === 0) continue
+      for (const entry of [...acc.index.entries()]) {
+        if (!entry.remote && !entry.closed && entry.origin === undefined && entry.shadows === undefined) this.addShadows(acc, entry)
+      }
+    }
+  }
+
   // --- interest --------------------------------------------------------------------------------
 
   addLocal(sub: LocalSubscription): void {
@@ -219,10 +245,14 @@ export class Router {
     sub.closed = true
     const acc = sub.account ?? this.global
     acc.index.remove(sub)
+    if (sub.owner.unannounced !== true) this.countLocal(acc, sub.subject, sub.queue, -1)
+    if (sub.shadows !== undefined) this.removeShadows(sub)
+  }
+
+  private removeShadows(sub: LocalSubscription): void {
+    const shadows = sub.shadows!
+    sub.shadows = undefined
     const announced = sub.owner.unannounced !== true
-    if (announced) this.countLocal(acc, sub.subject, sub.queue, -1)
-    const shadows = sub.shadows
-    if (shadows === undefined) return
     for (let i = 0; i < shadows.length; i++) {
       const shadow = shadows[i]!
       shadow.closed = true

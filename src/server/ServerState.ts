@@ -104,6 +104,13 @@ export class ServerState implements InterestListener {
     this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text), options.accounts)
   }
 
+  /** The account graph of the (already swapped in) options: the router takes the new imports. */
+  reloadAccounts(): void {
+    const graph = configAccountGraph(this.options)
+    if (Result.isSuccess(graph)) this.router.reconfigure(graph.success)
+    this.router.flush()
+  }
+
   // --- the cluster port ------------------------------------------------------------------------
 
   /** Plug the cluster in (its layer does, once; `detachCluster` when that layer closes). */

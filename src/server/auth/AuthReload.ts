@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import { GLOBAL_ACCOUNT } from "../../accounts/Accounts.js"
 import { ClientConnection } from "../ClientConnection.js"
 import type { ServerState } from "../ServerState.js"
 import { AuthConfig, authTimeout, describeUser, type Verdict } from "./Auth.js"
@@ -36,6 +37,11 @@ export const reloadAuthorization = (server: ServerState): Effect.Effect<void> =>
       if (verdict === "waiting" || conn.closing) return
       if (verdict === undefined) {
         if (server.auth.required) conn.authViolation()
+        return
+      }
+      // nats-server's clientHasMovedToDifferentAccount: closed without an error.
+      if ((verdict.account ?? GLOBAL_ACCOUNT) !== conn.account.name) {
+        conn.close("Client Closed")
         return
       }
       conn.auth.register(verdict)
