@@ -24,12 +24,13 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { InvalidArgument, NoResponders, RequestTimeout, SlowConsumer } from "../message/Errors.js"
-import { Message, type NatsMessage, type Replier } from "../message/Message.js"
+import { Message, type NatsMessage, type Replier, type RespondOptions } from "../message/Message.js"
 import { nuid } from "../message/Inbox.js"
 import { headersArgument } from "../message/Arguments.js"
 import { fromText, toText } from "../protocol/ByteString.js"
 import { decodeHeaders, encodeHeaders, type HeadersInput } from "../protocol/Headers.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
+import type { Account } from "./Account.js"
 import { type Publisher, StallSignal } from "./Router.js"
 import type { ServerState } from "./ServerState.js"
 import { LocalSubscription, type Subscriber } from "./Subscription.js"
@@ -38,18 +39,31 @@ export interface PublishOptions {
   readonly reply?: string | undefined
   /** A `Headers`, `[name, value]` pairs or a `{ name: value | values }` record. */
   readonly headers?: HeadersInput | undefined
+  /** The account to publish in (one the server serves); default the global account `$G`. */
+  readonly account?: string | undefined
 }
 
 export interface SubscribeOptions {
   readonly queue?: string | undefined
   /** Messages buffered for the consumer before the subscription fails (default 8192). */
   readonly bufferSize?: number | undefined
+  /** The account to subscribe in (one the server serves); default the global account `$G`. */
+  readonly account?: string | undefined
 }
 
 export interface RequestOptions {
   /** Default 2 seconds. */
   readonly timeout?: Duration.Input | undefined
   readonly headers?: HeadersInput | undefined
+  /** The account to request in (one the server serves); default the global account `$G`. */
+  readonly account?: string | undefined
+}
+
+/** The account an in-process operation names, or why not. */
+const accountOf = (server: ServerState, name: string | undefined): Account | InvalidArgument => {
+  if (name === undefined) return server.router.global
+  const acc = typeof name === "string" ? server.router.lookup(name) : undefined
+  return acc ?? new InvalidArgument({ message: `unknown account "${name}"` })
 }
 
 /** A live in-process subscription (see `Broker.subscription`). */
@@ -80,6 +94,18 @@ const toMessage = (subject: string, sid: string, reply: string | undefined, head
   if (headerSize < 0) return new Message(subject, sid, reply, undefined, undefined, undefined, bytes, replier)
   const h = decodeHeaders(bytes.subarray(0, headerSize))
   return new Message(subject, sid, reply, h.headers, h.status, h.description, bytes.subarray(headerSize), replier)
+}
+
+/** Answers messages of a subscription in another account than `$G` in that account. */
+class AccountReplier implements Replier {
+  constructor(
+    private readonly api: InProcess,
+    private readonly account: string
+  ) {}
+
+  publish(subject: string, payload: Uint8Array | string, options?: RespondOptions): Effect.Effect<void, InvalidArgument> {
+    return this.api.publish(subject, payload, { ...options, account: this.account })
+  }
 }
 
 /** Delivers into a bounded queue that a Stream reads. */
@@ -160,6 +186,8 @@ export class InProcess implements Replier {
   private route(subject: string, body: Uint8Array, options: PublishOptions | undefined): number | InvalidArgument {
     const bad = checkPublish(this.server, subject, body, options)
     if (bad !== undefined) return bad
+    const account = accountOf(this.server, options?.account)
+    if (account instanceof InvalidArgument) return account
     const headers = headersArgument(options?.headers)
     if (headers instanceof InvalidArgument) return headers
     let payload = body
@@ -171,7 +199,7 @@ export class InProcess implements Replier {
     }
     const router = this.server.router
     const reply = options?.reply === undefined ? undefined : fromText(options.reply)
-    const delivered = router.publishLocal(this.publisher, fromText(subject), reply, headerSize, payload)
+    const delivered = router.publishLocal(this.publisher, fromText(subject), reply, headerSize, payload, account)
     router.flush(this.stall)
     return delivered
   }
@@ -198,11 +226,19 @@ export class InProcess implements Replier {
       if (options?.queue !== undefined && (typeof options.queue !== "string" || !isValidQueueName(options.queue))) {
         return yield* Effect.fail(new InvalidArgument({ message: `invalid queue name "${options.queue}"` }))
       }
+      const account = accountOf(server, options?.account)
+      if (account instanceof InvalidArgument) return yield* Effect.fail(account)
       const capacity = Math.max(1, options?.bufferSize ?? 8192)
       const queue = yield* Queue.bounded<NatsMessage, SlowConsumer | Cause.Done>(capacity)
       const cid = server.nextId()
       const group = options?.queue === undefined ? undefined : fromText(options.queue)
-      const sub = new LocalSubscription(new StreamSubscriber(cid, server, self, queue, capacity), fromText(subject), group, String(cid))
+      const sub = new LocalSubscription(
+        new StreamSubscriber(cid, server, account === server.router.global ? self : new AccountReplier(self, account.name), queue, capacity),
+        fromText(subject),
+        group,
+        String(cid),
+        account
+      )
       const remove = Effect.sync(() => {
         open.delete(queue)
         server.router.removeLocal(sub) // idempotent
@@ -242,15 +278,17 @@ export class InProcess implements Replier {
     const server = this.server
     const self = this
     return Effect.gen(function*() {
+      const account = accountOf(server, options?.account)
+      if (account instanceof InvalidArgument) return yield* Effect.fail(account)
       const inbox = `_INBOX.${nuid()}`
       const reply = Deferred.makeUnsafe<NatsMessage>()
-      const sub = new LocalSubscription(new ReplySubscriber(server.nextId(), reply), inbox, undefined, "1")
+      const sub = new LocalSubscription(new ReplySubscriber(server.nextId(), reply), inbox, undefined, "1", account)
       sub.max = 1
       yield* Effect.acquireRelease(
         Effect.sync(() => server.router.addLocal(sub)),
         () => Effect.sync(() => server.router.removeLocal(sub))
       )
-      const delivered = self.route(subject, toBytes(payload), { reply: inbox, headers: options?.headers })
+      const delivered = self.route(subject, toBytes(payload), { reply: inbox, headers: options?.headers, account: options?.account })
       if (typeof delivered !== "number") return yield* Effect.fail(delivered)
       if (delivered === 0) return yield* Effect.fail(new NoResponders({ subject }))
       // Like `publish`: wait while a connection the request fed is backlogged.
