@@ -484,8 +484,10 @@ export const deliveries = (
       const mapped = mapSubject(si.transform, si.to, subj, si.from)
       out.push({ account: si.importer, subject: mapped, reply: rep, via: "stream" })
       // The importer's service-import subscriptions are shadowed into the exporter like any other
-      // subscription of the importer: a streamed message goes on through them.
-      serviceImports(si.importer, mapped, subj, rep, new Set([...visited, si.importer]))
+      // subscription of the importer: a streamed message goes on through them — even back into
+      // the exporter (nats-server 2.9.10, live: A exports stream `a` and service `>`, C imports
+      // both; a message on `a` in A reaches A's subscribers twice).
+      serviceImports(si.importer, mapped, subj, rep, new Set([si.importer]))
     }
     const route = replies.take(acc, subj, now)
     if (route !== undefined && !visited.has(route.account)) {

@@ -149,6 +149,8 @@ export class Router {
   /** The account of the message being routed, and while forwarding, the accounts it has been in. */
   private current: Account
   private visited: ReadonlySet<string> | undefined = undefined
+  /** The delivery being made goes through a stream import's shadow. */
+  private viaShadow = false
 
   /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
   constructor(private readonly interest?: InterestListener) {
@@ -479,7 +481,10 @@ export class Router {
       if (sub.owner.internal !== true) subject = mapped
       target = origin
     }
-    if (target.owner.deliver(target, subject, reply, headerSize, payload) === false) return false
+    this.viaShadow = origin !== undefined
+    const taken = target.owner.deliver(target, subject, reply, headerSize, payload)
+    this.viaShadow = false
+    if (taken === false) return false
     target.delivered++
     this.stats.outMsgs++
     this.stats.outBytes += payload.length
@@ -500,7 +505,9 @@ export class Router {
    * a `_R_` reply whose responses come back to `reply` in the importing account.
    */
   serviceRequest(si: CompiledServiceImport, importer: Account, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
-    const visited = this.visited ?? new Set([this.current.name])
+    // Through a stream import's shadow the message starts afresh in the importer: it may go back
+    // into the exporter it came from (nats-server does; see `deliveries`).
+    const visited = this.viaShadow ? new Set([importer.name]) : this.visited ?? new Set([this.current.name])
     if (visited.has(si.exporter)) return false
     const exporter = this.lookup(si.exporter)
     if (exporter === undefined) return false

@@ -95,4 +95,33 @@ describe.skipIf(natsServerPath === undefined)("accounts model vs nats-server", (
       await server.stop()
     }
   }, 60_000)
+
+  it("a streamed message goes back into the exporter through the importer's service import (the case the model follows)", async () => {
+    const specs: Array<AccountSpec> = [
+      { name: "A", exports: [{ kind: "stream", subject: "a" }, { kind: "service", subject: ">" }], imports: [] },
+      { name: "B", exports: [], imports: [] },
+      { name: "C", exports: [], imports: [{ kind: "stream", account: "A", subject: "a" }, { kind: "service", account: "A", subject: ">" }] }
+    ]
+    const server = await startNatsServer(["-c", writeConf(toConf(specs)), "-a", "127.0.0.1", "-p", "-1"])
+    const conns: Array<NatsConnection> = []
+    try {
+      const got: Array<string> = []
+      for (const name of NAMES) {
+        const nc = await connect({ servers: server.url, user: name, pass: "pw", reconnect: false })
+        conns.push(nc)
+        nc.subscribe(">", { callback: (_e, m) => got.push(`${name} ${m.subject}`) })
+        await nc.flush()
+      }
+      conns[0]!.publish("a", sc.encode("x"))
+      for (const nc of conns) await nc.flush()
+      for (const nc of conns) await nc.flush()
+      const accounts = Result.getOrThrow(compileAccounts(specs))
+      const model = deliveries(accounts, "A", "a", undefined, new ServiceReplies(), 0).map((d) => `${d.account} ${d.subject}`).sort()
+      expect(got.sort()).toEqual(["A a", "A a", "C a"])
+      expect(model).toEqual(got)
+    } finally {
+      for (const nc of conns) await nc.close()
+      await server.stop()
+    }
+  })
 })

@@ -314,3 +314,35 @@ describe("accounts: exports and imports", () => {
     await waitUntil("the close is processed", () => server.ours!.broker.router.lookup("O")!.connections === before)
   })
 })
+
+describe("accounts: a streamed message through the importer's service import", () => {
+  // Seen with nats-server 2.9.10 (AccountsNats.test.ts checks the same graph there): the message
+  // goes back into the exporter through C's service import, so A's subscriber gets it twice.
+  it("goes back into the exporter: A's > subscriber gets it twice, as nats-server delivers it", async () => {
+    const specs = [
+      { name: "A", exports: [{ kind: "stream" as const, subject: "a" }, { kind: "service" as const, subject: ">" }], imports: [] },
+      { name: "B", exports: [], imports: [] },
+      { name: "C", exports: [], imports: [{ kind: "stream" as const, account: "A", subject: "a" }, { kind: "service" as const, account: "A", subject: ">" }] }
+    ]
+    const accounts = Result.getOrThrow(compileAccounts(specs))
+    const model = deliveries(accounts, "A", "a", undefined, new ServiceReplies(), 0).map((d) => `${d.account} ${d.subject}`).sort()
+    expect(model).toEqual(["A a", "A a", "C a"])
+    const server = await start(toConf(specs))
+    const conns: Array<NatsConnection> = []
+    try {
+      const got: Array<string> = []
+      for (const name of NAMES) {
+        const nc = await connect({ servers: server.url, user: name, pass: "pw", reconnect: false })
+        conns.push(nc)
+        nc.subscribe(">", { callback: (_e, m) => got.push(`${name} ${m.subject}`) })
+        await nc.flush()
+      }
+      conns[0]!.publish("a", sc.encode("x"))
+      await settle(conns)
+      expect(got.sort()).toEqual(model)
+    } finally {
+      for (const nc of conns) await nc.close()
+      await server.stop()
+    }
+  })
+})
