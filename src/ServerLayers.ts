@@ -20,6 +20,7 @@ import { Cluster } from "./cluster/Cluster.js"
 import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
+import * as SystemRequests from "./monitor/SystemRequests.js"
 
 /** Logs `Server is ready` once everything the layer starts is listening. */
 const ready = Layer.effectDiscard(Effect.gen(function*() {
@@ -51,7 +52,8 @@ export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, 
   const clusterNet = clustered
     ? ClusterLayer.layer.pipe(Layer.provide(Layer.mergeAll(Cluster.layer, ClientListener.layer, monitor)))
     : Layer.empty
-  const listeners = Layer.mergeAll(ClientListener.layer, clusterNet, monitor)
+  // The system account's request subscriptions (`$SYS.REQ.SERVER.…`), with or without a monitor.
+  const listeners = Layer.mergeAll(ClientListener.layer, clusterNet, monitor, SystemRequests.layer)
   const files = ProcessFiles.layer.pipe(Layer.provide(listeners))
   const server = Layer.merge(ready, Broker.layer).pipe(
     Layer.provide(files),

@@ -35,6 +35,7 @@ import { meshz } from "./Mesh.js"
 import { meshPage } from "./MeshPage.js"
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE, MetricsRegistry, snapshot } from "./Metrics.js"
 import * as Unserved from "./Unserved.js"
+import { CpuSampler, registerMonitor } from "./Runtime.js"
 
 /** Where the monitor of one broker listens (the bound port, also when `http_port` was -1/0). */
 export interface MonitorAddress {
@@ -75,29 +76,6 @@ export const Paths = {
   leafz: "/leafz",
   gatewayz: "/gatewayz"
 } as const
-
-/**
- * Process CPU as nats-server's `pse` reports it: percent of one core over the last window of at
- * least a second, truncated to one decimal.
- */
-class CpuSampler {
-  private lastUsage = process.cpuUsage()
-  private lastAt = performance.now()
-  private value = 0
-
-  read(): number {
-    const at = performance.now()
-    const elapsedMs = at - this.lastAt
-    if (elapsedMs >= 1000) {
-      const usage = process.cpuUsage(this.lastUsage) // µs since the last sample
-      const tenths = Math.floor(((usage.user + usage.system) / 1000 / elapsedMs) * 1000)
-      this.value = tenths / 10
-      this.lastUsage = process.cpuUsage()
-      this.lastAt = at
-    }
-    return this.value
-  }
-}
 
 const json = (body: string): MonitorResponse => ({ status: 200, contentType: "application/json", body })
 
@@ -271,6 +249,9 @@ export const layer: Layer.Layer<never, MonitorListenError, ServerCore> = Layer.e
     server.log.info(`Starting ${secure ? "https" : "http"} monitor on ${joinHostPort(host, bound)}`)
 
     const handler = new MonitorHandler(server, cluster, address)
+    // `$SYS.REQ.SERVER.<id>.VARZ` answers with this monitor's numbers while it runs.
+    const unregister = registerMonitor(server, () => handler.varzRuntime())
+    yield* Effect.addFinalizer(() => Effect.sync(unregister))
     const app = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const response = yield* (handler.handleAsync(request.url) ?? Effect.sync(() => handler.handle(request.url)))

@@ -116,6 +116,8 @@ export const varz = (state: ServerState, cluster: ClusterState | undefined, runt
     subscriptions: router.index.size,
     http_req_stats: sortedStats(runtime.reqStats),
     config_load_time: goTime(state.start),
-    ...(o.serverTags !== undefined && o.serverTags.length > 0 ? { tags: o.serverTags } : {})
+    ...(o.serverTags !== undefined && o.serverTags.length > 0 ? { tags: o.serverTags } : {}),
+    // nats-server always has one (`$SYS` unless `system_account` names another).
+    system_account: state.system.name
   }
 }

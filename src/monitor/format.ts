@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { goEscape } from "../values/GoJson.js"
 
 /** Go's `fmtFrac`: the `prec` low digits of `v` as a fraction without trailing zeros. */
 const fmtFrac = (v: number, prec: number): { readonly text: string; readonly rest: number } => {
@@ -88,27 +89,13 @@ export const goUptime = (ms: number): string => {
 }
 
 /**
- * A time as Go's JSON encoder writes a UTC `time.Time` (RFC3339Nano: fraction without trailing
- * zeros, none at all on a whole second). JavaScript times have millisecond precision.
- */
-export const goTime = (at: Date | number): string => {
-  const iso = new Date(typeof at === "number" ? Math.round(at) : at.getTime()).toISOString()
-  // YYYY-MM-DDTHH:MM:SS.mmmZ → trim the fraction's trailing zeros (and a bare ".").
-  return iso.slice(0, 19) + iso.slice(19, -1).replace(/\.?0+$/, "") + "Z"
-}
-
-/** Go's `json` HTML-safe escaping of `<`, `>`, `&`, U+2028 and U+2029 (only ever inside strings). */
-const goEscape = (json: string): string =>
-  json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
-
-/**
  * `json.MarshalIndent(v, "", "  ")` as Go writes it. Fields that are `undefined` are left out,
  * which is how callers express `omitempty`; property order is insertion order (the Go struct's).
  */
 export const goJsonIndent = (value: unknown): string => goEscape(JSON.stringify(value, null, 2))
 
-/** `json.Marshal(v)` (compact), as `/healthz` uses. */
-export const goJson = (value: unknown): string => goEscape(JSON.stringify(value))
+/** `json.Marshal(v)` (compact), as `/healthz` uses; RFC3339Nano times (see `values/GoJson`). */
+export { goJson, goTime } from "../values/GoJson.js"
 
 /** `net.JoinHostPort`: IPv6 hosts in brackets (see `values/HostPort`). */
 export { format as joinHostPort } from "../values/HostPort.js"

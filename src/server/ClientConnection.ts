@@ -420,6 +420,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     // Until a PING measures it, the time from accept to CONNECT is the RTT estimate (as nats-server).
     if (this.rtt === undefined) this.rtt = this.now() - this.start.getTime()
     this.ok()
+    this.server.system.clientConnected(this)
   }
 
   private authorize(c: ConnectOptions): boolean {

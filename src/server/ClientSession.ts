@@ -125,6 +125,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
         conn.close("Server Shutdown")
         server.clients.delete(cid)
         conn.removeAllSubscriptions()
+        server.system.clientDisconnected(conn)
         log.debug(`${conn.prefix}Client connection closed: ${conn.closeReason}`)
         server.rememberClosed(conn)
       }))

@@ -23,6 +23,7 @@ import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
 import { type InterestChange, type InterestListener, Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
+import { SystemEvents } from "./SystemEvents.js"
 import * as HostPort from "../values/HostPort.js"
 import * as Info from "../protocol/ServerInfo.js"
 
@@ -80,6 +81,8 @@ export class ServerState implements InterestListener {
   totalConnections = 0
   /** Client authentication compiled from `options.authorization` (rebuilt on reload). */
   auth: AuthConfig
+  /** What this server publishes in the system account: client events, request responses. */
+  readonly system: SystemEvents = new SystemEvents(this, NATS_COMPAT_VERSION)
   private lastId = 0
 
   constructor(
