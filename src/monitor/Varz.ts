@@ -6,6 +6,7 @@
 import * as os from "node:os"
 import type { ClusterState } from "../cluster/Cluster.js"
 import { format as hostPort } from "../values/HostPort.js"
+import { SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
 import { authTimeout } from "../server/auth/Auth.js"
 import { AUTH_TIMEOUT_MS } from "../config/AuthTimeout.js"
 import { TLS_TIMEOUT_MS } from "../net/TlsTimeout.js"
@@ -113,9 +114,11 @@ export const varz = (state: ServerState, cluster: ClusterState | undefined, runt
     in_bytes: router.stats.inBytes,
     out_bytes: router.stats.outBytes,
     slow_consumers: router.stats.slowConsumers,
-    subscriptions: router.index.size,
+    // Every account's index, as nats-server sums its sublists (route interest included).
+    subscriptions: router.subscriptionCount(),
     http_req_stats: sortedStats(runtime.reqStats),
     config_load_time: goTime(state.start),
-    ...(o.serverTags !== undefined && o.serverTags.length > 0 ? { tags: o.serverTags } : {})
+    ...(o.serverTags !== undefined && o.serverTags.length > 0 ? { tags: o.serverTags } : {}),
+    system_account: o.systemAccount ?? SYSTEM_ACCOUNT
   }
 }

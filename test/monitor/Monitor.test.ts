@@ -121,7 +121,7 @@ describe("monitor on a standalone server", () => {
     const r = await get(server, "/")
     expect(r.status).toBe(200)
     expect(r.contentType).toContain("text/html")
-    for (const path of ["varz", "connz", "routez", "subsz", "healthz"]) expect(r.text).toContain(`href=./${path}`)
+    for (const path of ["varz", "connz", "accountz", "accstatz", "routez", "subsz", "healthz"]) expect(r.text).toContain(`href=./${path}`)
   })
 
   it("JSONP: ?callback=cb wraps the document", async () => {
@@ -142,8 +142,9 @@ describe("monitor on a standalone server", () => {
     // Go's MarshalIndent: two-space indent.
     expect(r.text.startsWith('{\n  "server_id": ')).toBe(true)
     const v = r.json
-    // Standalone: no connect_urls; no $SYS account here.
-    expect(keys(v)).toEqual(without(keys(VARZ_CAPTURE), "connect_urls", "system_account"))
+    // Standalone: no connect_urls; the system account nats-server always has.
+    expect(keys(v)).toEqual(without(keys(VARZ_CAPTURE), "connect_urls"))
+    expect(v["system_account"]).toBe("$SYS")
     expect(v["cluster"]).toEqual({})
     for (const k of ["gateway", "leaf", "mqtt", "websocket", "jetstream"]) expect(v[k]).toEqual({})
     expect(v["version"]).toBe(NATS_COMPAT_VERSION)
@@ -486,7 +487,7 @@ describe("monitor in a 2-node cluster", () => {
   it("/varz shows the cluster block, routes and connect_urls", async () => {
     const va = await getJson(A, "/varz")
     const vb = await getJson(B, "/varz")
-    expect(keys(va)).toEqual(without(keys(VARZ_CAPTURE), "system_account"))
+    expect(keys(va)).toEqual(keys(VARZ_CAPTURE))
     expect(keys(va["cluster"])).toEqual(without(keys(VARZ_CLUSTER_B_CAPTURE), "urls"))
     expect(keys(vb["cluster"])).toEqual(keys(VARZ_CLUSTER_B_CAPTURE))
     expect(va["cluster"]).toEqual({ name: "MON", addr: "127.0.0.1", cluster_port: routePort(A), auth_timeout: 2, tls_timeout: 2 })
