@@ -206,9 +206,10 @@ const cidsOf = async (side: Side): Promise<Map<number, string>> => {
   return new Map((doc["connections"] as Array<Doc>).map((c) => [c["cid"] as number, c["name"] as string]))
 }
 
-describe.skipIf(natsServerPath === undefined)("/accountz, /accstatz and acc filters against nats-server", () => {
+describe("/accountz, /accstatz and acc filters, against nats-server when it is installed", () => {
+  /** Ours, then nats-server (when installed). */
   const sides: Array<Side> = []
-  const [ours, ref] = [() => sides[0]!, () => sides[1]!]
+  const ours = () => sides[0]!
 
   /**
    * Fetch `path` from both and compare; returns ours (as is). `listing`: the unfiltered
@@ -217,6 +218,10 @@ describe.skipIf(natsServerPath === undefined)("/accountz, /accstatz and acc filt
   const same = async (path: string, listing?: string): Promise<Doc> => {
     const [a, b] = await Promise.all(sides.map((s) => getJson(s, path)))
     const [ca, cb] = await Promise.all(sides.map(cidsOf))
+    if (b === undefined) {
+      comparable(a!, ca!) // its shape checks only
+      return a!
+    }
     const system = listing === undefined
       ? [undefined, undefined]
       : await Promise.all(sides.map(async (s, i) => systemSubscriptions(await getJson(s, listing), [ca!, cb!][i]!)))
@@ -233,11 +238,11 @@ describe.skipIf(natsServerPath === undefined)("/accountz, /accstatz and acc filt
       const [plain, listed, cids] = await Promise.all([getJson(s, `/subsz${query}`), getJson(s, `/subsz${query}${sep}subs=1`), cidsOf(s)])
       return comparable(plain, cids, systemSubscriptions(listed, cids))
     }))
-    expect(docs[0], query).toEqual(docs[1])
+    if (docs.length === 2) expect(docs[0], query).toEqual(docs[1])
   }
 
   beforeAll(async () => {
-    for (const start of [startOursWithConf, startNatsWithConf]) {
+    for (const start of natsServerPath === undefined ? [startOursWithConf] : [startOursWithConf, startNatsWithConf]) {
       const server = await start(CONF)
       sides.push({ server, base: await monitorBase(server), clients: new Map() })
     }
@@ -371,11 +376,15 @@ describe.skipIf(natsServerPath === undefined)("/accountz, /accstatz and acc filt
     const docs = await Promise.all(sides.map((s) => getJson(s, "/accstatz")))
     const [o, r] = docs.map((d) => new Map((d["account_statz"] as Array<Doc>).map((s) => [s["acc"] as string, s])))
     for (const acc of ["A", "B", "C"]) {
-      expect((o!.get(acc)!["sent"] as Doc)["msgs"], acc).toBe((r!.get(acc)!["sent"] as Doc)["msgs"])
-      expect(o!.get(acc)!["received"], acc).toEqual(r!.get(acc)!["received"])
+      if (r === undefined) break
+      expect((o!.get(acc)!["sent"] as Doc)["msgs"], acc).toBe((r.get(acc)!["sent"] as Doc)["msgs"])
+      expect(o!.get(acc)!["received"], acc).toEqual(r.get(acc)!["received"])
+      if (acc !== "A") expect(o!.get(acc)!["sent"], acc).toEqual(r.get(acc)!["sent"])
     }
-    expect(o!.get("B")!["sent"]).toEqual(r!.get("B")!["sent"])
+    // B's three requests; A's client got them (and its earlier st.x), B's nothing yet.
     expect(o!.get("B")!["received"]).toEqual({ msgs: 3, bytes: 8 })
+    expect(o!.get("B")!["sent"]).toEqual({ msgs: 0, bytes: 0 })
+    expect((o!.get("A")!["sent"] as Doc)["msgs"]).toBe(4 + 3)
     // A's client answers the singleton request: its mapping is gone, the streamed ones stay.
     await both(async (s) => {
       const c = s.clients.get("a")!
@@ -389,7 +398,7 @@ describe.skipIf(natsServerPath === undefined)("/accountz, /accstatz and acc filt
     const stats = await Promise.all(sides.map((s) => getJson(s, "/accstatz")))
     const sentB = stats.map((d) => (d["account_statz"] as Array<Doc>).find((x) => x["acc"] === "B")!["sent"])
     expect(sentB[0]).toEqual({ msgs: 1, bytes: 2 })
-    expect(sentB[0]).toEqual(sentB[1])
+    if (sentB.length === 2) expect(sentB[0]).toEqual(sentB[1])
   })
 
   it("closed connections keep their account for /connz?state=closed&acc=", async () => {
