@@ -109,7 +109,7 @@ const byKey = (...keys: ReadonlyArray<string>) => (x: Json, y: Json) => {
 }
 
 /** nats-server's own system services in an account: imports from the system account, `$SYS.` subscriptions of internal clients. */
-const isSystemImport = (i: Json) => isObject(i) && i["account"] === "SYS" && String(i["subject"]).startsWith("$SYS.")
+const isSystemImport = (system: Json) => (i: Json) => isObject(i) && i["account"] === system && String(i["subject"]).startsWith("$SYS.")
 const isSystemExport = (e: Json) => isObject(e) && String(e["subject"]).startsWith("$SYS.")
 
 /**
@@ -160,7 +160,8 @@ const comparable = (doc: Doc, cids: ReadonlyMap<number, string>, systemSubs?: nu
   if (isObject(detail)) {
     expect(detail["update_time"]).toMatch(TIME)
     delete detail["update_time"]
-    const imports = ((detail["imports"] ?? []) as Array<Json>).filter((i) => !isSystemImport(i))
+    const sysAccount = out["system_account"]
+    const imports = ((detail["imports"] ?? []) as Array<Json>).filter((i) => !isSystemImport(sysAccount)(i))
     const systemImports = ((detail["imports"] ?? []) as Array<Json>).length - imports.length
     if (imports.length > 0) detail["imports"] = imports.sort(byKey("type", "subject"))
     else delete detail["imports"]
@@ -169,7 +170,7 @@ const comparable = (doc: Doc, cids: ReadonlyMap<number, string>, systemSubs?: nu
     if (exports.length > 0) detail["exports"] = exports.sort(byKey("type", "subject"))
     else delete detail["exports"]
     // Each system import is one subscription; the system account's are its service handlers.
-    const internal = detail["account_name"] === "SYS" ? detail["subscriptions"] as number : systemImports
+    const internal = detail["account_name"] === sysAccount ? detail["subscriptions"] as number : systemImports
     detail["subscriptions"] = (detail["subscriptions"] as number) - internal
     const stats = detail["sublist_stats"] as Doc
     stats["num_subscriptions"] = (stats["num_subscriptions"] as number) - internal
@@ -423,3 +424,43 @@ const waitUntilClosed = async (side: Side) => {
     await new Promise((r) => setImmediate(r))
   }
 }
+
+describe("without an accounts block every client is in $G", () => {
+  const sides: Array<Side> = []
+  afterAll(async () => {
+    for (const s of sides) {
+      for (const c of s.clients.values()) c.close()
+      await s.server.stop()
+    }
+  })
+
+  it("/accstatz, /accountz?acc=$G, /connz?acc=$G and /subsz?acc=$G show it, as nats-server", async () => {
+    const conf = `http: "127.0.0.1:-1"\n`
+    for (const start of natsServerPath === undefined ? [startOursWithConf] : [startOursWithConf, startNatsWithConf]) {
+      const server = await start(conf)
+      const side: Side = { server, base: await monitorBase(server), clients: new Map() }
+      sides.push(side)
+      const c = await RawClient.connect(server.port)
+      c.send(`CONNECT {"verbose":false,"name":"cg","lang":"raw","version":"1","protocol":1}\r\nSUB g 1\r\n`)
+      await sync(c)
+      c.send("PUB g 2\r\nhi\r\n")
+      await sync(c)
+      side.clients.set("g", c)
+    }
+    const docs = async (path: string) =>
+      Promise.all(sides.map(async (s) => comparable(await getJson(s, path), await cidsOf(s))))
+    const statz = await docs("/accstatz")
+    expect(statz[0]).toEqual({
+      account_statz: [{ acc: "$G", conns: 1, leafnodes: 0, total_conns: 1, sent: { msgs: 1, bytes: 2 }, received: { msgs: 1, bytes: 2 }, slow_consumers: 0 }]
+    })
+    const connz = await docs("/connz?acc=%24G&auth=1")
+    expect((connz[0]!["connections"] as Array<Doc>).map((c) => [c["name"], c["account"]])).toEqual([["cg", undefined]])
+    const detail = await docs("/accountz?acc=%24G")
+    expect((detail[0]!["account_detail"] as Doc)["client_connections"]).toBe(1)
+    const subs = await docs("/subsz?acc=%24G&subs=1")
+    expect((subs[0]!["subscriptions_list"] as Array<Doc>).map((s) => [s["account"], s["subject"], s["cid"]])).toEqual([["$G", "g", "cg"]])
+    if (sides.length === 2) {
+      for (const [i, d] of [statz, connz, detail, subs].entries()) expect(d[0], String(i)).toEqual(d[1])
+    }
+  })
+})
