@@ -150,8 +150,12 @@ const comparable = (doc: Doc, cids: ReadonlyMap<number, string>, systemSubs?: nu
     out["connections"] = (out["connections"] as Array<Doc>).map((c) => {
       for (const k of ["start", "last_activity", "stop"]) if (k in c) expect(c[k]).toMatch(TIME)
       const { cid: _cid, port: _port, start: _start, last_activity: _last, stop: _stop, rtt: _rtt, uptime: _up, idle: _idle, ...rest } = c
+      // A client's subscriptions come in Go map order.
+      if (Array.isArray(rest["subscriptions_list"])) rest["subscriptions_list"] = [...(rest["subscriptions_list"] as Array<string>)].sort()
       if (Array.isArray(rest["subscriptions_list_detail"])) {
-        rest["subscriptions_list_detail"] = (rest["subscriptions_list_detail"] as Array<Doc>).map((d) => ({ ...d, cid: cids.get(d["cid"] as number) }))
+        rest["subscriptions_list_detail"] = (rest["subscriptions_list_detail"] as Array<Doc>)
+          .map((d) => ({ ...d, cid: cids.get(d["cid"] as number) }))
+          .sort(byKey("sid"))
       }
       return rest
     })
