@@ -1,6 +1,7 @@
 /**
  * `/connz`: client connections (open, recently closed, or both) with nats-server 2.9's options —
- * sorting, paging, a single `cid`, subscription lists and `auth` details.
+ * sorting, paging, a single `cid`, one account's connections (`acc`), subscription lists and
+ * `auth` details (the user, and the account unless it is `$G`).
  *
  * @since 0.1.0
  */
