@@ -419,6 +419,11 @@ export class ServiceReplies {
     }
   }
 
+  /** The mappings of `exporter`'s replies still held, by reply (for `/accountz`'s `responses`). */
+  routesOf(exporter: string): ReadonlyMap<string, ResponseRoute> | undefined {
+    return this.routes.get(exporter)
+  }
+
   /** Mappings still held (for tests and monitoring). */
   get size(): number {
     let n = 0

@@ -1,11 +1,13 @@
 /**
  * `/connz`: client connections (open, recently closed, or both) with nats-server 2.9's options —
- * sorting, paging, a single `cid`, subscription lists and `auth` details.
+ * sorting, paging, a single `cid`, one account's connections (`acc`), subscription lists and
+ * `auth` details (the user, and the account unless it is `$G`).
  *
  * @since 0.1.0
  */
 import { toText } from "../protocol/ByteString.js"
 import * as Result from "effect/Result"
+import { GLOBAL_ACCOUNT } from "../accounts/Accounts.js"
 import { ClientConnection } from "../server/ClientConnection.js"
 import { ClosedClient, type ClosedSubscription } from "../server/ClosedClient.js"
 import type { Connection, ServerState } from "../server/ServerState.js"
@@ -25,8 +27,6 @@ import {
 /** nats-server's `DefaultConnListSize`. */
 export const DEFAULT_CONN_LIST_SIZE = 1024
 
-/** Every account of ours is the global one. */
-const GLOBAL_ACCOUNT = "$G"
 
 export type SortOpt =
   | "cid"
@@ -172,6 +172,7 @@ const row = (conn: ClientConnection | ClosedClient, now: number, options: ConnzO
   const until = stop ?? now
   const subs = [...conn.subs.values()]
   const pending = conn.out.size + conn.inFlight
+  const accountName = nameOfAccount(conn)
   const json: Record<string, unknown> = {
     cid: conn.cid,
     kind: "Client",
@@ -198,6 +199,8 @@ const row = (conn: ClientConnection | ClosedClient, now: number, options: ConnzO
     tls_version: conn instanceof ClosedClient ? undefined : conn.tlsSession?.version,
     tls_cipher_suite: conn instanceof ClosedClient ? undefined : conn.tlsSession?.cipher,
     authorized_user: options.auth ? conn.user || undefined : undefined,
+    // nats-server names the account only when it is not the global one.
+    account: options.auth && accountName !== undefined && accountName !== GLOBAL_ACCOUNT ? accountName : undefined,
     subscriptions_list: !options.subsDetail && options.subs && subs.length > 0 ? subs.map((s) => toText(s.subject)) : undefined,
     subscriptions_list_detail: options.subsDetail && subs.length > 0 ? subs.map(clientSubDetail) : undefined
   }
@@ -218,6 +221,10 @@ const row = (conn: ClientConnection | ClosedClient, now: number, options: ConnzO
 }
 
 const isClient = (conn: Connection): conn is ClientConnection => conn instanceof ClientConnection
+
+/** The account a client is (or was, when closed) bound to. */
+const nameOfAccount = (conn: ClientConnection | ClosedClient): string | undefined =>
+  conn instanceof ClosedClient ? conn.accountName : conn.account.name
 
 /** Descending by a numeric key (then by cid, for a stable page order). */
 const desc = (key: (r: Row) => number) => (a: Row, b: Row) => key(b) - key(a) || a.cid - b.cid
@@ -265,19 +272,25 @@ export const connz = (state: ServerState, options: ConnzOptions, now: number = D
     limit: options.limit,
     connections: conns
   })
-  // Only the global account exists here: any other account has no connections.
-  if (options.account !== "" && options.account !== GLOBAL_ACCOUNT) return base(0, [])
-
-  const open: Array<ClientConnection> = []
-  for (const conn of state.clients.values()) if (isClient(conn)) open.push(conn)
-  const closed: Array<ClosedClient> = options.state !== "open" ? state.closed : []
+  const all: Array<ClientConnection> = []
+  for (const conn of state.clients.values()) if (isClient(conn)) all.push(conn)
+  let open = all
+  let closed: ReadonlyArray<ClosedClient> = options.state !== "open" ? state.closed : []
+  if (options.account !== "") {
+    const account = state.router.lookup(options.account)
+    // nats-server answers an unknown account before it fills in its id, with no list at all.
+    if (account === undefined) return { ...base(0, []), server_id: "", connections: null }
+    open = all.filter((c) => c.account === account)
+    closed = closed.filter((c) => c.accountName === options.account)
+  }
 
   let total = options.state === "open" ? open.length : options.state === "closed" ? closed.length : open.length + closed.length
-  let picked: Array<ClientConnection | ClosedClient>
+  let picked: ReadonlyArray<ClientConnection | ClosedClient>
   if (options.cid > 0) {
+    // An open connection is looked up among all (nats-server: `s.clients[cid]`), whatever `acc`.
     const hit = options.state === "closed"
       ? closed.find((c) => c.cid === options.cid)
-      : open.find((c) => c.cid === options.cid) ??
+      : all.find((c) => c.cid === options.cid) ??
         (options.state === "all" ? closed.find((c) => c.cid === options.cid) : undefined)
     picked = hit === undefined ? [] : [hit]
   } else {

@@ -1,6 +1,6 @@
 /**
  * The HTTP monitor: nats-server 2.9's monitoring endpoints (`/varz`, `/connz`, `/routez`,
- * `/subsz`, `/healthz` and the `/` index) served on `http_host:http_port` — or over HTTPS on
+ * `/subsz`, `/accountz`, `/accstatz`, `/healthz` and the `/` index) served on `http_host:http_port` — or over HTTPS on
  * `http_host:https_port` with the client `tls` block's certificate (no client certificates asked
  * for, as nats-server) — while the layer's scope is open.
  *
@@ -25,6 +25,7 @@ import { Cluster, type ClusterState } from "../cluster/Cluster.js"
 import { loadTls } from "../net/Tls.js"
 import { ServerCore } from "../server/ServerCore.js"
 import type { ServerState } from "../server/ServerState.js"
+import { accountz, accstatz, decodeAccountzOptions, decodeAccstatzOptions } from "./Accountz.js"
 import { connz, decodeConnzOptions } from "./Connz.js"
 import { goJson, goJsonIndent, joinHostPort } from "./format.js"
 import { badRequest, type MonitorResponse } from "./params.js"
@@ -85,6 +86,8 @@ const NOT_FOUND: MonitorResponse = { status: 404, contentType: "text/plain; char
 const INDEX_LINKS: ReadonlyArray<readonly [path: string, text: string]> = [
   [Paths.varz, "General"],
   [Paths.connz, "Connections"],
+  [Paths.accountz, "Accounts"],
+  [Paths.accstatz, "Account Stats"],
   [Paths.subsz, "Subscriptions"],
   [Paths.routez, "Routes"],
   [Paths.healthz, "Health Probe"],
@@ -173,13 +176,20 @@ export class MonitorHandler {
         return server.listen === undefined
           ? { status: 503, contentType: "application/json", body: goJson({ status: "unavailable", error: "server not ready" }) }
           : json(goJson({ status: "ok" }))
-      // Features this server does not have, answered as nats-server does without them.
-      case Paths.accountz:
+      case Paths.accountz: {
         this.count(Paths.accountz)
-        return json(goJsonIndent(Unserved.accountz(server)))
-      case Paths.accstatz:
+        const options = decodeAccountzOptions(query)
+        if (Result.isFailure(options)) return badRequest(options.failure)
+        const doc = accountz(server, options.success)
+        return Result.isFailure(doc) ? badRequest(doc.failure) : json(goJsonIndent(doc.success))
+      }
+      case Paths.accstatz: {
         this.count(Paths.accstatz)
-        return json(goJsonIndent(Unserved.accstatz(server, query)))
+        const options = decodeAccstatzOptions(query)
+        if (Result.isFailure(options)) return badRequest(options.failure)
+        return json(goJsonIndent(accstatz(server, options.success)))
+      }
+      // Features this server does not have, answered as nats-server does without them.
       case Paths.jsz:
         this.count(Paths.jsz)
         return json(goJsonIndent(Unserved.jsz(server)))

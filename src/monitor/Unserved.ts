@@ -1,11 +1,8 @@
 /**
- * The monitoring endpoints of features this server does not have — accounts beyond the global
- * one, JetStream, leafnodes, gateways — answered as nats-server 2.9.10 answers them when those
- * features are not configured (captured from the real server), so tools that query them get
- * JSON rather than a 404:
+ * The monitoring endpoints of features this server does not have — JetStream, leafnodes,
+ * gateways — answered as nats-server 2.9.10 answers them when those features are not configured
+ * (captured from the real server), so tools that query them get JSON rather than a 404:
  *
- * - `/accountz`: the global account `$G` and nats-server's system account `$SYS`;
- * - `/accstatz`: `$G` while it has clients (both with `?unused=1`);
  * - `/jsz`: `"disabled": true` with zeroed usage;
  * - `/leafz`: no leafnodes (`"leafs": null`); `/gatewayz`: no gateways.
  *
@@ -15,34 +12,6 @@ import type { ServerState } from "../server/ServerState.js"
 import { goTime } from "./format.js"
 
 const head = (server: ServerState) => ({ server_id: server.serverId, now: goTime(new Date()) })
-
-export const accountz = (server: ServerState): Record<string, unknown> => ({
-  ...head(server),
-  system_account: "$SYS",
-  accounts: ["$G", "$SYS"]
-})
-
-const accountStat = (acc: string, conns: number, total: number, sent: { msgs: number; bytes: number }, received: { msgs: number; bytes: number }) => ({
-  acc,
-  conns,
-  leafnodes: 0,
-  total_conns: total,
-  sent,
-  received,
-  slow_consumers: 0
-})
-
-export const accstatz = (server: ServerState, query: URLSearchParams): Record<string, unknown> => {
-  const unused = ["1", "true"].includes((query.get("unused") ?? "").toLowerCase())
-  const stats = server.router.stats
-  const out: Array<unknown> = []
-  const conns = server.clients.size
-  if (conns > 0 || unused) {
-    out.push(accountStat("$G", conns, conns, { msgs: stats.outMsgs, bytes: stats.outBytes }, { msgs: stats.inMsgs, bytes: stats.inBytes }))
-  }
-  if (unused) out.push(accountStat("$SYS", 0, 0, { msgs: 0, bytes: 0 }, { msgs: 0, bytes: 0 }))
-  return { ...head(server), account_statz: out }
-}
 
 export const jsz = (server: ServerState): Record<string, unknown> => ({
   ...head(server),

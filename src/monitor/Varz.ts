@@ -113,7 +113,8 @@ export const varz = (state: ServerState, cluster: ClusterState | undefined, runt
     in_bytes: router.stats.inBytes,
     out_bytes: router.stats.outBytes,
     slow_consumers: router.stats.slowConsumers,
-    subscriptions: router.index.size,
+    // Every account's index, as nats-server sums its sublists (route interest included).
+    subscriptions: router.subscriptionCount(),
     http_req_stats: sortedStats(runtime.reqStats),
     config_load_time: goTime(state.start),
     ...(o.serverTags !== undefined && o.serverTags.length > 0 ? { tags: o.serverTags } : {}),

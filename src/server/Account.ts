@@ -14,19 +14,26 @@ import { SubjectIndex } from "../subjects/SubjectIndex.js"
 import type { InterestChange } from "./Router.js"
 import type { Interest, LocalSubscription } from "./Subscription.js"
 
-/** Messages and bytes in and out of one account (nats-server's account stats, for /accstatz). */
+/**
+ * Messages and bytes in and out of one account, as nats-server counts them for /accstatz: `in` is
+ * what this account's clients published (not what routes, service imports or responses brought
+ * in), `out` is every delivery made from this account's subject index (a shadow's too: stream
+ * imports count to the exporter; internal subscribers not), routes included.
+ */
 export interface AccountStats {
   inMsgs: number
   inBytes: number
   outMsgs: number
   outBytes: number
+  /** This account's clients closed as slow consumers. */
+  slowConsumers: number
 }
 
 export class Account {
   readonly index = new SubjectIndex<Interest>()
   /** Aggregated local interest announced to routes, keyed by `subject[ queue]`. */
   readonly localInterest = new Map<string, InterestChange>()
-  readonly stats: AccountStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0 }
+  readonly stats: AccountStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0 }
   /** Client connections bound to this account on this server. */
   connections = 0
   /** This account's stream imports: its subscriptions that match one are shadowed into the exporter. */

@@ -193,6 +193,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   private slowConsumer(): void {
     this.server.router.stats.slowConsumers++
+    this.account.stats.slowConsumers++
     this.server.log.info(`${this.prefix}Slow Consumer Detected: MaxPending of ${this.server.options.maxPending} Exceeded`)
     this.out.clear()
     this.close("Slow Consumer (Pending Bytes)")

@@ -106,6 +106,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
       onWritten: () => conn.written(),
       onWriteStall: () => {
         server.router.stats.slowConsumers++
+        conn.account.stats.slowConsumers++
         log.info(`${conn.prefix}Slow Consumer Detected: WriteDeadline of ${o.writeDeadline / 1000}s exceeded`)
         conn.out.clear()
         conn.close("Slow Consumer (Write Deadline)")

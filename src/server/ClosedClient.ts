@@ -36,6 +36,8 @@ export interface ClosingClient {
   readonly lang: string | undefined
   readonly version: string | undefined
   readonly user: string | undefined
+  /** The account the client was bound to (for `/connz?acc=`). */
+  readonly account?: { readonly name: string } | undefined
   readonly subs: ReadonlyMap<string, { readonly subject: string; readonly queue: string | undefined; readonly sid: string; readonly delivered: number; readonly max: number }>
 }
 
@@ -63,7 +65,9 @@ export class ClosedClient {
     readonly lang: string | undefined,
     readonly version: string | undefined,
     readonly user: string | undefined,
-    readonly subs: ReadonlyMap<string, ClosedSubscription>
+    readonly subs: ReadonlyMap<string, ClosedSubscription>,
+    /** The name of the account the client was in. */
+    readonly accountName: string | undefined
   ) {}
 
   /** The record of `conn`, which has just closed. */
@@ -90,7 +94,8 @@ export class ClosedClient {
       conn.lang,
       conn.version,
       conn.user,
-      subs
+      subs,
+      conn.account?.name
     )
   }
 

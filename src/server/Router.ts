@@ -348,8 +348,11 @@ export class Router {
     stats.inMsgs++
     stats.inBytes += payload.length
     const accStats = account.stats
-    accStats.inMsgs++
-    accStats.inBytes += payload.length
+    // An account receives what its clients publish, not what imports hand on (nats-server).
+    if (!this.forwarding) {
+      accStats.inMsgs++
+      accStats.inBytes += payload.length
+    }
     const result = account.index.match(subject)
     const plain = result.plain
     const queues = result.queues
@@ -424,8 +427,7 @@ export class Router {
     const stats = this.stats
     stats.inMsgs++
     stats.inBytes += payload.length
-    account.stats.inMsgs++
-    account.stats.inBytes += payload.length
+    // Not counted as the account's input: nats-server counts only its clients' publishes.
     const result = account.index.match(subject)
     const plain = result.plain
     this.current = account
@@ -486,11 +488,15 @@ export class Router {
     this.viaShadow = false
     if (taken === false) return false
     target.delivered++
-    this.stats.outMsgs++
-    this.stats.outBytes += payload.length
-    const accStats = target.account!.stats
-    accStats.outMsgs++
-    accStats.outBytes += payload.length
+    // As nats-server: internal deliveries are not counted, and a delivery counts to the account
+    // whose index matched (a shadow's: the exporter), not the subscriber's.
+    if (target.owner.internal !== true) {
+      this.stats.outMsgs++
+      this.stats.outBytes += payload.length
+      const accStats = sub.account!.stats
+      accStats.outMsgs++
+      accStats.outBytes += payload.length
+    }
     if (target.max > 0 && target.delivered >= target.max) {
       this.removeLocal(target)
       target.owner.forget(target)

@@ -182,7 +182,7 @@ describe.skipIf(!existsSync(CHROMIUM))("the mesh page in headless chromium", () 
   it("shows our version and keeps nats-server's endpoint links; talks to its own origin only", async () => {
     expect(await page.textContent("#version")).toBe(`v${SERVER_VERSION} · nats-server ${NATS_COMPAT_VERSION} protocol`)
     const links = await page.evaluate(`[...document.querySelectorAll("nav a")].map((a) => a.getAttribute("href"))`)
-    expect(links).toEqual(["./varz", "./connz", "./subsz", "./routez", "./healthz", "./metrics", "./meshz", "https://docs.nats.io/running-a-nats-service/nats_admin/monitoring"])
+    expect(links).toEqual(["./varz", "./connz", "./accountz", "./accstatz", "./subsz", "./routez", "./healthz", "./metrics", "./meshz", "https://docs.nats.io/running-a-nats-service/nats_admin/monitoring"])
     const origin = `http://127.0.0.1:${monitorAddress(A.broker)!.port}/`
     expect(requests.length).toBeGreaterThan(2)
     expect(requests.filter((u) => !u.startsWith(origin))).toEqual([])

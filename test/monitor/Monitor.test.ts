@@ -73,6 +73,10 @@ const count = (sub: AsyncIterable<Msg>, box: { n: number }) =>
 
 // --- a standalone server with two clients ------------------------------------------------------
 
+/** The system account's internal subscriptions (its `$SYS.REQ.SERVER…` responders). */
+const systemSubs = (s: { readonly broker: { readonly router: { lookup(name: string): { readonly index: { readonly size: number } } | undefined } } }): number =>
+  s.broker.router.lookup("$SYS")?.index.size ?? 0
+
 describe("monitor on a standalone server", () => {
   let server: TestServer
   let holder: NatsConnection
@@ -121,7 +125,7 @@ describe("monitor on a standalone server", () => {
     const r = await get(server, "/")
     expect(r.status).toBe(200)
     expect(r.contentType).toContain("text/html")
-    for (const path of ["varz", "connz", "routez", "subsz", "healthz"]) expect(r.text).toContain(`href=./${path}`)
+    for (const path of ["varz", "connz", "accountz", "accstatz", "routez", "subsz", "healthz"]) expect(r.text).toContain(`href=./${path}`)
   })
 
   it("JSONP: ?callback=cb wraps the document", async () => {
@@ -159,7 +163,8 @@ describe("monitor on a standalone server", () => {
     expect(v["connections"]).toBe(2)
     expect(v["total_connections"]).toBeGreaterThanOrEqual(2)
     expect(v["routes"]).toBe(0)
-    expect(v["subscriptions"]).toBe(3)
+    // The client subscriptions and the system account's internal ones (nats-server counts both).
+    expect(v["subscriptions"]).toBe(3 + systemSubs(server))
     expect(v["mem"]).toBeGreaterThan(1024 * 1024)
     expect(v["cores"]).toBeGreaterThanOrEqual(1)
     expect(typeof v["cpu"]).toBe("number")
@@ -289,7 +294,7 @@ describe("monitor on a standalone server", () => {
   it("/subsz: plain statistics, subs=1 lists subscriptions, test= filters, offset/limit page", async () => {
     const plain = await getJson(server, "/subsz")
     expect(keys(plain)).toEqual(keys(SUBSZ_CAPTURE))
-    expect(plain["num_subscriptions"]).toBe(3)
+    expect(plain["num_subscriptions"]).toBe(3 + systemSubs(server))
     expect(plain["num_inserts"]).toBeGreaterThanOrEqual(3)
     expect(plain["num_matches"]).toBeGreaterThanOrEqual(25)
     expect(plain["cache_hit_rate"]).toBeGreaterThan(0)
@@ -301,7 +306,8 @@ describe("monitor on a standalone server", () => {
     const list = await getJson(server, "/subsz?subs=1")
     expect(keys(list)).toEqual(["server_id", "now", ...keys(SUBSZ_CAPTURE), "total", "offset", "limit", "subscriptions_list"])
     expect(list["server_id"]).toBe(server.broker.serverId)
-    const subs = list["subscriptions_list"] as Array<Json>
+    // The client subscriptions, besides the system account's internal ones.
+    const subs = (list["subscriptions_list"] as Array<Json>).filter((s) => s["account"] !== "$SYS")
     expect(subs.map((s) => s["subject"]).sort()).toEqual(["count.x", "orders.*", "orders.>"])
     const plainSub = subs.find((s) => s["subject"] === "count.x")!
     expect(keys(plainSub)).toEqual(keys(SUBSZ_ENTRY_CAPTURE))
@@ -338,7 +344,7 @@ describe("monitor on a standalone server", () => {
     await gone.flush()
     const open = (await getJson(server, "/connz"))["connections"] as Array<Json>
     const cid = open.find((x) => x["name"] === "leaver")!["cid"] as number
-    expect((await getJson(server, "/subsz"))["num_subscriptions"]).toBe(4)
+    expect((await getJson(server, "/subsz"))["num_subscriptions"]).toBe(4 + systemSubs(server))
     await gone.close()
     await waitUntil("closed client remembered", () => server.broker.closed.some((c) => c.cid === cid))
 
@@ -363,7 +369,7 @@ describe("monitor on a standalone server", () => {
     expect(byStop["num_connections"]).toBeGreaterThanOrEqual(1)
 
     // Its subscription is gone from the index.
-    await waitUntilAsync("subscription removed", async () => (await getJson(server, "/subsz"))["num_subscriptions"] === 3)
+    await waitUntilAsync("subscription removed", async () => (await getJson(server, "/subsz"))["num_subscriptions"] === 3 + systemSubs(server))
     expect((await getJson(server, "/varz"))["connections"]).toBe(2)
   })
 

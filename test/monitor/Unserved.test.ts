@@ -1,7 +1,8 @@
 /**
- * Endpoints of features this server does not have (`/accountz`, `/accstatz`, `/jsz`, `/leafz`,
- * `/gatewayz`) answer as real nats-server 2.9.10 answers them without those features: fetched
- * from both side by side and compared field by field (ids and timestamps aside).
+ * Endpoints of features this server does not have (`/jsz`, `/leafz`, `/gatewayz`) — and the
+ * account endpoints (`/accountz`, `/accstatz`) of a server without an `accounts` block — answer
+ * as real nats-server 2.9.10 answers them: fetched from both side by side and compared field by
+ * field (ids and timestamps aside). Accounts with clients: test/monitor/Accountz.test.ts.
  */
 import { afterAll, describe, expect, it } from "vitest"
 import { type ChildServer, natsServerPath, startNatsServer, startServer, type TestServer } from "../support/servers.js"
