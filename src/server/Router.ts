@@ -149,6 +149,8 @@ export class Router {
   /** The account of the message being routed, and while forwarding, the accounts it has been in. */
   private current: Account
   private visited: ReadonlySet<string> | undefined = undefined
+  /** A message from a route is being delivered: service imports do not take it (see `serviceRequest`). */
+  private routed = false
 
   /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
   constructor(private readonly interest?: InterestListener) {
@@ -397,6 +399,7 @@ export class Router {
     const result = account.index.match(subject)
     const plain = result.plain
     this.current = account
+    this.routed = true
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i]!
       if (sub.remote || sub.closed) continue
@@ -413,6 +416,7 @@ export class Router {
         }
       }
     }
+    this.routed = false
     if (this.forwards.length > 0 && !this.forwarding) this.drainForwards()
   }
 
@@ -467,9 +471,14 @@ export class Router {
 
   /**
    * A service import took a request: it lands in the exporting account, with the reply replaced by
-   * a `_R_` reply whose responses come back to `reply` in the importing account.
+   * a `_R_` reply whose responses come back to `reply` in the importing account. Not for a message
+   * from a route: the requester's server already forwarded it into the exporter (nats-server's
+   * processServiceImport returns for a ROUTER client unless it is a response) — the importer's
+   * message crosses only for the importer's own subscribers, and taking it here would deliver the
+   * request twice.
    */
   serviceRequest(si: CompiledServiceImport, importer: Account, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    if (this.routed) return false
     const visited = this.visited ?? new Set([this.current.name])
     if (visited.has(si.exporter)) return false
     const exporter = this.lookup(si.exporter)

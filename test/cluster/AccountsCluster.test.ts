@@ -288,6 +288,13 @@ describe.each(clusters.filter((c) => c.available))("accounts across a route: $na
       const requester = await login(pub, "i")
       const responder = await login(sub, "e")
       const probe = await login(pub, "e")
+      // An importer's subscriber on the service's subjects, on the responder's server: the
+      // requester's message crosses for it, but only the requester's server forwards it into the
+      // exporter (nats-server applies no service import to a routed message).
+      const watcher = await login(sub, "i")
+      const watched: Array<string> = []
+      watcher.subscribe("svc.>", { callback: (_e, m) => watched.push(m.subject) })
+      await watcher.flush()
       const seen: Array<string> = []
       const replies: Array<string> = []
       responder.subscribe("svc.>", { callback: (_e, m) => {
@@ -310,9 +317,11 @@ describe.each(clusters.filter((c) => c.available))("accounts across a route: $na
       // Each request reached the responder once (a duplicate would have come before the probe),
       // on the exporter's subject, with a _R_ reply.
       await sync(probe, responder)
+      await sync(requester, watcher)
       expect(seen, name).toEqual(["svc.echo 1", "svc.echo 2", "one.svc 3"])
+      expect(watched, name).toEqual(["svc.echo", "svc.echo"])
       for (const r of replies) expect(isServiceReply(r), `${name} ${r}`).toBe(true)
-      for (const nc of [requester, responder, probe]) await nc.close()
+      for (const nc of [requester, responder, probe, watcher]) await nc.close()
       conns.length = 0
     }
   }, 30_000)
