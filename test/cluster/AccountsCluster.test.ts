@@ -20,6 +20,7 @@ import fc from "fast-check"
 import { connect, headers, type NatsConnection, StringCodec } from "nats"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { isServiceReply } from "../../src/accounts/Accounts.js"
+import { routez } from "../../src/monitor/Routez.js"
 import { matchesPattern } from "../../src/subjects/Subject.js"
 import { q } from "../support/accountGraphs.js"
 import { type ConfServer, startNatsWithConf, startOursWithConf } from "../support/confServers.js"
@@ -70,19 +71,32 @@ ${ACCOUNTS}
 interface Cluster {
   readonly name: string
   readonly available: boolean
-  /** X is always ours; Y is ours or nats-server. */
-  readonly start: () => Promise<[ConfServer, ConfServer]>
+  /** X is always ours; Y is ours or nats-server (then with its monitor on `yHttp`). */
+  readonly start: () => Promise<[ConfServer, ConfServer, number | undefined]>
 }
+
+interface RoutezDoc {
+  readonly routes: ReadonlyArray<{
+    readonly subscriptions: number
+    readonly subscriptions_list_detail?: ReadonlyArray<{ readonly subject: string; readonly qgroup?: string; readonly sid: string }>
+  }>
+}
+
+/** `/routez?subs=detail` of a server: ours from its state, nats-server from its monitor. */
+const routezOf = async (s: ConfServer, httpPort: number | undefined): Promise<RoutezDoc> =>
+  s.ours !== undefined
+    ? JSON.parse(JSON.stringify(routez(s.ours.broker, s.ours.cluster, { subs: true, subsDetail: true })))
+    : await fetch(`http://127.0.0.1:${httpPort}/routez?subs=detail`).then((r) => r.json() as Promise<RoutezDoc>)
 
 const clusters: ReadonlyArray<Cluster> = [
   {
     name: "ours + nats-server",
     available: natsServerPath !== undefined,
     start: async () => {
-      const [cx, cy] = await Promise.all([freePort(), freePort()])
+      const [cx, cy, hy] = await Promise.all([freePort(), freePort(), freePort()])
       const X = await startOursWithConf(conf("X", cx!, []), { debug: true, trace: false })
-      const Y = await startNatsWithConf(conf("Y", cy!, [cx!]))
-      return [X, Y]
+      const Y = await startNatsWithConf(conf("Y", cy!, [cx!], hy!))
+      return [X, Y, hy!]
     }
   },
   {
@@ -92,7 +106,7 @@ const clusters: ReadonlyArray<Cluster> = [
       const [cx, cy] = await Promise.all([freePort(), freePort()])
       const X = await startOursWithConf(conf("X", cx!, []), { debug: true, trace: false })
       const Y = await startOursWithConf(conf("Y", cy!, [cx!]), { debug: true, trace: false })
-      return [X, Y]
+      return [X, Y, undefined]
     }
   }
 ]
@@ -128,6 +142,7 @@ const flushAll = async (conns: Iterable<NatsConnection>) => {
 describe.each(clusters.filter((c) => c.available))("accounts across a route: $name", (cluster) => {
   let X: ConfServer
   let Y: ConfServer
+  let yHttp: number | undefined
   const conns: Array<NatsConnection> = []
   const login = async (server: ConfServer, user: string) => {
     const nc = await connect({ servers: server.url, user, pass: "pw", reconnect: false })
@@ -136,7 +151,7 @@ describe.each(clusters.filter((c) => c.available))("accounts across a route: $na
   }
 
   beforeAll(async () => {
-    ;[X, Y] = await cluster.start()
+    ;[X, Y, yHttp] = await cluster.start()
     await waitUntil("the route is registered", () => [...X.ours!.cluster!.routes.values()].some((r) => r.registered), 15_000)
   }, 30_000)
   afterEach(async () => {
@@ -281,6 +296,30 @@ describe.each(clusters.filter((c) => c.available))("accounts across a route: $na
     await si.flush()
     await waitUntil("the shadow reached X", () => route.interest.has("E px.deep"))
     expect(route.interest.has("I pfx.px.deep")).toBe(true)
+  }, 30_000)
+
+  it("/routez?subs=detail names each remote subscription `account subject[ queue]` in its sid, both sides", async () => {
+    for (const { name, pub, sub } of directions()) {
+      const httpPort = pub === Y ? yHttp : undefined
+      const si = await login(sub, "i")
+      const sa = await login(sub, "a")
+      const pa = await login(pub, "a")
+      const pe = await login(pub, "e")
+      const se = await login(sub, "e")
+      si.subscribe("pfx.px.rz")
+      sa.subscribe("rz.*", { queue: "g" })
+      await flushAll([si, sa])
+      await sync(pa, sa)
+      await sync(pe, se)
+      const doc = await routezOf(pub, httpPort)
+      const detail = doc.routes[0]?.subscriptions_list_detail ?? []
+      const mine = detail.filter((d) => d.subject.includes("rz")).map((d) => [d.sid, d.subject, d.qgroup ?? ""]).sort()
+      // The importer's subscription, its shadow in the exporter, and a queue subscription.
+      expect(mine, name).toEqual([["A rz.* g", "rz.*", "g"], ["E px.rz", "px.rz", ""], ["I pfx.px.rz", "pfx.px.rz", ""]])
+      expect(doc.routes[0]!.subscriptions, name).toBe(detail.length)
+      for (const nc of [si, sa, pa, pe, se]) await nc.close()
+      conns.length = 0
+    }
   }, 30_000)
 
   it("request/reply through a service import, requester and responder on different servers, both placements", async () => {
