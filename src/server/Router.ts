@@ -21,6 +21,7 @@ import {
   ServiceReplies,
   subjectsCollide
 } from "../accounts/Accounts.js"
+import { stampRequestInfo } from "../accounts/RequestInfo.js"
 import { matchesPattern } from "../subjects/Subject.js"
 import { Account } from "./Account.js"
 import type { Interest, RouteTarget, Subscriber } from "./Subscription.js"
@@ -89,6 +90,8 @@ export interface InterestListener {
 export interface Publisher {
   readonly cid: number
   readonly echo: boolean
+  /** Round-trip time in ms when known (a client's): stamped on requests through service imports. */
+  readonly rtt?: number | undefined
 }
 
 /** Aggregated local interest per account and subject (+ queue), as announced to routes with RS+/RS-. */
@@ -151,6 +154,8 @@ export class Router {
   private visited: ReadonlySet<string> | undefined = undefined
   /** A message from a route is being delivered: service imports do not take it (see `serviceRequest`). */
   private routed = false
+  /** The publisher of the message being routed (its RTT goes into `Nats-Request-Info`). */
+  private publisher: Publisher = FORWARDER
 
   /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
   constructor(private readonly interest?: InterestListener) {
@@ -325,6 +330,7 @@ export class Router {
     const queues = result.queues
     if (plain.length === 0 && queues.length === 0) return 0
     this.current = account
+    this.publisher = from
 
     const stamp = ++this.stamp
     const targets = this.routeTargets
@@ -506,7 +512,10 @@ export class Router {
     const next = new Set(visited)
     next.add(importer.name)
     next.add(si.exporter)
-    this.forwards.push({ account: exporter, subject: mapped, reply: nrr, headerSize, payload, visited: next })
+    // nats-server's Nats-Request-Info (the requester's account and RTT; on a chain, the first
+    // hop's with "svc"): stamped here, so the request crosses routes with it.
+    const stamped = stampRequestInfo({ headerSize, payload }, importer.name, this.publisher.rtt, this.visited !== undefined)
+    this.forwards.push({ account: exporter, subject: mapped, reply: nrr, headerSize: stamped.headerSize, payload: stamped.payload, visited: next })
     return true
   }
 

@@ -336,9 +336,11 @@ describe.each(clusters.filter((c) => c.available))("accounts across a route: $na
       await watcher.flush()
       const seen: Array<string> = []
       const replies: Array<string> = []
+      const infos: Array<string> = []
       responder.subscribe("svc.>", { callback: (_e, m) => {
         seen.push(`${m.subject} ${sc.decode(m.data)}`)
         replies.push(m.reply ?? "")
+        infos.push(m.headers?.get("Nats-Request-Info") ?? "")
         m.respond(sc.encode(`re ${sc.decode(m.data)}`))
       } })
       responder.subscribe("one.svc", { callback: (_e, m) => {
@@ -360,6 +362,8 @@ describe.each(clusters.filter((c) => c.available))("accounts across a route: $na
       expect(seen, name).toEqual(["svc.echo 1", "svc.echo 2", "one.svc 3"])
       expect(watched, name).toEqual(["svc.echo", "svc.echo"])
       for (const r of replies) expect(isServiceReply(r), `${name} ${r}`).toBe(true)
+      // The requester's server stamped nats-server's Nats-Request-Info; it crossed the route (HMSG).
+      for (const info of infos) expect((JSON.parse(info) as { acc: string }).acc, `${name} ${info}`).toBe("I")
       for (const nc of [requester, responder, probe, watcher]) await nc.close()
       conns.length = 0
     }
