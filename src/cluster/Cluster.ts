@@ -451,8 +451,7 @@ export class ClusterState implements ClusterPort {
     const id = conn.peer?.server_id
     if (id !== undefined && this.routes.get(id) === conn) this.routes.delete(id)
     conn.registered = false
-    const n = conn.removeAllInterest()
-    if (n > 0) this.log.debug(`${conn.prefix}Removing ${n} subscriptions for account "$G"`)
+    for (const [account, n] of conn.removeAllInterest()) this.log.debug(`${conn.prefix}Removing ${n} subscriptions for account "${account}"`)
   }
 
   /** A route connection ended, whatever ended it. */

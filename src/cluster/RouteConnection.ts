@@ -38,8 +38,6 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
   readonly queueScratch: Array<string> = []
   /** Remote interest this route announced, keyed by `account subject[ queue]` as RS- names it. */
   readonly interest = new Map<string, RemoteInterest>()
-  /** Interest in accounts we do not serve: counted for /routez, never matched. */
-  foreignInterest = 0
   /** The account of the last routed op (runs of RMSG usually share one): saves a map lookup each. */
   private lastAccount: Account | undefined = undefined
 
@@ -81,7 +79,7 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
 
   /** Number of interest entries held for this route (for /routez and /varz). */
   get subscriptionCount(): number {
-    return this.interest.size + this.foreignInterest
+    return this.interest.size
   }
 
   // --- output ----------------------------------------------------------------------------------
@@ -234,7 +232,12 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
     this.inMsgs++
     this.inBytes += op.payload.length
     const acc = this.accountOf(op.account)
-    if (acc === undefined) return
+    if (acc === undefined) {
+      // As nats-server (a static config never creates accounts on demand): dropped, at debug.
+      const log = this.server.log
+      if (log.debugEnabled) log.debug(`${this.prefix}Unknown account "${op.account}" for routed message on subject: "${op.subject}"`)
+      return
+    }
     this.server.router.publishFromRoute(op.subject, op.reply, op.queues, op.headerSize, op.payload, acc)
   }
 
@@ -248,7 +251,8 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
     }
     const acc = this.accountOf(op.account)
     if (acc === undefined) {
-      this.foreignInterest++
+      // nats-server keeps nothing (it does not count it in /routez either) and says so as an error.
+      this.server.log.error(`${this.prefix}Unknown account "${op.account}" for remote subject "${op.subject}"`)
       return
     }
     const interest = new RemoteInterest(this, op.subject, op.queue, op.weight, acc)
@@ -265,20 +269,29 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
     const key = op.queue === undefined ? `${op.account} ${op.subject}` : `${op.account} ${op.subject} ${op.queue}`
     const known = this.interest.get(key)
     if (known === undefined) {
-      if (this.foreignInterest > 0 && this.accountOf(op.account) === undefined) this.foreignInterest--
+      const log = this.server.log
+      if (log.debugEnabled && this.accountOf(op.account) === undefined) {
+        log.debug(`${this.prefix}Unknown account "${op.account}" for subject "${op.subject}"`)
+      }
       return
     }
     this.interest.delete(key)
     this.server.router.removeRemote(known, known.account)
   }
 
-  /** Drop everything this route told us (it is gone). Returns how many entries were removed. */
-  removeAllInterest(): number {
-    const n = this.interest.size
-    for (const interest of this.interest.values()) this.server.router.removeRemote(interest, interest.account)
+  /**
+   * Drop everything this route told us (it is gone). Returns how many entries were removed per
+   * account (nats-server logs one `Removing N subscriptions for account "X"` line each).
+   */
+  removeAllInterest(): Map<string, number> {
+    const removed = new Map<string, number>()
+    for (const [key, interest] of this.interest) {
+      this.server.router.removeRemote(interest, interest.account)
+      const name = interest.account?.name ?? key.slice(0, key.indexOf(" "))
+      removed.set(name, (removed.get(name) ?? 0) + 1)
+    }
     this.interest.clear()
-    this.foreignInterest = 0
-    return n
+    return removed
   }
 }
 

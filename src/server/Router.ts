@@ -21,6 +21,7 @@ import {
   ServiceReplies,
   subjectsCollide
 } from "../accounts/Accounts.js"
+import { stampRequestInfo } from "../accounts/RequestInfo.js"
 import { matchesPattern } from "../subjects/Subject.js"
 import { Account } from "./Account.js"
 import type { Interest, RouteTarget, Subscriber } from "./Subscription.js"
@@ -89,6 +90,8 @@ export interface InterestListener {
 export interface Publisher {
   readonly cid: number
   readonly echo: boolean
+  /** Round-trip time in ms when known (a client's): stamped on requests through service imports. */
+  readonly rtt?: number | undefined
 }
 
 /** Aggregated local interest per account and subject (+ queue), as announced to routes with RS+/RS-. */
@@ -151,6 +154,10 @@ export class Router {
   private visited: ReadonlySet<string> | undefined = undefined
   /** The delivery being made goes through a stream import's shadow. */
   private viaShadow = false
+  /** A message from a route is being delivered: service imports do not take it (see `serviceRequest`). */
+  private routed = false
+  /** The publisher of the message being routed (its RTT goes into `Nats-Request-Info`). */
+  private publisher: Publisher = FORWARDER
 
   /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
   constructor(private readonly interest?: InterestListener) {
@@ -358,6 +365,7 @@ export class Router {
     const queues = result.queues
     if (plain.length === 0 && queues.length === 0) return 0
     this.current = account
+    this.publisher = from
 
     const stamp = ++this.stamp
     const targets = this.routeTargets
@@ -431,6 +439,7 @@ export class Router {
     const result = account.index.match(subject)
     const plain = result.plain
     this.current = account
+    this.routed = true
     for (let i = 0; i < plain.length; i++) {
       const sub = plain[i]!
       if (sub.remote || sub.closed) continue
@@ -447,6 +456,7 @@ export class Router {
         }
       }
     }
+    this.routed = false
     if (this.forwards.length > 0 && !this.forwarding) this.drainForwards()
   }
 
@@ -508,9 +518,14 @@ export class Router {
 
   /**
    * A service import took a request: it lands in the exporting account, with the reply replaced by
-   * a `_R_` reply whose responses come back to `reply` in the importing account.
+   * a `_R_` reply whose responses come back to `reply` in the importing account. Not for a message
+   * from a route: the requester's server already forwarded it into the exporter (nats-server's
+   * processServiceImport returns for a ROUTER client unless it is a response) — the importer's
+   * message crosses only for the importer's own subscribers, and taking it here would deliver the
+   * request twice.
    */
   serviceRequest(si: CompiledServiceImport, importer: Account, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    if (this.routed) return false
     // Through a stream import's shadow the message starts afresh in the importer: it may go back
     // into the exporter it came from (nats-server does; see `deliveries`).
     const visited = this.viaShadow ? new Set([importer.name]) : this.visited ?? new Set([this.current.name])
@@ -540,7 +555,10 @@ export class Router {
     const next = new Set(visited)
     next.add(importer.name)
     next.add(si.exporter)
-    this.forwards.push({ account: exporter, subject: mapped, reply: nrr, headerSize, payload, visited: next })
+    // nats-server's Nats-Request-Info (the requester's account and RTT; on a chain, the first
+    // hop's with "svc"): stamped here, so the request crosses routes with it.
+    const stamped = stampRequestInfo({ headerSize, payload }, importer.name, this.publisher.rtt, this.visited !== undefined)
+    this.forwards.push({ account: exporter, subject: mapped, reply: nrr, headerSize: stamped.headerSize, payload: stamped.payload, visited: next })
     return true
   }
 

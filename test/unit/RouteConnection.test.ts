@@ -53,8 +53,8 @@ describe("RouteConnection: interest from the peer", () => {
       out: "RMSG $G a.b | grp 1\r\nx\r\n"
     },
     {
-      name: "another account's interest is counted, never matched",
-      input: "RS+ $SYS foo\r\n",
+      name: "another account's interest is never matched in ours",
+      input: "RS+ $SYS foo\r\nRS+ NOPE foo\r\n",
       publish: ["foo"],
       out: ""
     },
@@ -73,15 +73,32 @@ describe("RouteConnection: interest from the peer", () => {
 
   it("the route's interest entries, keyed as RS- names them; a repeated queue RS+ updates the weight", () => {
     const { route, server } = setup()
-    route.send("RS+ $G foo\r\nRS+ $G foo\r\nRS+ $G work q 3\r\nRS+ $G work q 5\r\nRS+ NOPE x\r\n")
-    // An account this server does not serve is counted, never matched.
+    route.send("RS+ $G foo\r\nRS+ $G foo\r\nRS+ $G work q 3\r\nRS+ $G work q 5\r\n")
     expect([...route.conn.interest.keys()]).toEqual(["$G foo", "$G work q"])
     expect(route.conn.interest.get("$G work q")?.weight).toBe(5)
-    expect(route.conn.subscriptionCount).toBe(3)
+    expect(route.conn.subscriptionCount).toBe(2)
     expect(server.router.index.match("foo").plain.length).toBe(1)
-    route.send("RS- $G work q\r\nRS- NOPE x\r\n")
+    route.send("RS- $G work q\r\n")
     expect(route.conn.subscriptionCount).toBe(1)
     expect(server.router.index.match("work").queues.length).toBe(0)
+  })
+
+  it("an account this server does not serve: nothing kept or counted, nats-server's error and debug lines", () => {
+    const { route, log } = setup()
+    const prefix = `127.0.0.1:${route.conn.port} - rid:${route.conn.cid} - `
+    route.send("RS+ NOPE x\r\nRS+ NOPE w q 2\r\nRS- NOPE x\r\nRMSG NOPE x 1\r\ny\r\nHMSG NOPE x 12 13\r\nNATS/1.0\r\n\r\ny\r\nRS- $G never\r\n")
+    expect(route.conn.interest.size).toBe(0)
+    expect(route.conn.subscriptionCount).toBe(0)
+    // Both messages count as received (nats-server's in_msgs does too).
+    expect(route.conn.inMsgs).toBe(2)
+    expect(log.lines().filter((l) => l.includes("Unknown account"))).toEqual([
+      `[ERR] ${prefix}Unknown account "NOPE" for remote subject "x"`,
+      `[ERR] ${prefix}Unknown account "NOPE" for remote subject "w"`,
+      `[DBG] ${prefix}Unknown account "NOPE" for subject "x"`,
+      `[DBG] ${prefix}Unknown account "NOPE" for routed message on subject: "x"`,
+      `[DBG] ${prefix}Unknown account "NOPE" for routed message on subject: "x"`
+    ])
+    expect(route.output()).toBe("")
   })
 
   it("interest in another account this server serves ($SYS) sits in that account's index only", () => {
@@ -103,11 +120,13 @@ describe("RouteConnection: interest from the peer", () => {
 
   it("when the route ends, its interest goes with it", () => {
     const { route, pub, log } = setup()
-    route.send("RS+ $G foo\r\nRS+ $G bar q 1\r\n")
+    route.send("RS+ $G foo\r\nRS+ $G bar q 1\r\nRS+ $SYS s.x\r\n")
     route.end()
     pub.send("PUB foo 1\r\nx\r\nPUB bar 1\r\nx\r\n")
     expect(route.output()).toBe("")
+    // One line per account, as nats-server.
     expect(log.lines()).toContain(`[DBG] 127.0.0.1:${route.conn.port} - rid:${route.conn.cid} - Removing 2 subscriptions for account "$G"`)
+    expect(log.lines()).toContain(`[DBG] 127.0.0.1:${route.conn.port} - rid:${route.conn.cid} - Removing 1 subscriptions for account "$SYS"`)
     expect(log.lines()).toContain(`[INF] 127.0.0.1:${route.conn.port} - rid:${route.conn.cid} - Router connection closed: Client Closed`)
   })
 })
