@@ -18,7 +18,7 @@
  *   {@link AccountLimits}.
  *
  * Pure apart from the clock, which is passed in (seconds since the epoch, as JWTs count).
- * Not wired into client logins yet (docs/DESIGN.md, "Accounts (in progress)").
+ * Client logins use it through `server/auth/OperatorAuth` (docs/DESIGN.md, "Accounts").
  *
  * @since 0.1.0
  */
@@ -152,6 +152,7 @@ export interface JwtLimits {
   readonly exports?: number
   readonly leaf?: number
   readonly wildcards?: boolean
+  readonly disallow_bearer?: boolean
 }
 
 export interface AccountClaims extends ClaimsData {
@@ -164,7 +165,8 @@ export interface AccountClaims extends ClaimsData {
     readonly signing_keys?: ReadonlyArray<SigningKey>
     /** User public key (or `*`) → revoked when issued at or before this time. */
     readonly revocations?: Readonly<Record<string, number>>
-    readonly disallow_bearer?: boolean
+    /** Permissions of the account's users whose JWT has none. */
+    readonly default_permissions?: UserPermissionsClaim
   }
 }
 
@@ -288,7 +290,11 @@ export interface ResolvedAccount {
   readonly expired: boolean
 }
 
-/** Account JWT limits; `undefined` = unlimited (the JWT's `-1`). */
+/**
+ * Account JWT limits; `undefined` = unlimited (the JWT's `-1`). A limit the JWT leaves out is `0`,
+ * as Go decodes it (nats-server 2.9.10, live: an account JWT without `limits` takes no connection,
+ * `maximum account active connections exceeded`); `nsc` and nats.js's jwt library write `-1`.
+ */
 export interface AccountLimits {
   readonly maxConnections: number | undefined
   readonly maxSubscriptions: number | undefined
@@ -297,9 +303,12 @@ export interface AccountLimits {
   readonly maxImports: number | undefined
   readonly maxExports: number | undefined
   readonly wildcardExports: boolean
+  /** `limits.disallow_bearer`: users with `bearer_token` are refused. */
+  readonly disallowBearer: boolean
 }
 
-const limit = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n)
+/** Go's view of a JWT limit: absent is `0`, negative (`-1`) is no limit. */
+const limit = (n: number | undefined): number | undefined => (n === undefined ? 0 : n < 0 ? undefined : n)
 
 export const accountLimits = (c: AccountClaims): AccountLimits => {
   const l = c.nats.limits ?? {}
@@ -310,8 +319,15 @@ export const accountLimits = (c: AccountClaims): AccountLimits => {
     maxLeafNodes: limit(l.leaf),
     maxImports: limit(l.imports),
     maxExports: limit(l.exports),
-    wildcardExports: l.wildcards ?? true
+    wildcardExports: l.wildcards ?? false,
+    disallowBearer: l.disallow_bearer ?? false
   }
+}
+
+/** A user's own limits (`subs`, `payload`); `undefined` = unlimited. */
+export interface UserLimits {
+  readonly maxSubscriptions: number | undefined
+  readonly maxPayload: number | undefined
 }
 
 const RESPONSE_TYPES: Record<string, ResponseType> = { Singleton: "singleton", Stream: "stream", Chunked: "chunked" }
@@ -365,6 +381,9 @@ export const resolveAccount = (
   return Result.succeed({ claims: c, spec: accountSpecFromClaims(c), limits: accountLimits(c), expired: timeIssues(c, now).includes("claim is expired") })
 }
 
+/** A scoped signing key's template limit: absent (the jwt library's default) is no limit. */
+const unlimitedUnlessSet = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n)
+
 /** nats-server's `isRevoked`: revoked for a user issued at or before its (or `*`'s) revocation time. */
 export const isRevoked = (revocations: Readonly<Record<string, number>> | undefined, user: string, issuedAt: number): boolean => {
   if (revocations === undefined) return false
@@ -380,6 +399,12 @@ export interface JwtLogin {
   readonly account: ResolvedAccount
   /** The permissions and limits in effect (a scoped signing key's template replaces the JWT's). */
   readonly permissions: UserPermissionsClaim
+  /**
+   * The user's `subs`/`payload` limits as nats-server's `applyAccountLimits` reads them: a scoped
+   * signing key's template (absent there = unlimited: live, a scoped user gets the account's
+   * limits) when `issuer_account` names another key, else the user JWT's own (absent = `0`).
+   */
+  readonly limits: UserLimits
 }
 
 export interface JwtLoginInput {
@@ -426,6 +451,7 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
   if (Result.isFailure(resolved)) return Result.fail(resolved.failure)
   const account = resolved.success
   let permissions: UserPermissionsClaim = user.nats
+  let limits: UserLimits = { maxSubscriptions: limit(user.nats.subs), maxPayload: limit(user.nats.payload) }
   if (user.iss !== account.claims.sub) {
     const key = (account.claims.nats.signing_keys ?? []).find((k) => (typeof k === "string" ? k : k.key) === user.iss)
     if (key === undefined) return Result.fail(authError("User JWT issuer is not known"))
@@ -434,10 +460,13 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
         return Result.fail(authError("User JWT is not valid: scoped users require no permissions or limits set"))
       }
       permissions = key.template ?? {}
+      if (user.nats.issuer_account !== undefined && user.nats.issuer_account !== "" && user.nats.issuer_account !== user.iss) {
+        limits = { maxSubscriptions: unlimitedUnlessSet(permissions.subs), maxPayload: unlimitedUnlessSet(permissions.payload) }
+      }
     }
   }
   if (account.expired) return Result.fail(authError("Account JWT has expired"))
-  if (user.nats.bearer_token === true && account.claims.nats.disallow_bearer === true) {
+  if (user.nats.bearer_token === true && account.limits.disallowBearer) {
     return Result.fail(authError("Account does not allow bearer token"))
   }
   if (user.nats.bearer_token !== true) {
@@ -451,7 +480,7 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
   if (user.nats.src !== undefined || (user.nats.times !== undefined && user.nats.times.length > 0)) {
     return Result.fail(authError("User JWT src/times restrictions are not supported by effect-nats-server yet"))
   }
-  return Result.succeed({ user, account, permissions })
+  return Result.succeed({ user, account, permissions, limits })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ export type CloseReason =
   | "Maximum Message Payload Exceeded"
   | "Maximum Control Line Exceeded"
   | "Maximum Connections Exceeded"
+  | "Maximum Account Connections Exceeded"
+  | "Maximum Subscriptions Exceeded"
   | "Protocol Violation"
   | "Stale Connection"
   | "Slow Consumer (Pending Bytes)"

@@ -15,7 +15,8 @@ import type { CloseReason } from "../protocol/ProtocolError.js"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Random from "effect/Random"
-import { AuthConfig, authTimeout } from "./auth/Auth.js"
+import { AccountConnections } from "./auth/AccountLimits.js"
+import { AuthConfig } from "./auth/Auth.js"
 import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
 import { type InterestChange, type InterestListener, Router } from "./Router.js"
@@ -75,8 +76,10 @@ export class ServerState implements InterestListener {
   private clusterPort: ClusterPort | undefined = undefined
   /** Client connections accepted since start. */
   totalConnections = 0
-  /** Client authentication compiled from `options.authorization` (rebuilt on reload). */
+  /** Client authentication compiled from `options.authorization` / operator mode (rebuilt on reload). */
   auth: AuthConfig
+  /** Client connections per account (operator mode's `limits.conn`). */
+  readonly accountConnections = new AccountConnections()
   private lastId = 0
 
   constructor(
@@ -92,7 +95,7 @@ export class ServerState implements InterestListener {
     // Effect's default Random is Math.random: call it directly on the hot path.
     this.router.random = random === Context.get(Context.empty(), Random.Random) ? Math.random : () => random.nextDoubleUnsafe()
     this.serverName = options.serverName ?? this.serverId
-    this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text))
+    this.auth = AuthConfig.of(options, (text) => log.error(text))
   }
 
   // --- the cluster port ------------------------------------------------------------------------
@@ -160,8 +163,11 @@ export class ServerState implements InterestListener {
     return this.auth.required
   }
 
-  /** The INFO a client gets, in nats-server's field order (the nonce only in the first one). */
-  clientInfo(clientId: number, clientIp: string, nonce?: string): Info.Fields {
+  /**
+   * The INFO a client gets, in nats-server's field order (the nonce only in the first one;
+   * `maxPayload` the client's own when account or user limits lower it).
+   */
+  clientInfo(clientId: number, clientIp: string, nonce?: string, maxPayload?: number): Info.Fields {
     const o = this.options
     const urls = this.connectUrls()
     const tls = o.tls
@@ -175,7 +181,7 @@ export class ServerState implements InterestListener {
       headers: !o.noHeaderSupport,
       ...(this.authRequired() ? { auth_required: true } : {}),
       ...(tls !== undefined ? { tls_required: true, ...(tls.verify || tls.verifyAndMap ? { tls_verify: true } : {}) } : {}),
-      max_payload: o.maxPayload,
+      max_payload: maxPayload ?? o.maxPayload,
       client_id: clientId,
       client_ip: clientIp,
       ...(nonce !== undefined ? { nonce } : {}),

@@ -8,6 +8,11 @@
  * stops its batch and hands the rest to `hold`; the session waits for `pending` (one Promise per
  * login, none per message) and then resumes the held ops in order.
  *
+ * In operator mode the CONNECT's user JWT is checked (`OperatorAuth`), the reason of a refusal
+ * logged as nats-server does, and a JWT user's account limits applied when it registers: the
+ * account's connection count on this server (`AccountConnections`), the connection's
+ * subscription and payload limits (`maxSubscriptions`, `payloadLimit`).
+ *
  * @since 0.1.0
  */
 import type * as Random from "effect/Random"
@@ -18,7 +23,11 @@ import type { CertNames } from "../../net/CertNames.js"
 import type { ServerOptions } from "../../config/ServerOptions.js"
 import { certificateUser, mapsCertificates } from "../TlsMap.js"
 import type { ConnectOptions } from "../ConnectOptions.js"
-import { type AuthConfig, type AuthUser, type Credentials, describeUser, type Verdict } from "./Auth.js"
+import type { CloseReason } from "../../protocol/ProtocolError.js"
+import * as PE from "../../protocol/ProtocolError.js"
+import type { AccountConnections } from "./AccountLimits.js"
+import { type AuthConfig, type AuthUser, type Credentials, describeUser, jwtUser, type Verdict } from "./Auth.js"
+import { connectionLimits } from "./OperatorAuth.js"
 import { type CompiledPermissions, DenyFilter, ResponseTracker } from "./Permissions.js"
 import { makeNonce } from "../../crypto/Secrets.js"
 
@@ -27,7 +36,13 @@ export const quoted = (s: string): string => JSON.stringify(s)
 
 /** What the auth state reads and sets on its connection (a `ClientConnection`). */
 export interface AuthenticatedConnection {
-  readonly server: { readonly auth: AuthConfig; readonly options: ServerOptions; readonly log: LogShape; readonly random: Random.Random }
+  readonly server: {
+    readonly auth: AuthConfig
+    readonly options: ServerOptions
+    readonly log: LogShape
+    readonly random: Random.Random
+    readonly accountConnections: AccountConnections
+  }
   readonly peerCert: CertNames | undefined
   /** The connection's clock (Effect's `Clock` of the server), in epoch milliseconds. */
   now(): number
@@ -35,12 +50,27 @@ export interface AuthenticatedConnection {
   user: string | undefined
   connected: boolean
   sendErr(text: string): void
+  close(reason: CloseReason, errText?: string): void
 }
+
+/** nats-server's `ErrTooManyAccountConnections` / `ErrTooManySubs`. */
+export const MAX_ACCOUNT_CONNECTIONS = "maximum account active connections exceeded"
+export const MAX_SUBSCRIPTIONS = "maximum subscriptions exceeded"
 
 export class ClientAuth {
   credentials: Credentials = {}
-  /** The nonce of our INFO (only when nkey users are configured). */
+  /** The nonce of our INFO (only when nkey users are configured, or in operator mode). */
   readonly nonce: string | undefined
+  /**
+   * The largest PUB payload this connection may send when account or user JWT limits lower it
+   * below the server's (`Infinity` otherwise: the parser enforces `max_payload`).
+   */
+  payloadLimit = Infinity
+  /** The account whose connection count includes this connection. */
+  private countedAccount: string | undefined = undefined
+  /** A JWT user's subscription limit (undefined = none); only read when `jwtLimits` is set. */
+  private jwtSubscriptions: number | undefined = undefined
+  private jwtLimits = false
   user: AuthUser | undefined = undefined
   permissions: CompiledPermissions | undefined = undefined
   denyFilter: DenyFilter | undefined = undefined
@@ -60,8 +90,9 @@ export class ClientAuth {
   /** Check a CONNECT's credentials (synchronously, or a Promise for bcrypt). */
   authenticate(c: ConnectOptions): Verdict | Promise<Verdict> {
     this.connectReceived = true
-    this.credentials = { user: c.user, pass: c.pass, auth_token: c.auth_token, nkey: c.nkey, sig: c.sig }
+    this.credentials = { user: c.user, pass: c.pass, auth_token: c.auth_token, nkey: c.nkey, sig: c.sig, jwt: c.jwt }
     const server = this.conn.server
+    if (server.auth.operator !== undefined) return this.jwtLogin()
     // nats-server's users branch with verify_and_map: the certificate names the user (nkey users,
     // checked first, are unaffected).
     if (mapsCertificates(server.options) && !(server.auth.nkeys.size > 0 && c.nkey !== undefined && c.nkey !== "")) {
@@ -69,6 +100,20 @@ export class ClientAuth {
       return name === undefined ? undefined : server.auth.users.get(name)?.user
     }
     return server.auth.authenticate(this.credentials, this.nonce)
+  }
+
+  /** Operator mode: the user JWT login, its reason logged (debug) when refused, as nats-server. */
+  private jwtLogin(): Verdict {
+    const log = this.conn.server.log
+    const v = this.conn.server.auth.operator!.login(this.credentials.jwt, this.credentials.sig, this.nonce, this.conn.now())
+    if (v._tag === "Refused") {
+      if (v.warning !== undefined) log.warn(v.warning)
+      log.debug(`${this.conn.prefix}${v.reason}`)
+    } else {
+      this.credentials = { ...this.credentials, jwtUser: v.login.user.sub }
+      log.debug(`${this.conn.prefix}${v.debug}`)
+    }
+    return jwtUser(v)
   }
 
   /** Wait for an asynchronous verdict; the connection stops its batch (see `hold`). */
@@ -94,11 +139,84 @@ export class ClientAuth {
     return out
   }
 
-  /** Take on an authenticated user (nats-server's `RegisterUser`). */
-  register(user: AuthUser): void {
+  /**
+   * Take on an authenticated user (nats-server's `RegisterUser` / `RegisterNkeyUser`). A JWT user
+   * is counted in its account, whose connection limit may refuse it: then the client is told
+   * `maximum account active connections exceeded` and closed, and this returns false.
+   */
+  register(user: AuthUser): boolean {
+    if (user.jwt !== undefined && !this.applyJwtLimits(user)) return false
     this.user = user
     if (user.name !== undefined) this.conn.user = user.name
     this.setPermissions(user.permissions)
+    return true
+  }
+
+  /** nats-server's `registerWithAccount` + `applyAccountLimits` for a JWT user. */
+  private applyJwtLimits(user: AuthUser): boolean {
+    const server = this.conn.server
+    const login = user.jwt!
+    const account = user.account!
+    const limits = connectionLimits(login, server.options)
+    if (this.countedAccount !== account) {
+      if (this.countedAccount !== undefined) server.accountConnections.remove(this.countedAccount)
+      this.countedAccount = undefined
+      if (!server.accountConnections.tryAdd(account, limits.maxConnections)) {
+        // nats-server's `maxAccountConnExceeded` (sendErrAndErr), then its CONNECT error, logged again.
+        this.conn.sendErr(MAX_ACCOUNT_CONNECTIONS)
+        server.log.error(`${this.conn.prefix}${MAX_ACCOUNT_CONNECTIONS}`)
+        server.log.error(`${this.conn.prefix}${MAX_ACCOUNT_CONNECTIONS}`)
+        this.conn.close("Maximum Account Connections Exceeded")
+        return false
+      }
+      this.countedAccount = account
+    }
+    for (const text of limits.overrides) server.log.error(`${this.conn.prefix}${text}`)
+    this.jwtLimits = true
+    this.jwtSubscriptions = limits.maxSubscriptions
+    this.payloadLimit = limits.maxPayload ?? Infinity
+    if (limits.maxSubscriptions === 0) {
+      // Already at its limit: nats-server tells it and closes it (`subsAtLimit` on registering).
+      this.subscriptionLimit()
+      this.conn.close("Maximum Subscriptions Exceeded")
+      return false
+    }
+    return true
+  }
+
+  /** The connection is closing: it no longer counts in its account. */
+  closed(): void {
+    if (this.countedAccount !== undefined) this.conn.server.accountConnections.remove(this.countedAccount)
+    this.countedAccount = undefined
+  }
+
+  /** Subscriptions this connection may hold; 0 = no limit (as `max_subscriptions`). */
+  get maxSubscriptions(): number {
+    return this.jwtLimits ? (this.jwtSubscriptions ?? 0) : this.conn.server.options.maxSubscriptions
+  }
+
+  /** The `max_payload` this client's INFO announces. */
+  get maxPayload(): number {
+    return this.payloadLimit === Infinity ? this.conn.server.options.maxPayload : this.payloadLimit
+  }
+
+  /**
+   * A SUB over the limit: `-ERR 'maximum subscriptions exceeded'`; logged at most once per 2 s per
+   * JWT account (nats-server's `shouldLogMaxSubErr`), every time otherwise.
+   */
+  subscriptionLimit(): void {
+    const account = this.countedAccount
+    if (account === undefined || this.conn.server.accountConnections.shouldLogSubLimit(account, this.conn.now())) {
+      this.conn.server.log.error(`${this.conn.prefix}${MAX_SUBSCRIPTIONS}`)
+    }
+    this.conn.sendErr(MAX_SUBSCRIPTIONS)
+  }
+
+  /** A PUB over the JWT payload limit: nats-server's `maxPayloadViolation`. */
+  payloadViolation(size: number): void {
+    const e = PE.maxPayload(size, this.payloadLimit)
+    this.conn.server.log.error(`${this.conn.prefix}${e.detail}`)
+    this.conn.close(e.reason, e.errText)
   }
 
   /** The credentials as log lines name the client: the registered user's name once known. */
