@@ -5,12 +5,18 @@
  * the same log lines (timestamps and the client's address stripped): the INFO of operator mode,
  * a nats.js `.creds` login that publishes and subscribes, refused logins (expired, unknown account,
  * revoked, bad nonce signature, no JWT) and the account/user limits (connections, subscriptions,
- * payload).
+ * payload), and the Effect client's creds login.
  */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys"
 import * as jwt from "@nats-io/jwt"
 import { connect, credsAuthenticator } from "@nats-io/transport-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as NatsClient from "../../src/client/NatsClient.js"
 import { type ConfServer, confTargets } from "../support/confServers.js"
 import { RawClient } from "../support/raw.js"
 import { waitUntil } from "../support/wait.js"
@@ -28,6 +34,7 @@ interface World {
   bare: KeyPair
   revoked: KeyPair
   scoped: KeyPair
+  operatorSigner: KeyPair
 }
 
 let w: World
@@ -61,7 +68,7 @@ beforeAll(async () => {
     ...[[account, accountJwt], [limited, limitedJwt], [small, smallJwt], [bare, bareJwt], [sys, sysJwt]].map(([k, t]) => `  ${(k as KeyPair).getPublicKey()}: ${t as string}`),
     "}"
   ].join("\n")
-  w = { conf, account, limited, small, bare, revoked, scoped }
+  w = { conf, account, limited, small, bare, revoked, scoped, operatorSigner }
 })
 
 const userJwt = (u: KeyPair, issuer: KeyPair, data: Record<string, unknown> = {}, opts: Record<string, unknown> = {}) =>
@@ -140,7 +147,13 @@ for (const target of confTargets) {
 
     it("a user of a scoped signing key gets the key's template permissions", async () => {
       const u = createUser()
+      const before = s.lines().length
       const c = await login(await userJwt(u, w.account, {}, { signer: w.scoped, scopedUser: true }), u)
+      // The debug line of the login (nats-server ends it with the account's address: ` accused 0x…`).
+      const authenticated = `[DBG] <client> - Authenticated JWT: Client "${u.getPublicKey()}" (claim-name: "u", claim-tags: []) ` +
+        `signed with "${w.scoped.getPublicKey()}" by Account "${w.account.getPublicKey()}" (claim-name: "A", claim-tags: []) ` +
+        `signed with "${w.operatorSigner.getPublicKey()}" has mappings false`
+      await waitUntil("the login's debug line", () => s.lines().slice(before).map(normalize).some((l) => l.startsWith(authenticated)))
       const at = s.lines().length
       c.send("PUB scoped.a 1\r\nx\r\nPUB other 1\r\nx\r\nPING\r\n")
       await c.expect("-ERR 'Permissions Violation for Publish to \"other\"'\r\nPONG\r\n")
@@ -259,6 +272,31 @@ for (const target of confTargets) {
       await c.expect("-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n")
       c.send("PUB a 5\r\n01234\r\n")
       expect(await c.waitClosed()).toBe("-ERR 'Maximum Payload Violation'\r\n")
+    })
+
+    it("the Effect client logs in with creds text and with a .creds file", async () => {
+      const creds = td.decode(await credsOf(createUser(), w.account))
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "creds-")), "u.creds")
+      fs.writeFileSync(file, creds)
+      const received = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const a = yield* NatsClient.make({ servers: [s.url], creds, reconnect: false })
+        const b = yield* NatsClient.make({ servers: [s.url], credsFile: file, reconnect: false })
+        const sub = yield* a.subscription("effect.>")
+        yield* a.flush()
+        yield* b.publish("effect.x", "from b")
+        const msgs = yield* sub.messages.pipe(Stream.take(1), Stream.runCollect)
+        return msgs.map((m) => td.decode(m.data))
+      })))
+      expect(received).toEqual(["from b"])
+    })
+
+    it("the Effect client: a revoked user's creds fail the connect with Authorization Violation", async () => {
+      const creds = td.decode(jwt.fmtCreds(await userJwt(w.revoked, w.account), w.revoked))
+      const error = await Effect.runPromise(Effect.flip(Effect.scoped(NatsClient.make({ servers: [s.url], creds, reconnect: false }))))
+      expect(error._tag).toBe("ConnectError")
+      expect(error.message).toContain("Authorization Violation")
+      const bad = await Effect.runPromise(Effect.flip(Effect.scoped(NatsClient.make({ servers: [s.url], creds: "nothing", reconnect: false }))))
+      expect(bad.message).toContain("invalid creds: no JWT found in creds")
     })
 
     it("a scoped user gets the account's limits (the template sets none)", async () => {
