@@ -127,6 +127,19 @@ for (const target of confTargets) {
       inOrder(lines, [...before, `[DBG] <client> - ${reason}`, "[ERR] <client> - authentication error"])
     }
 
+    it("logs the trusted operators at start-up", () => {
+      const lines = s.lines().map(normalize)
+      const i = lines.indexOf("[INF] Trusted Operators")
+      expect(i, lines.join("\n")).toBeGreaterThanOrEqual(0)
+      expect(lines.slice(i + 1, i + 5).map((l) => l.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, "<time>"))).toEqual([
+        `[INF]   System  : "NATS"`,
+        `[INF]   Operator: "O"`,
+        "[INF]   Issued  : <time> +0000 UTC",
+        "[INF]   Expires : Never"
+      ])
+      expect(lines).not.toContain("[WRN] Trusted Operators should utilize a System Account")
+    })
+
     it("INFO: auth_required and a nonce, as in nats-server's operator mode", async () => {
       const c = await RawClient.connect(s.port)
       expect(c.info["auth_required"]).toBe(true)

@@ -114,3 +114,23 @@ export class OperatorAuth {
     return { _tag: "Accepted", login, permissions: perms === undefined ? undefined : new CompiledPermissions(perms, this.onWarning), debug }
   }
 }
+
+/** Go's `%v` of a `time.Time` in UTC: `2006-01-02 15:04:05 +0000 UTC`. */
+const goTime = (seconds: number): string => `${new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ")} +0000 UTC`
+
+/**
+ * nats-server's start-up lines for operator mode (`Start`): each trusted operator, then a warning
+ * when there is no system account. Empty without operators.
+ */
+export const operatorBanner = (mode: OperatorMode | undefined): Array<{ readonly level: "info" | "warn"; readonly text: string }> => {
+  if (mode === undefined || mode.trust.operators.length === 0) return []
+  const out: Array<{ level: "info" | "warn"; text: string }> = [{ level: "info", text: "Trusted Operators" }]
+  for (const op of mode.trust.operators) {
+    out.push({ level: "info", text: `  System  : ${JSON.stringify(op.aud ?? "")}` })
+    out.push({ level: "info", text: `  Operator: ${JSON.stringify(op.name ?? "")}` })
+    out.push({ level: "info", text: `  Issued  : ${goTime(op.iat ?? 0)}` })
+    out.push({ level: "info", text: `  Expires : ${op.exp === undefined || op.exp === 0 ? "Never" : goTime(op.exp)}` })
+  }
+  if (mode.systemAccount === undefined) out.push({ level: "warn", text: "Trusted Operators should utilize a System Account" })
+  return out
+}
