@@ -29,6 +29,7 @@ export type CloseReason =
   | "Client Closed"
   | "Authentication Timeout"
   | "Authentication Failure"
+  | "Authentication Expired"
   | "Maximum Message Payload Exceeded"
   | "Maximum Control Line Exceeded"
   | "Maximum Connections Exceeded"

@@ -190,6 +190,16 @@ for (const target of confTargets) {
       c.close()
     })
 
+    it("a user JWT that expires while connected ends the connection then", async () => {
+      const u = createUser()
+      const c = await login(await userJwt(u, w.account, {}, { exp: now() + 2 }), u)
+      await c.expectOpen()
+      const at = s.lines().length
+      expect(await c.waitClosed(6000)).toBe("-ERR 'User Authentication Expired'\r\n")
+      const lines = await linesFrom(at, "[DBG] <client> - Client connection closed: Authentication Expired")
+      inOrder(lines, ["[DBG] <client> - User Authentication Expired", "[DBG] <client> - Client connection closed: Authentication Expired"])
+    }, 15_000)
+
     it("refuses an expired user JWT", async () => {
       const u = createUser()
       await refused(await userJwt(u, w.account, {}, { exp: now() - 60 }), u, "User JWT no longer valid: &{Issues:[claim is expired]}")

@@ -15,6 +15,9 @@
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type * as Random from "effect/Random"
 import type * as Op from "../../protocol/Op.js"
 import type { Parsed } from "../../protocol/Parser.js"
@@ -71,6 +74,8 @@ export class ClientAuth {
   /** A JWT user's subscription limit (undefined = none); only read when `jwtLimits` is set. */
   private jwtSubscriptions: number | undefined = undefined
   private jwtLimits = false
+  /** Operator mode: when the user JWT expires (epoch ms), once a user with an `exp` registered. */
+  private readonly expiresAt: Deferred.Deferred<number> | undefined
   user: AuthUser | undefined = undefined
   permissions: CompiledPermissions | undefined = undefined
   denyFilter: DenyFilter | undefined = undefined
@@ -85,6 +90,7 @@ export class ClientAuth {
 
   constructor(private readonly conn: AuthenticatedConnection) {
     this.nonce = conn.server.auth.nonceRequired ? makeNonce(conn.server.random) : undefined
+    this.expiresAt = conn.server.auth.operator !== undefined ? Deferred.makeUnsafe<number>() : undefined
   }
 
   /** Check a CONNECT's credentials (synchronously, or a Promise for bcrypt). */
@@ -172,6 +178,8 @@ export class ClientAuth {
       this.countedAccount = account
     }
     for (const text of limits.overrides) server.log.error(`${this.conn.prefix}${text}`)
+    const exp = login.user.exp
+    if (exp !== undefined && exp > 0 && this.expiresAt !== undefined) Deferred.doneUnsafe(this.expiresAt, Effect.succeed(exp * 1000))
     this.jwtLimits = true
     this.jwtSubscriptions = limits.maxSubscriptions
     this.payloadLimit = limits.maxPayload ?? Infinity
@@ -182,6 +190,23 @@ export class ClientAuth {
       return false
     }
     return true
+  }
+
+  /**
+   * The session's timer for a user JWT with an `exp` (operator mode): when it passes, nats-server's
+   * `authExpired` — `-ERR 'User Authentication Expired'`, logged at debug level, and the close.
+   */
+  expiry(): Effect.Effect<void> {
+    const expiresAt = this.expiresAt
+    if (expiresAt === undefined) return Effect.void
+    return Deferred.await(expiresAt).pipe(
+      Effect.flatMap((at) => Effect.sleep(Duration.millis(Math.max(0, at - this.conn.now())))),
+      Effect.andThen(Effect.sync(() => {
+        const prefix = this.conn.prefix
+        this.conn.close("Authentication Expired", "User Authentication Expired")
+        this.conn.server.log.debug(`${prefix}User Authentication Expired`)
+      }))
+    )
   }
 
   /** The connection is closing: it no longer counts in its account. */
