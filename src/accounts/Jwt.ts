@@ -23,6 +23,7 @@
  * @since 0.1.0
  */
 import * as crypto from "node:crypto"
+import * as net from "node:net"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { Prefix } from "@nats-io/nkeys"
@@ -39,11 +40,12 @@ export class JwtError extends Data.TaggedError("JwtError")<{
   readonly cause?: unknown
 }> {}
 
-/** A refused JWT login; `reason` is what nats-server logs (debug) for it. */
+/** A refused JWT login; `reason` is what nats-server logs for it (debug, unless `level` says error). */
 export class JwtAuthError extends Data.TaggedError("JwtAuthError")<{
   readonly reason: string
   readonly message: string
   readonly cause?: unknown
+  readonly level?: "error"
 }> {}
 
 const jwtError = (reason: string, cause?: unknown) => new JwtError({ reason, message: reason, ...(cause !== undefined ? { cause } : {}) })
@@ -415,6 +417,33 @@ export interface JwtLoginInput {
   readonly nonce: string
   /** Clock seconds. */
   readonly now: number
+  /** The client's IP address (for a user JWT's `src` restriction). */
+  readonly clientIp?: string | undefined
+}
+
+/** A user JWT's `src`: a list of CIDRs, or (as the jwt library also reads it) one comma-separated string. */
+const cidrs = (src: ReadonlyArray<string> | string | undefined): Array<string> =>
+  src === undefined ? [] : (typeof src === "string" ? src.split(",") : [...src]).map((c) => c.trim()).filter((c) => c !== "")
+
+/** nats-server's `validateSrc`: no `src`, or the client's IP is in one of its CIDRs. */
+export const sourceAllowed = (src: ReadonlyArray<string> | string | undefined, ip: string | undefined): boolean => {
+  const list = cidrs(src)
+  if (list.length === 0) return true
+  if (ip === undefined || ip === "" || net.isIP(ip) === 0) return false
+  const type = net.isIPv6(ip) ? "ipv6" : "ipv4"
+  for (const cidr of list) {
+    const slash = cidr.lastIndexOf("/")
+    if (slash < 0) return false
+    const addr = cidr.slice(0, slash)
+    const prefix = Number(cidr.slice(slash + 1))
+    const kind = net.isIPv6(addr) ? "ipv6" : net.isIPv4(addr) ? "ipv4" : undefined
+    if (kind === undefined || !Number.isInteger(prefix)) return false
+    if (kind !== type) continue
+    const block = new net.BlockList()
+    block.addSubnet(addr, prefix, kind)
+    if (block.check(ip, type)) return true
+  }
+  return false
 }
 
 /**
@@ -477,8 +506,13 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
     if (!verifySignature(user.sub, Buffer.from(input.nonce, "latin1"), sig)) return Result.fail(authError("Signature not verified"))
   }
   if (isRevoked(account.claims.nats.revocations, user.sub, user.iat ?? 0)) return Result.fail(authError("User authentication revoked"))
-  if (user.nats.src !== undefined || (user.nats.times !== undefined && user.nats.times.length > 0)) {
-    return Result.fail(authError("User JWT src/times restrictions are not supported by effect-nats-server yet"))
+  // A scoped signing key's template carries the restrictions of its users.
+  const restrictions = permissions as UserClaims["nats"]
+  if (!sourceAllowed(restrictions.src, input.clientIp)) {
+    return Result.fail(new JwtAuthError({ reason: `Bad src Ip ${input.clientIp ?? ""}`, message: `Bad src Ip ${input.clientIp ?? ""}`, level: "error" }))
+  }
+  if (restrictions.times !== undefined && restrictions.times.length > 0) {
+    return Result.fail(authError("User JWT times restrictions are not supported by effect-nats-server yet"))
   }
   return Result.succeed({ user, account, permissions, limits })
 }

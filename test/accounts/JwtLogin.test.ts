@@ -118,13 +118,13 @@ for (const target of confTargets) {
     }
 
     /** A refused login: `-ERR 'Authorization Violation'`, closed, and the log lines. */
-    const refused = async (token: string | undefined, signer: KeyPair | undefined, reason: string, before: ReadonlyArray<string> = []) => {
+    const refused = async (token: string | undefined, signer: KeyPair | undefined, reason: string, before: ReadonlyArray<string> = [], level = "DBG") => {
       const at = s.lines().length
       const c = await login(token, signer)
       c.send("PING\r\n")
       expect(await c.waitClosed()).toBe("-ERR 'Authorization Violation'\r\n")
       const lines = await linesFrom(at, "[ERR] <client> - authentication error")
-      inOrder(lines, [...before, `[DBG] <client> - ${reason}`, "[ERR] <client> - authentication error"])
+      inOrder(lines, [...before, `[${level}] <client> - ${reason}`, "[ERR] <client> - authentication error"])
     }
 
     it("logs the trusted operators at start-up", () => {
@@ -216,6 +216,15 @@ for (const target of confTargets) {
 
     it("refuses a nonce signed by another key", async () => {
       await refused(await userJwt(createUser(), w.account), createUser(), "Signature not verified")
+    })
+
+    it("a user JWT's src: the client's address must be in one of its CIDRs", async () => {
+      const u = createUser()
+      const c = await login(await userJwt(u, w.account, { src: ["10.0.0.0/8", "127.0.0.0/8"] }), u)
+      await c.expectOpen()
+      c.close()
+      const v = createUser()
+      await refused(await userJwt(v, w.account, { src: ["10.0.0.0/8", "::1/128"] }), v, "Bad src Ip 127.0.0.1", [], "ERR")
     })
 
     it("refuses a CONNECT without a user JWT", async () => {

@@ -143,10 +143,10 @@ export class AuthConfig {
 
   /**
    * Check a CONNECT's credentials against the configuration (the nonce the client was sent; `nowMs`
-   * the server's clock, for JWT times).
+   * the server's clock, for JWT times; the client's IP for a JWT's `src`).
    */
-  authenticate(c: Credentials, nonce: string | undefined, nowMs: number = Date.now()): Verdict | Promise<Verdict> {
-    if (this.operator !== undefined) return jwtUser(this.operator.login(c.jwt, c.sig, nonce, nowMs))
+  authenticate(c: Credentials, nonce: string | undefined, nowMs: number = Date.now(), clientIp?: string): Verdict | Promise<Verdict> {
+    if (this.operator !== undefined) return jwtUser(this.operator.login(c.jwt, c.sig, nonce, nowMs, clientIp))
     if (!this.required) return ANONYMOUS
     if (this.nkeys.size > 0 && c.nkey !== undefined && c.nkey !== "") {
       const entry = this.nkeys.get(c.nkey)

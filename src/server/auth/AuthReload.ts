@@ -28,7 +28,7 @@ export const reloadAuthorization = (server: ServerState): Effect.Effect<void> =>
     }
     const verdicts = yield* Effect.forEach(clients, (conn) => {
       if (!conn.connected && !conn.auth.connectReceived) return Effect.succeed<Verdict | "waiting">("waiting")
-      const v = server.auth.authenticate(conn.auth.credentials, conn.auth.nonce, conn.now())
+      const v = server.auth.authenticate(conn.auth.credentials, conn.auth.nonce, conn.now(), conn.ip)
       return v instanceof Promise ? Effect.promise(() => v) : Effect.succeed(v)
     }, { concurrency: "unbounded" })
     clients.forEach((conn, i) => {

@@ -50,6 +50,8 @@ export interface AuthenticatedConnection {
   /** The connection's clock (Effect's `Clock` of the server), in epoch milliseconds. */
   now(): number
   readonly prefix: string
+  /** The client's IP address. */
+  readonly ip: string
   user: string | undefined
   connected: boolean
   sendErr(text: string): void
@@ -111,10 +113,11 @@ export class ClientAuth {
   /** Operator mode: the user JWT login, its reason logged (debug) when refused, as nats-server. */
   private jwtLogin(): Verdict {
     const log = this.conn.server.log
-    const v = this.conn.server.auth.operator!.login(this.credentials.jwt, this.credentials.sig, this.nonce, this.conn.now())
+    const v = this.conn.server.auth.operator!.login(this.credentials.jwt, this.credentials.sig, this.nonce, this.conn.now(), this.conn.ip)
     if (v._tag === "Refused") {
       if (v.warning !== undefined) log.warn(v.warning)
-      log.debug(`${this.conn.prefix}${v.reason}`)
+      if (v.error) log.error(`${this.conn.prefix}${v.reason}`)
+      else log.debug(`${this.conn.prefix}${v.reason}`)
     } else {
       this.credentials = { ...this.credentials, jwtUser: v.login.user.sub }
       log.debug(`${this.conn.prefix}${v.debug}`)

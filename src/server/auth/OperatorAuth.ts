@@ -89,19 +89,19 @@ const tagList = (tags: unknown): string =>
 /** A login's outcome: the user, or the reason nats-server logs (and a warning it logs first). */
 export type OperatorVerdict =
   | { readonly _tag: "Accepted"; readonly login: JwtLogin; readonly permissions: CompiledPermissions | undefined; readonly debug: string }
-  | { readonly _tag: "Refused"; readonly reason: string; readonly warning: string | undefined }
+  | { readonly _tag: "Refused"; readonly reason: string; readonly warning: string | undefined; readonly error: boolean }
 
 export class OperatorAuth {
   constructor(readonly mode: OperatorMode, private readonly onWarning: (text: string) => void = () => {}) {}
 
   /** Check a CONNECT's `jwt` and `sig` against the nonce we sent (`nowMs`: the server's clock). */
-  login(jwt: string | undefined, sig: string | undefined, nonce: string | undefined, nowMs: number): OperatorVerdict {
-    const r = authenticateJwt(this.mode.trust, this.mode.resolver, { jwt, sig, nonce: nonce ?? "", now: Math.floor(nowMs / 1000) })
+  login(jwt: string | undefined, sig: string | undefined, nonce: string | undefined, nowMs: number, clientIp?: string): OperatorVerdict {
+    const r = authenticateJwt(this.mode.trust, this.mode.resolver, { jwt, sig, nonce: nonce ?? "", now: Math.floor(nowMs / 1000), clientIp })
     if (Result.isFailure(r)) {
       const reason = r.failure.reason
       // The memory resolver's fetch failure is logged as a warning before the login's reason.
       const warning = reason === "Account JWT lookup error: account missing" ? "Account fetch failed: account missing" : undefined
-      return { _tag: "Refused", reason, warning }
+      return { _tag: "Refused", reason, warning, error: r.failure.level === "error" }
     }
     const login = r.success
     const perms = permissionsFromJwt(login.permissions) ?? permissionsFromJwt(login.account.claims.nats.default_permissions)
