@@ -28,6 +28,7 @@ import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { Prefix } from "@nats-io/nkeys"
 import { Codec } from "@nats-io/nkeys/lib/codec.js"
+import { isValidSubject } from "../subjects/Subject.js"
 import type { AccountSpec, ExportSpec, ImportSpec, ResponseType } from "./Accounts.js"
 
 /** What nats-server sends a client whose JWT login fails, whatever the reason. */
@@ -383,6 +384,82 @@ export const resolveAccount = (
   return Result.succeed({ claims: c, spec: accountSpecFromClaims(c), limits: accountLimits(c), expired: timeIssues(c, now).includes("claim is expired") })
 }
 
+/** `{{…}}` tokens of a template subject. */
+const isTemplateToken = (t: string): boolean => t.startsWith("{{") && t.endsWith("}}")
+
+/** Every combination of one value per list, the last list varying fastest (Go's `nArrayCartesianProduct`). */
+const cartesian = (lists: ReadonlyArray<ReadonlyArray<string>>): Array<Array<string>> =>
+  lists.reduce<Array<Array<string>>>((acc, l) => acc.flatMap((p) => l.map((v) => [...p, v])), [[]])
+
+const tagsOf = (nats: object): ReadonlyArray<string> => {
+  const tags = (nats as { tags?: unknown }).tags
+  return Array.isArray(tags) ? tags.map(String) : []
+}
+
+/**
+ * nats-server's `processUserPermissionsTemplate` for one list: `{{name()}}`, `{{subject()}}`,
+ * `{{account-name()}}`, `{{account-subject()}}`, `{{tag(x)}}` / `{{account-tag(x)}}` (every value
+ * of the `x:` tags, one subject per combination). A subject that comes out invalid is dropped from
+ * an allow list and fails a deny list (undefined).
+ */
+const templateList = (
+  list: ReadonlyArray<string> | undefined,
+  user: UserClaims,
+  account: AccountClaims,
+  failOnBad: boolean
+): ReadonlyArray<string> | undefined | "invalid" => {
+  if (list === undefined || !list.some((s) => s.split(".").some(isTemplateToken))) return list
+  const out: Array<string> = []
+  for (const entry of list) {
+    const tokens = entry.split(".")
+    const values: Array<Array<string>> = []
+    const fixed = tokens.map((tk) => {
+      if (!isTemplateToken(tk)) return tk
+      const op = tk.slice(2, -2).toLowerCase()
+      if (op === "name()") return user.name ?? ""
+      if (op === "subject()") return user.sub
+      if (op === "account-name()") return account.name ?? ""
+      if (op === "account-subject()") return user.nats.issuer_account ?? ""
+      const tagFn = op.startsWith("account-tag(") ? "account-tag(" : op.startsWith("tag(") ? "tag(" : undefined
+      if (tagFn !== undefined && op.endsWith(")")) {
+        const prefix = `${op.slice(tagFn.length, -1).toLowerCase()}:`
+        const found = tagsOf(tagFn === "tag(" ? user.nats : account.nats).filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length))
+        if (found.length > 0) values.push(found)
+        // An empty token: filled from the tag values, or it makes the subject invalid.
+        return ""
+      }
+      // An unknown function makes the subject invalid on purpose.
+      return " "
+    })
+    const subjects = values.length === 0
+      ? [fixed.join(".")]
+      : cartesian(values).map((combo) => {
+        let k = 0
+        return fixed.map((t) => (t === "" ? combo[k++] ?? "" : t)).join(".")
+      })
+    for (const subject of subjects) {
+      if (isValidSubject(subject)) out.push(subject)
+      else if (failOnBad) return "invalid"
+    }
+  }
+  return out
+}
+
+/** A scoped signing key's template made concrete for one user; undefined when it generates an invalid deny subject. */
+export const applyTemplate = (template: UserPermissionsClaim, user: UserClaims, account: AccountClaims): UserPermissionsClaim | undefined => {
+  const subAllow = templateList(template.sub?.allow, user, account, false)
+  const subDeny = templateList(template.sub?.deny, user, account, true)
+  const pubAllow = templateList(template.pub?.allow, user, account, false)
+  const pubDeny = templateList(template.pub?.deny, user, account, true)
+  if (subAllow === "invalid" || subDeny === "invalid" || pubAllow === "invalid" || pubDeny === "invalid") return undefined
+  // An allow list that templating emptied denies everything instead.
+  const deny = (was: ReadonlyArray<string> | undefined, now: ReadonlyArray<string> | undefined, d: ReadonlyArray<string> | undefined) =>
+    (was?.length ?? 0) > 0 && (now?.length ?? 0) === 0 ? [...(d ?? []), ">"] : d
+  const sub = { ...(subAllow !== undefined ? { allow: subAllow } : {}), ...(deny(template.sub?.allow, subAllow, subDeny) !== undefined ? { deny: deny(template.sub?.allow, subAllow, subDeny)! } : {}) }
+  const pub = { ...(pubAllow !== undefined ? { allow: pubAllow } : {}), ...(deny(template.pub?.allow, pubAllow, pubDeny) !== undefined ? { deny: deny(template.pub?.allow, pubAllow, pubDeny)! } : {}) }
+  return { ...template, sub, pub }
+}
+
 /** A scoped signing key's template limit: absent (the jwt library's default) is no limit. */
 const unlimitedUnlessSet = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n)
 
@@ -488,7 +565,9 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
       if (hasPermissionsOrLimits(user.nats)) {
         return Result.fail(authError("User JWT is not valid: scoped users require no permissions or limits set"))
       }
-      permissions = key.template ?? {}
+      const applied = applyTemplate(key.template ?? {}, user, account.claims)
+      if (applied === undefined) return Result.fail(authError("User JWT generated invalid permissions"))
+      permissions = applied
       if (user.nats.issuer_account !== undefined && user.nats.issuer_account !== "" && user.nats.issuer_account !== user.iss) {
         limits = { maxSubscriptions: unlimitedUnlessSet(permissions.subs), maxPayload: unlimitedUnlessSet(permissions.payload) }
       }

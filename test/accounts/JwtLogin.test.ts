@@ -34,6 +34,7 @@ interface World {
   bare: KeyPair
   revoked: KeyPair
   scoped: KeyPair
+  templated: KeyPair
   operatorSigner: KeyPair
 }
 
@@ -46,10 +47,18 @@ beforeAll(async () => {
   const account = createAccount()
   const revoked = createUser()
   const scoped = createAccount()
+  const templated = createAccount()
+  const template = {
+    pub: { allow: ["user.{{name()}}.>", "acct.{{account-name()}}", "t.{{tag(team)}}.{{tag(zone)}}", "s.{{subject()}}", "bad.{{nope()}}"] },
+    sub: { allow: ["x.{{tag(missing)}}"] }
+  }
   const accountJwt = await jwt.encodeAccount("A", account, {
     limits: UNLIMITED as never,
     revocations: { [revoked.getPublicKey()]: now() + 3600 },
-    signing_keys: [{ kind: "user_scope", key: scoped.getPublicKey(), role: "r", template: { pub: { allow: ["scoped.>"] } } }] as never
+    signing_keys: [
+      { kind: "user_scope", key: scoped.getPublicKey(), role: "r", template: { pub: { allow: ["scoped.>"] } } },
+      { kind: "user_scope", key: templated.getPublicKey(), role: "t", template }
+    ] as never
   }, { signer: operatorSigner })
   const limited = createAccount()
   const limitedJwt = await jwt.encodeAccount("L", limited, { limits: { ...UNLIMITED, conn: 2 } as never }, { signer: operator })
@@ -68,7 +77,7 @@ beforeAll(async () => {
     ...[[account, accountJwt], [limited, limitedJwt], [small, smallJwt], [bare, bareJwt], [sys, sysJwt]].map(([k, t]) => `  ${(k as KeyPair).getPublicKey()}: ${t as string}`),
     "}"
   ].join("\n")
-  w = { conf, account, limited, small, bare, revoked, scoped, operatorSigner }
+  w = { conf, account, limited, small, bare, revoked, scoped, templated, operatorSigner }
 })
 
 const userJwt = (u: KeyPair, issuer: KeyPair, data: Record<string, unknown> = {}, opts: Record<string, unknown> = {}) =>
@@ -172,6 +181,22 @@ for (const target of confTargets) {
       await c.expect("-ERR 'Permissions Violation for Publish to \"other\"'\r\nPONG\r\n")
       const lines = await linesFrom(at, `[ERR] <client> - Publish Violation - JWT User "${u.getPublicKey()}", Subject "other"`)
       expect(lines.filter((l) => l.includes("Publish Violation"))).toHaveLength(1)
+      c.close()
+    })
+
+    it("a scoped signing key's template functions: name, subject, account-name, tags", async () => {
+      const u = createUser()
+      const c = await login(await userJwt(u, w.account, { tags: ["team:red", "team:blue", "zone:1"] }, { signer: w.templated, scopedUser: true }), u)
+      const pubs = ["user.u.1", "acct.A", "t.red.1", "t.blue.1", `s.${u.getPublicKey()}`, "t.green.1", "user.v.1", "bad.x"]
+      c.send(pubs.map((p) => `PUB ${p} 1\r\nx\r\n`).join("") + "SUB x.y 1\r\nPING\r\n")
+      await c.expect([
+        "-ERR 'Permissions Violation for Publish to \"t.green.1\"'\r\n",
+        "-ERR 'Permissions Violation for Publish to \"user.v.1\"'\r\n",
+        "-ERR 'Permissions Violation for Publish to \"bad.x\"'\r\n",
+        // The subscribe allow list came out empty: everything is denied.
+        "-ERR 'Permissions Violation for Subscription to \"x.y\"'\r\n",
+        "PONG\r\n"
+      ].join(""))
       c.close()
     })
 
