@@ -86,6 +86,9 @@ const userJwt = (u: KeyPair, issuer: KeyPair, data: Record<string, unknown> = {}
 const credsOf = async (u: KeyPair, issuer: KeyPair, data: Record<string, unknown> = {}, opts: Record<string, unknown> = {}) =>
   jwt.fmtCreds(await userJwt(u, issuer, data, opts), u)
 
+/** Each raw client's local port (what names it in the server's log lines; gone once closed). */
+const localPorts = new WeakMap<RawClient, number>()
+
 /** A log line without pid, timestamp and the client's address/cid. */
 const normalize = (line: string): string =>
   line.replace(/^\[\d+\] \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\.\d+ /, "").replace(/127\.0\.0\.1:\d+ - cid:\d+ - /, "<client> - ")
@@ -106,10 +109,15 @@ for (const target of confTargets) {
       await s?.stop()
     })
 
-    /** The normalized log lines from `at` on, once `last` is among them. */
-    const linesFrom = async (at: number, last: string): Promise<Array<string>> => {
-      await waitUntil(`log line ${JSON.stringify(last)}`, () => s.lines().slice(at).map(normalize).includes(last))
-      return s.lines().slice(at).map(normalize)
+    /**
+     * The normalized log lines from `at` on, once `last` is among them; only those of client `c`
+     * (and lines without a client) when given — a line of an earlier test's connection may come late.
+     */
+    const linesFrom = async (at: number, last: string, c?: RawClient): Promise<Array<string>> => {
+      const own = (l: string) => c === undefined || !/ - cid:\d+ - /.test(l) || l.includes(`127.0.0.1:${localPorts.get(c)} - `)
+      const read = () => s.lines().slice(at).filter(own).map(normalize)
+      await waitUntil(`log line ${JSON.stringify(last)}`, () => read().includes(last))
+      return read()
     }
 
     /** `expected` appear in this order among `lines`. */
@@ -122,6 +130,7 @@ for (const target of confTargets) {
     /** A raw login; returns the connected client. */
     const login = async (token: string | undefined, signer: KeyPair | undefined): Promise<RawClient> => {
       const c = await RawClient.connect(s.port)
+      localPorts.set(c, c.socket.localPort!)
       c.send(connectLine(token, signer, c.info["nonce"] as string))
       return c
     }
@@ -132,7 +141,7 @@ for (const target of confTargets) {
       const c = await login(token, signer)
       c.send("PING\r\n")
       expect(await c.waitClosed()).toBe("-ERR 'Authorization Violation'\r\n")
-      const lines = await linesFrom(at, "[ERR] <client> - authentication error")
+      const lines = await linesFrom(at, "[ERR] <client> - authentication error", c)
       inOrder(lines, [...before, `[${level}] <client> - ${reason}`, "[ERR] <client> - authentication error"])
     }
 
@@ -179,7 +188,7 @@ for (const target of confTargets) {
       const at = s.lines().length
       c.send("PUB scoped.a 1\r\nx\r\nPUB other 1\r\nx\r\nPING\r\n")
       await c.expect("-ERR 'Permissions Violation for Publish to \"other\"'\r\nPONG\r\n")
-      const lines = await linesFrom(at, `[ERR] <client> - Publish Violation - JWT User "${u.getPublicKey()}", Subject "other"`)
+      const lines = await linesFrom(at, `[ERR] <client> - Publish Violation - JWT User "${u.getPublicKey()}", Subject "other"`, c)
       expect(lines.filter((l) => l.includes("Publish Violation"))).toHaveLength(1)
       c.close()
     })
@@ -221,7 +230,7 @@ for (const target of confTargets) {
       await c.expectOpen()
       const at = s.lines().length
       expect(await c.waitClosed(6000)).toBe("-ERR 'User Authentication Expired'\r\n")
-      const lines = await linesFrom(at, "[DBG] <client> - Client connection closed: Authentication Expired")
+      const lines = await linesFrom(at, "[DBG] <client> - Client connection closed: Authentication Expired", c)
       inOrder(lines, ["[DBG] <client> - User Authentication Expired", "[DBG] <client> - Client connection closed: Authentication Expired"])
     }, 15_000)
 
@@ -269,7 +278,7 @@ for (const target of confTargets) {
       const c = await login(await userJwt(u, w.limited), u)
       c.send("PING\r\n")
       expect(await c.waitClosed()).toBe("-ERR 'maximum account active connections exceeded'\r\n")
-      const lines = await linesFrom(at, "[DBG] <client> - Client connection closed: Maximum Account Connections Exceeded")
+      const lines = await linesFrom(at, "[DBG] <client> - Client connection closed: Maximum Account Connections Exceeded", c)
       expect(lines.filter((l) => l === "[ERR] <client> - maximum account active connections exceeded")).toHaveLength(2)
       expect(lines).not.toContain("[ERR] <client> - authentication error")
       // One goes away: there is room again.
@@ -308,13 +317,13 @@ for (const target of confTargets) {
       const at = s.lines().length
       c.send("SUB a 1\r\nSUB a 2\r\nSUB a 3\r\nSUB a 4\r\nSUB a 5\r\nPING\r\n")
       await c.expect("-ERR 'maximum subscriptions exceeded'\r\n-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n")
-      const subLines = await linesFrom(at, "[ERR] <client> - maximum subscriptions exceeded")
+      const subLines = await linesFrom(at, "[ERR] <client> - maximum subscriptions exceeded", c)
       // Logged once per account in 2 s; the client is told every time.
       expect(subLines.filter((l) => l === "[ERR] <client> - maximum subscriptions exceeded")).toHaveLength(1)
       const at2 = s.lines().length
       c.send("PUB a 16\r\n0123456789abcdef\r\nPUB a 17\r\n0123456789abcdefg\r\n")
       expect(await c.waitClosed()).toBe("MSG a 1 16\r\n0123456789abcdef\r\nMSG a 2 16\r\n0123456789abcdef\r\nMSG a 3 16\r\n0123456789abcdef\r\n-ERR 'Maximum Payload Violation'\r\n")
-      const lines = await linesFrom(at2, "[DBG] <client> - Client connection closed: Maximum Message Payload Exceeded")
+      const lines = await linesFrom(at2, "[DBG] <client> - Client connection closed: Maximum Message Payload Exceeded", c)
       inOrder(lines, ["[ERR] <client> - maximum payload exceeded: 17 vs 16"])
     })
 
