@@ -229,10 +229,28 @@ for (const target of confTargets) {
       const c = await login(await userJwt(u, w.account, {}, { exp: now() + 2 }), u)
       await c.expectOpen()
       const at = s.lines().length
-      expect(await c.waitClosed(6000)).toBe("-ERR 'User Authentication Expired'\r\n")
+      expect((await c.waitClosed(6000)).replace(/^(PING\r\n)+/, "")).toBe("-ERR 'User Authentication Expired'\r\n")
       const lines = await linesFrom(at, "[DBG] <client> - Client connection closed: Authentication Expired", c)
       inOrder(lines, ["[DBG] <client> - User Authentication Expired", "[DBG] <client> - Client connection closed: Authentication Expired"])
     }, 15_000)
+
+    it("an account JWT that expires ends its clients' connections then", async () => {
+      const operator = createOperator()
+      const account = createAccount()
+      const accountJwt = await jwt.encodeAccount("E", account, { limits: UNLIMITED as never }, { signer: operator, exp: now() + 3 } as never)
+      const own = await target.start([`operator: ${await jwt.encodeOperator("O", operator, {})}`, "resolver: MEMORY", `resolver_preload: { ${account.getPublicKey()}: ${accountJwt} }`].join("\n"))
+      try {
+        const u = createUser()
+        const c = await RawClient.connect(own.port)
+        c.send(connectLine(await userJwt(u, account, {}, { exp: now() + 60 }), u, c.info["nonce"] as string))
+        await c.expectOpen()
+        // Both servers send their first keepalive PING after about 2 s.
+        expect((await c.waitClosed(8000)).replace(/^(PING\r\n)+/, "")).toBe("-ERR 'Account Authentication Expired'\r\n")
+        await waitUntil("the expiry's debug line", () => own.lines().map(normalize).includes("[DBG] <client> - Account Authentication Expired"))
+      } finally {
+        await own.stop()
+      }
+    }, 30_000)
 
     it("refuses an expired user JWT", async () => {
       const u = createUser()

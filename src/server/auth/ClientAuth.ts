@@ -76,8 +76,11 @@ export class ClientAuth {
   /** A JWT user's subscription limit (undefined = none); only read when `jwtLimits` is set. */
   private jwtSubscriptions: number | undefined = undefined
   private jwtLimits = false
-  /** Operator mode: when the user JWT expires (epoch ms), once a user with an `exp` registered. */
-  private readonly expiresAt: Deferred.Deferred<number> | undefined
+  /**
+   * Operator mode: when the login expires (epoch ms) and what the client is told then, once a user
+   * whose JWT or account JWT has an `exp` registered.
+   */
+  private readonly expiresAt: Deferred.Deferred<{ readonly at: number; readonly text: string }> | undefined
   user: AuthUser | undefined = undefined
   permissions: CompiledPermissions | undefined = undefined
   denyFilter: DenyFilter | undefined = undefined
@@ -92,7 +95,7 @@ export class ClientAuth {
 
   constructor(private readonly conn: AuthenticatedConnection) {
     this.nonce = conn.server.auth.nonceRequired ? makeNonce(conn.server.random) : undefined
-    this.expiresAt = conn.server.auth.operator !== undefined ? Deferred.makeUnsafe<number>() : undefined
+    this.expiresAt = conn.server.auth.operator !== undefined ? Deferred.makeUnsafe() : undefined
   }
 
   /** Check a CONNECT's credentials (synchronously, or a Promise for bcrypt). */
@@ -181,8 +184,16 @@ export class ClientAuth {
       this.countedAccount = account
     }
     for (const text of limits.overrides) server.log.error(`${this.conn.prefix}${text}`)
-    const exp = login.user.exp
-    if (exp !== undefined && exp > 0 && this.expiresAt !== undefined) Deferred.doneUnsafe(this.expiresAt, Effect.succeed(exp * 1000))
+    // nats-server: the user's own timer (`setExpiration`), and the account's (`checkExpiration`),
+    // which expires every client of the account.
+    const userExp = login.user.exp !== undefined && login.user.exp > 0 ? login.user.exp : Infinity
+    const accountExp = login.account.claims.exp !== undefined && login.account.claims.exp > 0 ? login.account.claims.exp : Infinity
+    if (this.expiresAt !== undefined && Math.min(userExp, accountExp) < Infinity) {
+      const expiry = accountExp < userExp
+        ? { at: accountExp * 1000, text: "Account Authentication Expired" }
+        : { at: userExp * 1000, text: "User Authentication Expired" }
+      Deferred.doneUnsafe(this.expiresAt, Effect.succeed(expiry))
+    }
     this.jwtLimits = true
     this.jwtSubscriptions = limits.maxSubscriptions
     this.payloadLimit = limits.maxPayload ?? Infinity
@@ -196,19 +207,22 @@ export class ClientAuth {
   }
 
   /**
-   * The session's timer for a user JWT with an `exp` (operator mode): when it passes, nats-server's
-   * `authExpired` — `-ERR 'User Authentication Expired'`, logged at debug level, and the close.
+   * The session's timer for a user JWT or account JWT with an `exp` (operator mode): when it passes,
+   * nats-server's `authExpired` / `accountAuthExpired` — `-ERR 'User Authentication Expired'` (or
+   * `'Account Authentication Expired'`), logged at debug level, and the close.
    */
   expiry(): Effect.Effect<void> {
     const expiresAt = this.expiresAt
     if (expiresAt === undefined) return Effect.void
     return Deferred.await(expiresAt).pipe(
-      Effect.flatMap((at) => Effect.sleep(Duration.millis(Math.max(0, at - this.conn.now())))),
-      Effect.andThen(Effect.sync(() => {
-        const prefix = this.conn.prefix
-        this.conn.close("Authentication Expired", "User Authentication Expired")
-        this.conn.server.log.debug(`${prefix}User Authentication Expired`)
-      }))
+      Effect.flatMap(({ at, text }) =>
+        Effect.sleep(Duration.millis(Math.max(0, at - this.conn.now()))).pipe(
+          Effect.andThen(Effect.sync(() => {
+            const prefix = this.conn.prefix
+            this.conn.close("Authentication Expired", text)
+            this.conn.server.log.debug(`${prefix}${text}`)
+          }))
+        ))
     )
   }
 
