@@ -252,6 +252,31 @@ for (const target of confTargets) {
       }
     }, 30_000)
 
+    it("the server's max_payload and max_subscriptions below the account's: logged, and they apply", async () => {
+      const operator = createOperator()
+      const account = createAccount()
+      const accountJwt = await jwt.encodeAccount("M", account, { limits: { ...UNLIMITED, subs: 3, payload: 16 } as never }, { signer: operator })
+      const own = await target.start([
+        `operator: ${await jwt.encodeOperator("O", operator, {})}`, "resolver: MEMORY", "max_payload: 8", "max_subscriptions: 1",
+        `resolver_preload: { ${account.getPublicKey()}: ${accountJwt} }`
+      ].join("\n"))
+      try {
+        const u = createUser()
+        const c = await RawClient.connect(own.port)
+        expect(c.info["max_payload"]).toBe(8)
+        c.send(connectLine(await userJwt(u, account), u, c.info["nonce"] as string) + "SUB a 1\r\nSUB b 2\r\nPING\r\n")
+        // No INFO after the PONG: the client's max_payload is the server's.
+        await c.expect("-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n")
+        const lines = () => own.lines().map(normalize)
+        await waitUntil("the override lines", () => lines().includes("[ERR] <client> - Max Subscriptions set to 1 from server overrides account or user config"))
+        expect(lines()).toContain("[ERR] <client> - Max Payload set to 8 from server overrides account or user config")
+        c.send("PUB a 9\r\n012345678\r\n")
+        expect(await c.waitClosed()).toBe("-ERR 'Maximum Payload Violation'\r\n")
+      } finally {
+        await own.stop()
+      }
+    }, 30_000)
+
     it("refuses an expired user JWT", async () => {
       const u = createUser()
       await refused(await userJwt(u, w.account, {}, { exp: now() - 60 }), u, "User JWT no longer valid: &{Issues:[claim is expired]}")
