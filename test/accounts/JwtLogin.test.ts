@@ -304,6 +304,11 @@ for (const target of confTargets) {
       await refused(await userJwt(v, w.account, { src: ["10.0.0.0/8", "::1/128"] }), v, "Bad src Ip 127.0.0.1", [], "ERR")
     })
 
+    it("refuses a JWT that does not decode, and a user JWT without a nonce signature", async () => {
+      await refused("abc", undefined, "User JWT not valid: expected 3 chunks")
+      await refused(await userJwt(createUser(), w.account), undefined, "Signature missing")
+    })
+
     it("refuses a CONNECT without a user JWT", async () => {
       await refused(undefined, undefined, "Authentication requires a user JWT")
     })
