@@ -26,8 +26,7 @@ import type { CertNames } from "../../net/CertNames.js"
 import type { ServerOptions } from "../../config/ServerOptions.js"
 import { certificateUser, mapsCertificates } from "../TlsMap.js"
 import type { ConnectOptions } from "../ConnectOptions.js"
-import type { CloseReason } from "../../protocol/ProtocolError.js"
-import * as PE from "../../protocol/ProtocolError.js"
+import { type CloseReason, ErrText, maxPayload as payloadError } from "../../protocol/ProtocolError.js"
 import type { AccountConnections } from "./AccountLimits.js"
 import { type AuthConfig, type AuthUser, type Credentials, describeUser, jwtUser, type Verdict } from "./Auth.js"
 import { connectionLimits } from "./OperatorAuth.js"
@@ -57,10 +56,6 @@ export interface AuthenticatedConnection {
   sendErr(text: string): void
   close(reason: CloseReason, errText?: string): void
 }
-
-/** nats-server's `ErrTooManyAccountConnections` / `ErrTooManySubs`. */
-export const MAX_ACCOUNT_CONNECTIONS = "maximum account active connections exceeded"
-export const MAX_SUBSCRIPTIONS = "maximum subscriptions exceeded"
 
 export class ClientAuth {
   credentials: Credentials = {}
@@ -175,9 +170,9 @@ export class ClientAuth {
       this.countedAccount = undefined
       if (!server.accountConnections.tryAdd(account, limits.maxConnections)) {
         // nats-server's `maxAccountConnExceeded` (sendErrAndErr), then its CONNECT error, logged again.
-        this.conn.sendErr(MAX_ACCOUNT_CONNECTIONS)
-        server.log.error(`${this.conn.prefix}${MAX_ACCOUNT_CONNECTIONS}`)
-        server.log.error(`${this.conn.prefix}${MAX_ACCOUNT_CONNECTIONS}`)
+        this.conn.sendErr(ErrText.maxAccountConnections)
+        server.log.error(`${this.conn.prefix}${ErrText.maxAccountConnections}`)
+        server.log.error(`${this.conn.prefix}${ErrText.maxAccountConnections}`)
         this.conn.close("Maximum Account Connections Exceeded")
         return false
       }
@@ -190,8 +185,8 @@ export class ClientAuth {
     const accountExp = login.account.claims.exp !== undefined && login.account.claims.exp > 0 ? login.account.claims.exp : Infinity
     if (this.expiresAt !== undefined && Math.min(userExp, accountExp) < Infinity) {
       const expiry = accountExp < userExp
-        ? { at: accountExp * 1000, text: "Account Authentication Expired" }
-        : { at: userExp * 1000, text: "User Authentication Expired" }
+        ? { at: accountExp * 1000, text: ErrText.accountAuthExpired }
+        : { at: userExp * 1000, text: ErrText.userAuthExpired }
       Deferred.doneUnsafe(this.expiresAt, Effect.succeed(expiry))
     }
     this.jwtLimits = true
@@ -249,14 +244,14 @@ export class ClientAuth {
   subscriptionLimit(): void {
     const account = this.countedAccount
     if (account === undefined || this.conn.server.accountConnections.shouldLogSubLimit(account, this.conn.now())) {
-      this.conn.server.log.error(`${this.conn.prefix}${MAX_SUBSCRIPTIONS}`)
+      this.conn.server.log.error(`${this.conn.prefix}${ErrText.maxSubscriptions}`)
     }
-    this.conn.sendErr(MAX_SUBSCRIPTIONS)
+    this.conn.sendErr(ErrText.maxSubscriptions)
   }
 
   /** A PUB over the JWT payload limit: nats-server's `maxPayloadViolation`. */
   payloadViolation(size: number): void {
-    const e = PE.maxPayload(size, this.payloadLimit)
+    const e = payloadError(size, this.payloadLimit)
     this.conn.server.log.error(`${this.conn.prefix}${e.detail}`)
     this.conn.close(e.reason, e.errText)
   }
