@@ -289,7 +289,10 @@ export interface ResolvedAccount {
   readonly claims: AccountClaims
   readonly spec: AccountSpec
   readonly limits: AccountLimits
-  /** Clock seconds now past `exp`. */
+  /**
+   * Clock seconds now past `exp`: always false from {@link resolveAccount} (an account JWT outside
+   * its times does not resolve); for an account held while it expires.
+   */
   readonly expired: boolean
 }
 
@@ -381,7 +384,10 @@ export const resolveAccount = (
   // its later "Account JWT not signed by trusted operator" check is reached only by accounts it
   // already holds.
   if (!trust.keys.has(c.iss)) return Result.fail(authError("Account JWT lookup error: account validation failed"))
-  return Result.succeed({ claims: c, spec: accountSpecFromClaims(c), limits: accountLimits(c), expired: timeIssues(c, now).includes("claim is expired") })
+  // The fetch's validation counts the times too (live: a preloaded account JWT past its exp gives
+  // `Account JWT lookup error: account validation failed`).
+  if (timeIssues(c, now).length > 0) return Result.fail(authError("Account JWT lookup error: account validation failed"))
+  return Result.succeed({ claims: c, spec: accountSpecFromClaims(c), limits: accountLimits(c), expired: false })
 }
 
 /** `{{…}}` tokens of a template subject. */

@@ -32,7 +32,7 @@ export class ServerCore extends Context.Service<ServerCore, ServerState>()("effe
         log.info(`  Name:     ${state.serverName}`)
         log.info(`  ID:       ${state.serverId}`)
         if (options.configFile !== undefined) log.info(`Using configuration file: ${options.configFile}`)
-        for (const line of operatorBanner(state.auth.operator?.mode)) log[line.level](line.text)
+        for (const line of operatorBanner(state.auth.operator?.mode, state.clock.currentTimeMillisUnsafe())) log[line.level](line.text)
         const api = new InProcess(state)
         // Acquired first, released last: this line closes the log as in nats-server.
         yield* Effect.addFinalizer(() =>

@@ -36,6 +36,7 @@ interface World {
   scoped: KeyPair
   templated: KeyPair
   operatorSigner: KeyPair
+  expiredAccount: KeyPair
 }
 
 let w: World
@@ -67,6 +68,8 @@ beforeAll(async () => {
   // No `limits` at all: Go reads every limit as 0.
   const bare = createAccount()
   const bareJwt = await jwt.encodeAccount("B", bare, {}, { signer: operator })
+  const expiredAccount = createAccount()
+  const expiredJwt = await jwt.encodeAccount("X", expiredAccount, { limits: UNLIMITED as never }, { signer: operator, exp: now() - 10 } as never)
   const sys = createAccount()
   const sysJwt = await jwt.encodeAccount("SYS", sys, { limits: UNLIMITED as never }, { signer: operator })
   const conf = [
@@ -74,10 +77,10 @@ beforeAll(async () => {
     "resolver: MEMORY",
     `system_account: ${sys.getPublicKey()}`,
     "resolver_preload: {",
-    ...[[account, accountJwt], [limited, limitedJwt], [small, smallJwt], [bare, bareJwt], [sys, sysJwt]].map(([k, t]) => `  ${(k as KeyPair).getPublicKey()}: ${t as string}`),
+    ...[[account, accountJwt], [limited, limitedJwt], [small, smallJwt], [bare, bareJwt], [expiredAccount, expiredJwt], [sys, sysJwt]].map(([k, t]) => `  ${(k as KeyPair).getPublicKey()}: ${t as string}`),
     "}"
   ].join("\n")
-  w = { conf, account, limited, small, bare, revoked, scoped, templated, operatorSigner }
+  w = { conf, account, limited, small, bare, revoked, scoped, templated, operatorSigner, expiredAccount }
 })
 
 const userJwt = (u: KeyPair, issuer: KeyPair, data: Record<string, unknown> = {}, opts: Record<string, unknown> = {}) =>
@@ -156,6 +159,10 @@ for (const target of confTargets) {
         "[INF]   Expires : Never"
       ])
       expect(lines).not.toContain("[WRN] Trusted Operators should utilize a System Account")
+      // nats-server's check of the preloaded account JWTs.
+      const j = lines.indexOf(`[WRN] Account [${w.expiredAccount.getPublicKey()}] has validation issues:`)
+      expect(j, lines.join("\n")).toBeGreaterThan(i)
+      expect(lines[j + 1]).toBe("[WRN]   - claim is expired")
     })
 
     it("INFO: auth_required and a nonce, as in nats-server's operator mode", async () => {
@@ -285,6 +292,11 @@ for (const target of confTargets) {
     it("refuses a user of an account the resolver does not have", async () => {
       const u = createUser()
       await refused(await userJwt(u, createAccount()), u, "Account JWT lookup error: account missing", ["[WRN] Account fetch failed: account missing"])
+    })
+
+    it("refuses a user of an account JWT past its exp", async () => {
+      const u = createUser()
+      await refused(await userJwt(u, w.expiredAccount), u, "Account JWT lookup error: account validation failed")
     })
 
     it("refuses a user the account revoked", async () => {

@@ -16,7 +16,7 @@
  */
 import * as Result from "effect/Result"
 import type * as Options from "../../config/ServerOptions.js"
-import { type AccountLimits, authenticateJwt, type JwtLogin, type UserPermissionsClaim } from "../../accounts/Jwt.js"
+import { type AccountLimits, authenticateJwt, decodeAccountClaims, type JwtLogin, timeIssues, type UserPermissionsClaim } from "../../accounts/Jwt.js"
 import type { OperatorMode } from "../../accounts/Resolver.js"
 import { CompiledPermissions } from "./Permissions.js"
 
@@ -122,9 +122,12 @@ const goTime = (seconds: number): string => `${new Date(seconds * 1000).toISOStr
  * nats-server's start-up lines for operator mode (`Start`): each trusted operator, then a warning
  * when there is no system account. Empty without operators.
  */
-export const operatorBanner = (mode: OperatorMode | undefined): Array<{ readonly level: "info" | "warn"; readonly text: string }> => {
+export const operatorBanner = (
+  mode: OperatorMode | undefined,
+  nowMs: number = Date.now()
+): Array<{ readonly level: "info" | "warn" | "error"; readonly text: string }> => {
   if (mode === undefined || mode.trust.operators.length === 0) return []
-  const out: Array<{ level: "info" | "warn"; text: string }> = [{ level: "info", text: "Trusted Operators" }]
+  const out: Array<{ level: "info" | "warn" | "error"; text: string }> = [{ level: "info", text: "Trusted Operators" }]
   for (const op of mode.trust.operators) {
     out.push({ level: "info", text: `  System  : ${JSON.stringify(op.aud ?? "")}` })
     out.push({ level: "info", text: `  Operator: ${JSON.stringify(op.name ?? "")}` })
@@ -132,5 +135,18 @@ export const operatorBanner = (mode: OperatorMode | undefined): Array<{ readonly
     out.push({ level: "info", text: `  Expires : ${op.exp === undefined || op.exp === 0 ? "Never" : goTime(op.exp)}` })
   }
   if (mode.systemAccount === undefined) out.push({ level: "warn", text: "Trusted Operators should utilize a System Account" })
+  // nats-server's `checkResolvePreloads`.
+  for (const [key, token] of mode.resolver) {
+    const claims = decodeAccountClaims(token)
+    if (Result.isFailure(claims)) {
+      out.push({ level: "error", text: `Preloaded account [${key}] not valid` })
+      continue
+    }
+    const issues = timeIssues(claims.success, Math.floor(nowMs / 1000))
+    if (issues.length > 0) {
+      out.push({ level: "warn", text: `Account [${key}] has validation issues:` })
+      for (const issue of issues) out.push({ level: "warn", text: `  - ${issue}` })
+    }
+  }
   return out
 }
