@@ -60,7 +60,8 @@ export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, 
     Layer.provideMerge(clusterState),
     Layer.provideMerge(ServerCore.layer(options))
   )
-  // Accounts are parsed and checked, not served yet: refuse to start rather than run without them.
+  // Config-file accounts are parsed and checked, not served yet: refuse to start rather than run
+  // without them (operator mode with resolver: MEMORY is served; its own start-up errors too).
   const refused = accountsStartupError(options)
   return refused === undefined ? server : Layer.unwrap(Effect.fail(new AccountsStartupError({ message: refused })))
 }

@@ -18,15 +18,17 @@
  *   {@link AccountLimits}.
  *
  * Pure apart from the clock, which is passed in (seconds since the epoch, as JWTs count).
- * Not wired into client logins yet (docs/DESIGN.md, "Accounts (in progress)").
+ * Client logins use it through `server/auth/OperatorAuth` (docs/DESIGN.md, "Accounts").
  *
  * @since 0.1.0
  */
 import * as crypto from "node:crypto"
+import * as net from "node:net"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { Prefix } from "@nats-io/nkeys"
 import { Codec } from "@nats-io/nkeys/lib/codec.js"
+import { isValidSubject } from "../subjects/Subject.js"
 import type { AccountSpec, ExportSpec, ImportSpec, ResponseType } from "./Accounts.js"
 
 /** What nats-server sends a client whose JWT login fails, whatever the reason. */
@@ -39,11 +41,12 @@ export class JwtError extends Data.TaggedError("JwtError")<{
   readonly cause?: unknown
 }> {}
 
-/** A refused JWT login; `reason` is what nats-server logs (debug) for it. */
+/** A refused JWT login; `reason` is what nats-server logs for it (debug, unless `level` says error). */
 export class JwtAuthError extends Data.TaggedError("JwtAuthError")<{
   readonly reason: string
   readonly message: string
   readonly cause?: unknown
+  readonly level?: "error"
 }> {}
 
 const jwtError = (reason: string, cause?: unknown) => new JwtError({ reason, message: reason, ...(cause !== undefined ? { cause } : {}) })
@@ -152,6 +155,7 @@ export interface JwtLimits {
   readonly exports?: number
   readonly leaf?: number
   readonly wildcards?: boolean
+  readonly disallow_bearer?: boolean
 }
 
 export interface AccountClaims extends ClaimsData {
@@ -164,7 +168,8 @@ export interface AccountClaims extends ClaimsData {
     readonly signing_keys?: ReadonlyArray<SigningKey>
     /** User public key (or `*`) → revoked when issued at or before this time. */
     readonly revocations?: Readonly<Record<string, number>>
-    readonly disallow_bearer?: boolean
+    /** Permissions of the account's users whose JWT has none. */
+    readonly default_permissions?: UserPermissionsClaim
   }
 }
 
@@ -284,11 +289,18 @@ export interface ResolvedAccount {
   readonly claims: AccountClaims
   readonly spec: AccountSpec
   readonly limits: AccountLimits
-  /** Clock seconds now past `exp`. */
+  /**
+   * Clock seconds now past `exp`: always false from {@link resolveAccount} (an account JWT outside
+   * its times does not resolve); for an account held while it expires.
+   */
   readonly expired: boolean
 }
 
-/** Account JWT limits; `undefined` = unlimited (the JWT's `-1`). */
+/**
+ * Account JWT limits; `undefined` = unlimited (the JWT's `-1`). A limit the JWT leaves out is `0`,
+ * as Go decodes it (nats-server 2.9.10, live: an account JWT without `limits` takes no connection,
+ * `maximum account active connections exceeded`); `nsc` and nats.js's jwt library write `-1`.
+ */
 export interface AccountLimits {
   readonly maxConnections: number | undefined
   readonly maxSubscriptions: number | undefined
@@ -297,9 +309,12 @@ export interface AccountLimits {
   readonly maxImports: number | undefined
   readonly maxExports: number | undefined
   readonly wildcardExports: boolean
+  /** `limits.disallow_bearer`: users with `bearer_token` are refused. */
+  readonly disallowBearer: boolean
 }
 
-const limit = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n)
+/** Go's view of a JWT limit: absent is `0`, negative (`-1`) is no limit. */
+const limit = (n: number | undefined): number | undefined => (n === undefined ? 0 : n < 0 ? undefined : n)
 
 export const accountLimits = (c: AccountClaims): AccountLimits => {
   const l = c.nats.limits ?? {}
@@ -310,8 +325,15 @@ export const accountLimits = (c: AccountClaims): AccountLimits => {
     maxLeafNodes: limit(l.leaf),
     maxImports: limit(l.imports),
     maxExports: limit(l.exports),
-    wildcardExports: l.wildcards ?? true
+    wildcardExports: l.wildcards ?? false,
+    disallowBearer: l.disallow_bearer ?? false
   }
+}
+
+/** A user's own limits (`subs`, `payload`); `undefined` = unlimited. */
+export interface UserLimits {
+  readonly maxSubscriptions: number | undefined
+  readonly maxPayload: number | undefined
 }
 
 const RESPONSE_TYPES: Record<string, ResponseType> = { Singleton: "singleton", Stream: "stream", Chunked: "chunked" }
@@ -362,8 +384,90 @@ export const resolveAccount = (
   // its later "Account JWT not signed by trusted operator" check is reached only by accounts it
   // already holds.
   if (!trust.keys.has(c.iss)) return Result.fail(authError("Account JWT lookup error: account validation failed"))
-  return Result.succeed({ claims: c, spec: accountSpecFromClaims(c), limits: accountLimits(c), expired: timeIssues(c, now).includes("claim is expired") })
+  // The fetch's validation counts the times too (live: a preloaded account JWT past its exp gives
+  // `Account JWT lookup error: account validation failed`).
+  if (timeIssues(c, now).length > 0) return Result.fail(authError("Account JWT lookup error: account validation failed"))
+  return Result.succeed({ claims: c, spec: accountSpecFromClaims(c), limits: accountLimits(c), expired: false })
 }
+
+/** `{{…}}` tokens of a template subject. */
+const isTemplateToken = (t: string): boolean => t.startsWith("{{") && t.endsWith("}}")
+
+/** Every combination of one value per list, the last list varying fastest (Go's `nArrayCartesianProduct`). */
+const cartesian = (lists: ReadonlyArray<ReadonlyArray<string>>): Array<Array<string>> =>
+  lists.reduce<Array<Array<string>>>((acc, l) => acc.flatMap((p) => l.map((v) => [...p, v])), [[]])
+
+const tagsOf = (nats: object): ReadonlyArray<string> => {
+  const tags = (nats as { tags?: unknown }).tags
+  return Array.isArray(tags) ? tags.map(String) : []
+}
+
+/**
+ * nats-server's `processUserPermissionsTemplate` for one list: `{{name()}}`, `{{subject()}}`,
+ * `{{account-name()}}`, `{{account-subject()}}`, `{{tag(x)}}` / `{{account-tag(x)}}` (every value
+ * of the `x:` tags, one subject per combination). A subject that comes out invalid is dropped from
+ * an allow list and fails a deny list (undefined).
+ */
+const templateList = (
+  list: ReadonlyArray<string> | undefined,
+  user: UserClaims,
+  account: AccountClaims,
+  failOnBad: boolean
+): ReadonlyArray<string> | undefined | "invalid" => {
+  if (list === undefined || !list.some((s) => s.split(".").some(isTemplateToken))) return list
+  const out: Array<string> = []
+  for (const entry of list) {
+    const tokens = entry.split(".")
+    const values: Array<Array<string>> = []
+    const fixed = tokens.map((tk) => {
+      if (!isTemplateToken(tk)) return tk
+      const op = tk.slice(2, -2).toLowerCase()
+      if (op === "name()") return user.name ?? ""
+      if (op === "subject()") return user.sub
+      if (op === "account-name()") return account.name ?? ""
+      if (op === "account-subject()") return user.nats.issuer_account ?? ""
+      const tagFn = op.startsWith("account-tag(") ? "account-tag(" : op.startsWith("tag(") ? "tag(" : undefined
+      if (tagFn !== undefined && op.endsWith(")")) {
+        const prefix = `${op.slice(tagFn.length, -1).toLowerCase()}:`
+        const found = tagsOf(tagFn === "tag(" ? user.nats : account.nats).filter((t) => t.startsWith(prefix)).map((t) => t.slice(prefix.length))
+        if (found.length > 0) values.push(found)
+        // An empty token: filled from the tag values, or it makes the subject invalid.
+        return ""
+      }
+      // An unknown function makes the subject invalid on purpose.
+      return " "
+    })
+    const subjects = values.length === 0
+      ? [fixed.join(".")]
+      : cartesian(values).map((combo) => {
+        let k = 0
+        return fixed.map((t) => (t === "" ? combo[k++] ?? "" : t)).join(".")
+      })
+    for (const subject of subjects) {
+      if (isValidSubject(subject)) out.push(subject)
+      else if (failOnBad) return "invalid"
+    }
+  }
+  return out
+}
+
+/** A scoped signing key's template made concrete for one user; undefined when it generates an invalid deny subject. */
+export const applyTemplate = (template: UserPermissionsClaim, user: UserClaims, account: AccountClaims): UserPermissionsClaim | undefined => {
+  const subAllow = templateList(template.sub?.allow, user, account, false)
+  const subDeny = templateList(template.sub?.deny, user, account, true)
+  const pubAllow = templateList(template.pub?.allow, user, account, false)
+  const pubDeny = templateList(template.pub?.deny, user, account, true)
+  if (subAllow === "invalid" || subDeny === "invalid" || pubAllow === "invalid" || pubDeny === "invalid") return undefined
+  // An allow list that templating emptied denies everything instead.
+  const deny = (was: ReadonlyArray<string> | undefined, now: ReadonlyArray<string> | undefined, d: ReadonlyArray<string> | undefined) =>
+    (was?.length ?? 0) > 0 && (now?.length ?? 0) === 0 ? [...(d ?? []), ">"] : d
+  const sub = { ...(subAllow !== undefined ? { allow: subAllow } : {}), ...(deny(template.sub?.allow, subAllow, subDeny) !== undefined ? { deny: deny(template.sub?.allow, subAllow, subDeny)! } : {}) }
+  const pub = { ...(pubAllow !== undefined ? { allow: pubAllow } : {}), ...(deny(template.pub?.allow, pubAllow, pubDeny) !== undefined ? { deny: deny(template.pub?.allow, pubAllow, pubDeny)! } : {}) }
+  return { ...template, sub, pub }
+}
+
+/** A scoped signing key's template limit: absent (the jwt library's default) is no limit. */
+const unlimitedUnlessSet = (n: number | undefined): number | undefined => (n === undefined || n < 0 ? undefined : n)
 
 /** nats-server's `isRevoked`: revoked for a user issued at or before its (or `*`'s) revocation time. */
 export const isRevoked = (revocations: Readonly<Record<string, number>> | undefined, user: string, issuedAt: number): boolean => {
@@ -380,6 +484,12 @@ export interface JwtLogin {
   readonly account: ResolvedAccount
   /** The permissions and limits in effect (a scoped signing key's template replaces the JWT's). */
   readonly permissions: UserPermissionsClaim
+  /**
+   * The user's `subs`/`payload` limits as nats-server's `applyAccountLimits` reads them: a scoped
+   * signing key's template (absent there = unlimited: live, a scoped user gets the account's
+   * limits) when `issuer_account` names another key, else the user JWT's own (absent = `0`).
+   */
+  readonly limits: UserLimits
 }
 
 export interface JwtLoginInput {
@@ -390,6 +500,33 @@ export interface JwtLoginInput {
   readonly nonce: string
   /** Clock seconds. */
   readonly now: number
+  /** The client's IP address (for a user JWT's `src` restriction). */
+  readonly clientIp?: string | undefined
+}
+
+/** A user JWT's `src`: a list of CIDRs, or (as the jwt library also reads it) one comma-separated string. */
+const cidrs = (src: ReadonlyArray<string> | string | undefined): Array<string> =>
+  src === undefined ? [] : (typeof src === "string" ? src.split(",") : [...src]).map((c) => c.trim()).filter((c) => c !== "")
+
+/** nats-server's `validateSrc`: no `src`, or the client's IP is in one of its CIDRs. */
+export const sourceAllowed = (src: ReadonlyArray<string> | string | undefined, ip: string | undefined): boolean => {
+  const list = cidrs(src)
+  if (list.length === 0) return true
+  if (ip === undefined || ip === "" || net.isIP(ip) === 0) return false
+  const type = net.isIPv6(ip) ? "ipv6" : "ipv4"
+  for (const cidr of list) {
+    const slash = cidr.lastIndexOf("/")
+    if (slash < 0) return false
+    const addr = cidr.slice(0, slash)
+    const prefix = Number(cidr.slice(slash + 1))
+    const kind = net.isIPv6(addr) ? "ipv6" : net.isIPv4(addr) ? "ipv4" : undefined
+    if (kind === undefined || !Number.isInteger(prefix)) return false
+    if (kind !== type) continue
+    const block = new net.BlockList()
+    block.addSubnet(addr, prefix, kind)
+    if (block.check(ip, type)) return true
+  }
+  return false
 }
 
 /**
@@ -426,6 +563,7 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
   if (Result.isFailure(resolved)) return Result.fail(resolved.failure)
   const account = resolved.success
   let permissions: UserPermissionsClaim = user.nats
+  let limits: UserLimits = { maxSubscriptions: limit(user.nats.subs), maxPayload: limit(user.nats.payload) }
   if (user.iss !== account.claims.sub) {
     const key = (account.claims.nats.signing_keys ?? []).find((k) => (typeof k === "string" ? k : k.key) === user.iss)
     if (key === undefined) return Result.fail(authError("User JWT issuer is not known"))
@@ -433,11 +571,16 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
       if (hasPermissionsOrLimits(user.nats)) {
         return Result.fail(authError("User JWT is not valid: scoped users require no permissions or limits set"))
       }
-      permissions = key.template ?? {}
+      const applied = applyTemplate(key.template ?? {}, user, account.claims)
+      if (applied === undefined) return Result.fail(authError("User JWT generated invalid permissions"))
+      permissions = applied
+      if (user.nats.issuer_account !== undefined && user.nats.issuer_account !== "" && user.nats.issuer_account !== user.iss) {
+        limits = { maxSubscriptions: unlimitedUnlessSet(permissions.subs), maxPayload: unlimitedUnlessSet(permissions.payload) }
+      }
     }
   }
   if (account.expired) return Result.fail(authError("Account JWT has expired"))
-  if (user.nats.bearer_token === true && account.claims.nats.disallow_bearer === true) {
+  if (user.nats.bearer_token === true && account.limits.disallowBearer) {
     return Result.fail(authError("Account does not allow bearer token"))
   }
   if (user.nats.bearer_token !== true) {
@@ -448,10 +591,15 @@ export const authenticateJwt = (trust: Trust, resolver: MemoryResolver, input: J
     if (!verifySignature(user.sub, Buffer.from(input.nonce, "latin1"), sig)) return Result.fail(authError("Signature not verified"))
   }
   if (isRevoked(account.claims.nats.revocations, user.sub, user.iat ?? 0)) return Result.fail(authError("User authentication revoked"))
-  if (user.nats.src !== undefined || (user.nats.times !== undefined && user.nats.times.length > 0)) {
-    return Result.fail(authError("User JWT src/times restrictions are not supported by effect-nats-server yet"))
+  // A scoped signing key's template carries the restrictions of its users.
+  const restrictions = permissions as UserClaims["nats"]
+  if (!sourceAllowed(restrictions.src, input.clientIp)) {
+    return Result.fail(new JwtAuthError({ reason: `Bad src Ip ${input.clientIp ?? ""}`, message: `Bad src Ip ${input.clientIp ?? ""}`, level: "error" }))
   }
-  return Result.succeed({ user, account, permissions })
+  if (restrictions.times !== undefined && restrictions.times.length > 0) {
+    return Result.fail(authError("User JWT times restrictions are not supported by effect-nats-server yet"))
+  }
+  return Result.succeed({ user, account, permissions, limits })
 }
 
 // ---------------------------------------------------------------------------------------------

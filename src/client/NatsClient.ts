@@ -63,7 +63,11 @@
  * The per-message path (parse, route to a subscription's queue, encode a publish) is plain
  * synchronous code over each read batch; Effect drives the fibers, the schedule and the handshake.
  *
- * **Not implemented:** TLS, nkeys/JWT authentication, JetStream, and client-side PINGs (server
+ * **Authentication.** `user`/`pass` and `token` (or in the URL); `creds` / `credsFile` log in with a
+ * user JWT and its seed (`.creds`), signing the server's INFO nonce (see `Creds`), for servers in
+ * operator mode.
+ *
+ * **Not implemented:** TLS, plain nkey authentication, JetStream, and client-side PINGs (server
  * PINGs are answered).
  *
  * @since 0.1.0
@@ -81,9 +85,11 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
 import { Transport } from "../net/Transport.js"
+import { credsConnectFields } from "./Creds.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
 import { OutBuffer } from "../protocol/OutBuffer.js"
@@ -123,6 +129,10 @@ export interface NatsClientOptions {
   readonly user?: string
   readonly pass?: string
   readonly token?: string
+  /** A `.creds` file's contents: the user JWT and its nkey seed (signs the INFO nonce). */
+  readonly creds?: string | Uint8Array
+  /** The path of a `.creds` file, read at every connection attempt. */
+  readonly credsFile?: string
   /** Bound for each connection attempt (TCP + handshake); a number is milliseconds. Default 2s. */
   readonly connectTimeout?: Duration.Input
   /** Messages a subscription may buffer before it fails with `SlowConsumer` (at least 1). Default 65536. */
@@ -774,12 +784,20 @@ const handshake = (client: Client, link: Link) =>
     const user = options.user ?? t.user
     const pass = options.pass ?? t.pass
     const token = options.token ?? t.token
+    const source = options.creds !== undefined ? { creds: options.creds } : options.credsFile !== undefined ? { credsFile: options.credsFile } : undefined
+    let jwtFields: { readonly jwt?: string; readonly sig?: string } = {}
+    if (source !== undefined) {
+      const fields = credsConnectFields(source, typeof info.nonce === "string" ? info.nonce : undefined)
+      if (Result.isFailure(fields)) return yield* Effect.fail(fields.failure)
+      jwtFields = fields.success
+    }
     const connect = Encoder.connect({
       verbose: false,
       pedantic: false,
       ...(user !== undefined ? { user } : {}),
       ...(pass !== undefined ? { pass } : {}),
       ...(token !== undefined ? { auth_token: token } : {}),
+      ...jwtFields,
       tls_required: false,
       ...(options.name !== undefined ? { name: options.name } : {}),
       lang: "effect-ts",

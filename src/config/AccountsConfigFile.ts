@@ -6,9 +6,9 @@
  * graph checked as nats-server checks it on load (`accounts/Accounts.compileAccounts`), with its
  * error texts. Errors are `ConfigError`s, like the rest of `ConfigFile`.
  *
- * Accounts are parsed and checked (`-t` accepts or refuses a config as nats-server does) but not
- * served: {@link accountsStartupError} makes the server refuse to start with them, after the
- * start-up checks nats-server makes itself.
+ * Accounts are parsed and checked (`-t` accepts or refuses a config as nats-server does);
+ * {@link accountsStartupError} makes the server refuse to start with config-file accounts (not
+ * served yet), after the start-up checks nats-server makes itself. Operator mode is served.
  *
  * Deliberate differences: nats-server reads an export or import map's keys in Go's random map
  * order, so some errors (`Stream import can not have a 'prefix' and a 'to' property`) appear only
@@ -17,11 +17,11 @@
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { type Accounts, type AccountsError, compileAccounts, GLOBAL_ACCOUNT } from "../accounts/Accounts.js"
-import { decodeAccountClaims, decodeOperatorClaims, isPublicKey, type OperatorClaims } from "../accounts/Jwt.js"
+import { decodeAccountClaims, isPublicKey } from "../accounts/Jwt.js"
+import { jwtAccountSpecs, operatorMode, readOperator } from "../accounts/Resolver.js"
 import { parsePermissions, parseUserEntry, type DurationParser } from "./AuthConfigFile.js"
 import { type ConfigEntry, configError, type ConfigMap, type ConfigValue, type Position } from "./ConfigParser.js"
 import type { ServerOptions, ServerOptionsInput } from "./ServerOptions.js"
@@ -311,31 +311,8 @@ export const checkAccounts = (
 
 /** nats-server's `jwtPrefix`: what an inline JWT starts with. */
 const JWT_PREFIX = "eyJ"
-const DECORATED = /\s*(?:(?:-{3,}.*-{3,}\r?\n)([\w\-.=]+)(?:\r?\n-{3,}.*-{3,}(?:\r?\n|$)))/
 
-/**
- * nats-server's `readOperatorJWT`: the file's contents (a bare or decorated JWT), or the text
- * itself when no such file exists and it is an inline JWT. Fails with nats-server's text.
- */
-export const readOperator = (
-  entry: string,
-  readFile: (path: string) => string = (p) => fs.readFileSync(p, "utf8")
-): Result.Result<{ readonly jwt: string; readonly claims: OperatorClaims }, string> => {
-  let contents: string
-  try {
-    contents = readFile(entry)
-  } catch (e) {
-    if (!entry.startsWith(JWT_PREFIX)) {
-      const code = (e as NodeJS.ErrnoException).code
-      return Result.fail(`error parsing operator JWT: open ${entry}: ${code === "ENOENT" ? "no such file or directory" : code === "EACCES" ? "permission denied" : String((e as Error).message)}`)
-    }
-    contents = entry
-  }
-  const jwt = DECORATED.exec(contents)?.[1] ?? contents.trim()
-  const claims = decodeOperatorClaims(jwt)
-  if (Result.isFailure(claims)) return Result.fail(`error parsing operator JWT: ${claims.failure.reason}`)
-  return Result.succeed({ jwt, claims: claims.success })
-}
+export { readOperator }
 
 /** `operator:` (or `operators`, `root`, …): a string or a list; inline JWTs are checked here, files when the server loads. */
 export const parseOperators = (e: ConfigEntry): Array<string> => {
@@ -390,7 +367,8 @@ export class OperatorJwtError extends Data.TaggedError("OperatorJwtError")<{ rea
 /**
  * Why the server does not start with these options: nats-server's own start-up refusals for
  * accounts and operators (`validateTrustedOperators`, the system account lookup) first, then —
- * for a configuration nats-server would run — that accounts are not served yet.
+ * for a configuration nats-server would run — that accounts configured in the file are not served
+ * yet. Operator mode (`operator` + `resolver: MEMORY`, accounts from `resolver_preload`) is served.
  */
 export const accountsStartupError = (o: ServerOptions): string | undefined => {
   const operators = o.operators ?? []
@@ -407,16 +385,31 @@ export const accountsStartupError = (o: ServerOptions): string | undefined => {
     if (accounts.length > 0) return "operators do not allow Accounts to be configured directly"
     if ((o.authorization?.users.length ?? 0) > 0 || (o.authorization?.nkeys.length ?? 0) > 0) return "operators do not allow users to be configured directly"
     if (o.authorization?.noAuthUser !== undefined) return "no_auth_user not compatible with Trusted Operator"
-  } else if (o.systemAccount !== undefined && o.systemAccount !== "$SYS" && !accounts.some((a) => a.name === o.systemAccount)) {
+    const mode = operatorMode(o)
+    return Result.isFailure(mode) ? mode.failure : undefined
+  }
+  if (o.systemAccount !== undefined && o.systemAccount !== "$SYS" && !accounts.some((a) => a.name === o.systemAccount)) {
     return "error resolving system account: account missing"
   }
-  if (operators.length === 0) {
-    // Options given to the Layer directly were not checked by the config loader.
-    const graph = configAccountGraph(o)
-    return Result.isFailure(graph) ? graph.failure.reason : undefined
+  // Options given to the Layer directly were not checked by the config loader.
+  const graph = configAccountGraph(o)
+  return Result.isFailure(graph) ? graph.failure.reason : undefined
+}
+
+/**
+ * Operator mode's account graph: every trusted preloaded account JWT (named by its public key)
+ * with its exports and imports. An import nats-server would mark invalid is left out (with the
+ * rest of that account's imports) rather than refusing the server.
+ */
+export const operatorAccountGraph = (o: ServerOptions, nowSeconds: number): Result.Result<Accounts, AccountsError> => {
+  let specs = jwtAccountSpecs(o, nowSeconds).specs
+  for (;;) {
+    const graph = compileAccounts(specs)
+    if (Result.isSuccess(graph)) return graph
+    const bad = graph.failure.account
+    if (!specs.some((a) => a.name === bad && a.imports.length > 0)) return graph
+    specs = specs.map((a) => (a.name === bad ? { ...a, imports: [] } : a))
   }
-  return "accounts, operators and the system account are parsed and checked but not served by effect-nats-server yet " +
-    "(issue 10); remove accounts, system_account, operator, resolver and resolver_preload to start"
 }
 
 /** The account graph of the `accounts` block, compiled (exports and imports checked as nats-server). */

@@ -15,6 +15,9 @@ export const ErrText = {
   invalidPublishSubject: "Invalid Publish Subject",
   maxSubscriptions: "maximum subscriptions exceeded",
   maxConnections: "maximum connections exceeded",
+  maxAccountConnections: "maximum account active connections exceeded",
+  userAuthExpired: "User Authentication Expired",
+  accountAuthExpired: "Account Authentication Expired",
   staleConnection: "Stale Connection",
   authViolation: "Authorization Violation",
   authTimeout: "Authentication Timeout",
@@ -29,9 +32,12 @@ export type CloseReason =
   | "Client Closed"
   | "Authentication Timeout"
   | "Authentication Failure"
+  | "Authentication Expired"
   | "Maximum Message Payload Exceeded"
   | "Maximum Control Line Exceeded"
   | "Maximum Connections Exceeded"
+  | "Maximum Account Connections Exceeded"
+  | "Maximum Subscriptions Exceeded"
   | "Protocol Violation"
   | "Stale Connection"
   | "Slow Consumer (Pending Bytes)"

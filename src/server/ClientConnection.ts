@@ -120,7 +120,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     // Only the greeting carries the nonce (async INFOs are built without it, as nats-server's).
     const nonce = this.infoSent ? undefined : this.auth.nonce
     this.infoSent = true
-    this.send(Encoder.info(this.server.clientInfo(this.cid, this.ip, nonce)))
+    this.send(Encoder.info(this.server.clientInfo(this.cid, this.ip, nonce, this.auth.maxPayload)))
   }
 
   private ok(): void {
@@ -218,6 +218,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     if (this.closing) return
     if (errText !== undefined) this.sendErr(errText)
     this.closeReason = reason
+    this.auth.closed()
     this.stop = new Date(this.now())
     this.flush()
     this.written()
@@ -303,6 +304,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   private pub(op: Op.Pub): void {
     if (this.pubLineChecked) this.pubLineChecked = false
     else if (!this.checkPubLine(op)) return
+    // Account or user JWT limits below the server's max_payload (the parser checked that one).
+    if (op.payload.length > this.auth.payloadLimit) return this.auth.payloadViolation(op.payload.length)
     this.inMsgs++
     this.inBytes += op.payload.length
     if (this.server.log.traceEnabled) this.tracePub(op)
@@ -399,7 +402,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   private finishConnect(c: ConnectOptions, verdict: Verdict): void {
     if (this.closing) return
     if (verdict === undefined) return this.authViolation()
-    this.auth.register(verdict)
+    if (!this.auth.register(verdict)) return
     if (c.protocol !== 0 && c.protocol !== 1) {
       this.server.log.error(`${this.prefix}${ErrText.invalidProtocol}`)
       return this.close("Protocol Violation", ErrText.invalidProtocol)
@@ -455,6 +458,12 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     if (!this.firstPingDone) {
       this.firstPingDone = true
       if (this.infoStale && this.protocol >= 1) this.sendInfo()
+      else if (this.protocol >= 1 && this.auth.maxPayload !== this.server.options.maxPayload) {
+        // nats-server: a client whose max_payload account limits lowered gets an INFO with it
+        // after the PONG of its first PING (live).
+        this.send(Encoder.PONG_BYTES)
+        return this.sendInfo()
+      }
     }
     this.send(Encoder.PONG_BYTES)
   }
@@ -463,12 +472,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     // nats-server's order (processSub): permissions, the subscription limit, then a live sid
     // (silently ignored, whatever the subject: the first subscription stays), then the subject.
     if (this.auth.permissions !== undefined && !this.auth.maySubscribe(this.auth.permissions, op)) return
-    const max = this.server.options.maxSubscriptions
-    if (max > 0 && this.subs.size >= max) {
-      this.server.log.error(`${this.prefix}${ErrText.maxSubscriptions}`)
-      this.sendErr(ErrText.maxSubscriptions)
-      return
-    }
+    const max = this.auth.maxSubscriptions
+    if (max > 0 && this.subs.size >= max) return this.auth.subscriptionLimit()
     if (this.subs.has(op.sid)) return this.ok()
     if (!isValidSubject(op.subject) || (op.queue !== undefined && !isValidQueueName(op.queue))) {
       this.sendErr(ErrText.invalidSubject)

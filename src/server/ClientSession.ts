@@ -70,6 +70,8 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
           Effect.forkScoped
         )
       }
+      // Operator mode: a user JWT that expires ends the connection then.
+      if (server.auth.operator !== undefined) yield* conn.auth.expiry().pipe(Effect.forkScoped)
     })
 
     /** Greet (or refuse) the client and start its timers. */

@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import type { ServerOptions } from "../config/ServerOptions.js"
 import { Log } from "../log/Log.js"
+import { operatorBanner } from "./auth/OperatorAuth.js"
 import { InProcess, InProcessApi } from "./InProcess.js"
 import { NATS_COMPAT_VERSION, SERVER_NAME, SERVER_VERSION, ServerState } from "./ServerState.js"
 
@@ -31,6 +32,7 @@ export class ServerCore extends Context.Service<ServerCore, ServerState>()("effe
         log.info(`  Name:     ${state.serverName}`)
         log.info(`  ID:       ${state.serverId}`)
         if (options.configFile !== undefined) log.info(`Using configuration file: ${options.configFile}`)
+        for (const line of operatorBanner(state.auth.operator?.mode, state.clock.currentTimeMillisUnsafe())) log[line.level](line.text)
         const api = new InProcess(state)
         // Acquired first, released last: this line closes the log as in nats-server.
         yield* Effect.addFinalizer(() =>

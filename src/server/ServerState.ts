@@ -17,8 +17,9 @@ import * as Context from "effect/Context"
 import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import { SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
-import { configAccountGraph } from "../config/AccountsConfigFile.js"
-import { AuthConfig, authTimeout } from "./auth/Auth.js"
+import { configAccountGraph, operatorAccountGraph } from "../config/AccountsConfigFile.js"
+import { AccountConnections } from "./auth/AccountLimits.js"
+import { AuthConfig } from "./auth/Auth.js"
 import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
 import { type InterestChange, type InterestListener, Router } from "./Router.js"
@@ -79,10 +80,12 @@ export class ServerState implements InterestListener {
   private clusterPort: ClusterPort | undefined = undefined
   /** Client connections accepted since start. */
   totalConnections = 0
-  /** Client authentication compiled from `options.authorization` (rebuilt on reload). */
+  /** Client authentication compiled from `options.authorization` / operator mode (rebuilt on reload). */
   auth: AuthConfig
   /** What this server publishes in the system account: client events, request responses. */
   readonly system: SystemEvents = new SystemEvents(this, NATS_COMPAT_VERSION)
+  /** Client connections per account (operator mode's `limits.conn`). */
+  readonly accountConnections = new AccountConnections()
   private lastId = 0
 
   constructor(
@@ -100,11 +103,13 @@ export class ServerState implements InterestListener {
     this.router.now = () => clock.currentTimeMillisUnsafe()
     // The accounts of the config (checked when the options were loaded, and by the layer), and
     // the system account nats-server always has.
-    const graph = configAccountGraph(options)
+    const graph = (options.operators ?? []).length > 0
+      ? operatorAccountGraph(options, Math.floor(clock.currentTimeMillisUnsafe() / 1000))
+      : configAccountGraph(options)
     if (Result.isSuccess(graph)) this.router.configure(graph.success)
     this.router.account(options.systemAccount ?? SYSTEM_ACCOUNT)
     this.serverName = options.serverName ?? this.serverId
-    this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text), options.accounts)
+    this.auth = AuthConfig.of(options, (text) => log.error(text))
   }
 
   /** The account graph of the (already swapped in) options: the router takes the new imports. */
@@ -179,8 +184,11 @@ export class ServerState implements InterestListener {
     return this.auth.required
   }
 
-  /** The INFO a client gets, in nats-server's field order (the nonce only in the first one). */
-  clientInfo(clientId: number, clientIp: string, nonce?: string): Info.Fields {
+  /**
+   * The INFO a client gets, in nats-server's field order (the nonce only in the first one;
+   * `maxPayload` the client's own when account or user limits lower it).
+   */
+  clientInfo(clientId: number, clientIp: string, nonce?: string, maxPayload?: number): Info.Fields {
     const o = this.options
     const urls = this.connectUrls()
     const tls = o.tls
@@ -194,7 +202,7 @@ export class ServerState implements InterestListener {
       headers: !o.noHeaderSupport,
       ...(this.authRequired() ? { auth_required: true } : {}),
       ...(tls !== undefined ? { tls_required: true, ...(tls.verify || tls.verifyAndMap ? { tls_verify: true } : {}) } : {}),
-      max_payload: o.maxPayload,
+      max_payload: maxPayload ?? o.maxPayload,
       client_id: clientId,
       client_ip: clientIp,
       ...(nonce !== undefined ? { nonce } : {}),

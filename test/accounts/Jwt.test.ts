@@ -118,7 +118,7 @@ describe("decoding", () => {
 
   it("maps account limits and exports to the accounts model", () => {
     const a = Result.getOrThrow(decodeAccountClaims(w.accountJwt))
-    expect(accountLimits(a)).toEqual({ maxConnections: 5, maxSubscriptions: 10, maxPayload: 512, maxLeafNodes: undefined, maxImports: undefined, maxExports: undefined, wildcardExports: true })
+    expect(accountLimits(a)).toEqual({ maxConnections: 5, maxSubscriptions: 10, maxPayload: 512, maxLeafNodes: undefined, maxImports: undefined, maxExports: undefined, wildcardExports: true, disallowBearer: false })
     const spec = accountSpecFromClaims(a)
     expect(spec.exports).toEqual([
       { kind: "stream", subject: "pub.>" },

@@ -7,13 +7,18 @@
  * by name (the list stays addressable by `user`, e.g. for certificate mapping), nkey users by
  * public key, each with its compiled permissions (`default_permissions` for those without).
  * `authenticate` is synchronous unless a bcrypt hash is involved; then it returns a `Promise` that
- * settles off the event loop (see `Secrets`).
+ * settles off the event loop (see `Secrets`). With `operator` configured (operator mode), every
+ * client must log in with a user JWT (`OperatorAuth`) and nothing else is consulted.
  *
  * @since 0.1.0
  */
 import type * as Options from "../../config/ServerOptions.js"
+import * as Result from "effect/Result"
 import { AUTH_TIMEOUT_MS } from "../../config/AuthTimeout.js"
+import type { JwtLogin } from "../../accounts/Jwt.js"
+import { operatorMode } from "../../accounts/Resolver.js"
 import { CompiledPermissions } from "./Permissions.js"
+import { OperatorAuth } from "./OperatorAuth.js"
 import { compareSecret, type NkeyVerifier, nkeyVerifier } from "../../crypto/Secrets.js"
 
 /**
@@ -30,8 +35,13 @@ export interface AuthUser {
   readonly name: string | undefined
   readonly nkey: string | undefined
   readonly permissions: CompiledPermissions | undefined
-  /** The account the connection binds to (its name; for JWT users the account's public key); undefined = `$G`. */
+  /**
+   * The account the connection binds to: for JWT users the account's public key; undefined =
+   * the global account `$G`.
+   */
   readonly account?: string | undefined
+  /** Operator mode: the user JWT login (claims, account, limits) this user comes from. */
+  readonly jwt?: JwtLogin | undefined
 }
 
 /** The credentials a CONNECT carries. */
@@ -41,6 +51,10 @@ export interface Credentials {
   readonly auth_token?: string | undefined
   readonly nkey?: string | undefined
   readonly sig?: string | undefined
+  /** The user JWT (operator mode). */
+  readonly jwt?: string | undefined
+  /** The authenticated JWT user's public key, for log lines (`JWT User "U…"`). */
+  readonly jwtUser?: string | undefined
 }
 
 /** A verdict: the user, or undefined when authentication failed. */
@@ -73,8 +87,23 @@ export class AuthConfig {
   readonly users: ReadonlyMap<string, UserEntry>
   readonly nkeys: ReadonlyMap<string, NkeyEntry>
   readonly noAuthUser: string | undefined
+  /** Operator mode: user JWT logins (then nothing else is consulted). */
+  readonly operator: OperatorAuth | undefined
   private readonly token: string | undefined
   private readonly single: { readonly user: string; readonly password: string } | undefined
+
+  /** The authentication of these options (operator mode when `operators` are configured). */
+  static of(options: Options.ServerOptions, onWarning: (text: string) => void = () => {}): AuthConfig {
+    let operator: OperatorAuth | undefined
+    if ((options.operators ?? []).length > 0) {
+      const mode = operatorMode(options)
+      if (Result.isFailure(mode)) onWarning(mode.failure)
+      // A mode that does not set up (start-up refuses it first) trusts nobody.
+      const m = Result.isSuccess(mode) ? mode.success : undefined
+      operator = new OperatorAuth(m ?? { trust: { operators: [], keys: new Set() }, resolver: new Map(), systemAccount: undefined }, onWarning)
+    }
+    return new AuthConfig(options.authorization, authTimeout(options), onWarning, operator, options.accounts)
+  }
 
   /**
    * `accounts`: the users and nkeys of configured accounts join the lists (nats-server merges
@@ -85,9 +114,11 @@ export class AuthConfig {
     auth: Options.Authorization | undefined,
     timeout: number,
     onWarning: (text: string) => void = () => {},
+    operator?: OperatorAuth,
     accounts: ReadonlyArray<Options.AccountOptions> = []
   ) {
     this.timeout = timeout
+    this.operator = operator
     this.token = auth?.token
     this.single = auth?.user !== undefined ? { user: auth.user, password: auth.password ?? "" } : undefined
     const compile = (p: Options.Permissions | undefined, defaults = auth?.defaultPermissions): CompiledPermissions | undefined => {
@@ -118,8 +149,10 @@ export class AuthConfig {
     this.users = users
     this.nkeys = nkeys
     this.noAuthUser = auth?.noAuthUser
-    this.nonceRequired = nkeys.size > 0
-    this.required = (auth !== undefined && (auth.user !== undefined || auth.token !== undefined)) || users.size > 0 || nkeys.size > 0
+    // Operator mode: every INFO has auth_required and a nonce (live, nats-server 2.9.10).
+    this.nonceRequired = nkeys.size > 0 || operator !== undefined
+    this.required = operator !== undefined || (auth !== undefined && (auth.user !== undefined || auth.token !== undefined)) ||
+      users.size > 0 || nkeys.size > 0
   }
 
   /** The `no_auth_user`, when it is configured and exists (ops before CONNECT may then pass). */
@@ -127,8 +160,12 @@ export class AuthConfig {
     return this.noAuthUser === undefined ? undefined : this.users.get(this.noAuthUser)?.user
   }
 
-  /** Check a CONNECT's credentials against the configuration (the nonce the client was sent). */
-  authenticate(c: Credentials, nonce: string | undefined): Verdict | Promise<Verdict> {
+  /**
+   * Check a CONNECT's credentials against the configuration (the nonce the client was sent; `nowMs`
+   * the server's clock, for JWT times; the client's IP for a JWT's `src`).
+   */
+  authenticate(c: Credentials, nonce: string | undefined, nowMs: number = Date.now(), clientIp?: string): Verdict | Promise<Verdict> {
+    if (this.operator !== undefined) return jwtUser(this.operator.login(c.jwt, c.sig, nonce, nowMs, clientIp))
     if (!this.required) return ANONYMOUS
     if (this.nkeys.size > 0 && c.nkey !== undefined && c.nkey !== "") {
       const entry = this.nkeys.get(c.nkey)
@@ -160,6 +197,7 @@ export class AuthConfig {
 
   /** nats-server's `authViolation` log line for credentials that failed (or a pre-CONNECT op). */
   failureLog(c: Credentials): string {
+    if (this.operator !== undefined) return "authentication error"
     if (this.nkeys.size > 0) return `authentication error - Nkey "${c.nkey ?? ""}"`
     if (this.users.size > 0) return `authentication error - User "${c.user ?? ""}"`
     return "authentication error"
@@ -170,5 +208,12 @@ export class AuthConfig {
 export const describeUser = (c: Credentials): string => {
   if (c.nkey !== undefined && c.nkey !== "") return `Nkey "${c.nkey}"`
   if (c.user !== undefined && c.user !== "") return `User "${c.user}"`
+  if (c.jwt !== undefined && c.jwt !== "") return `JWT User "${c.jwtUser ?? ""}"`
   return `User "N/A"`
 }
+
+/** The user an operator-mode verdict makes (undefined when refused). */
+export const jwtUser = (v: ReturnType<OperatorAuth["login"]>): Verdict =>
+  v._tag === "Refused"
+    ? undefined
+    : { name: undefined, nkey: undefined, permissions: v.permissions, account: v.login.account.claims.sub, jwt: v.login }

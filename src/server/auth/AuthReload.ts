@@ -14,13 +14,13 @@ import * as Effect from "effect/Effect"
 import { GLOBAL_ACCOUNT } from "../../accounts/Accounts.js"
 import { ClientConnection } from "../ClientConnection.js"
 import type { ServerState } from "../ServerState.js"
-import { AuthConfig, authTimeout, describeUser, type Verdict } from "./Auth.js"
+import { AuthConfig, describeUser, type Verdict } from "./Auth.js"
 import { quoted } from "./ClientAuth.js"
 
 /** Apply the (already swapped in) options' authorization to the server and its clients. */
 export const reloadAuthorization = (server: ServerState): Effect.Effect<void> =>
   Effect.gen(function*() {
-    server.auth = new AuthConfig(server.options.authorization, authTimeout(server.options), (text) => server.log.error(text), server.options.accounts)
+    server.auth = AuthConfig.of(server.options, (text) => server.log.error(text))
     const all = [...server.clients.values()].filter((c): c is ClientConnection => c instanceof ClientConnection && !c.closing)
     const clients: Array<ClientConnection> = []
     for (const conn of all) {
@@ -29,7 +29,7 @@ export const reloadAuthorization = (server: ServerState): Effect.Effect<void> =>
     }
     const verdicts = yield* Effect.forEach(clients, (conn) => {
       if (!conn.connected && !conn.auth.connectReceived) return Effect.succeed<Verdict | "waiting">("waiting")
-      const v = server.auth.authenticate(conn.auth.credentials, conn.auth.nonce)
+      const v = server.auth.authenticate(conn.auth.credentials, conn.auth.nonce, conn.now(), conn.ip)
       return v instanceof Promise ? Effect.promise(() => v) : Effect.succeed(v)
     }, { concurrency: "unbounded" })
     clients.forEach((conn, i) => {
