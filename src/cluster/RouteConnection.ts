@@ -25,7 +25,7 @@ import type { PeerInfo } from "./RouteInfo.js"
 const BACKLOG_HIGH = 8 * 1024 * 1024
 const BACKLOG_LOW = 1024 * 1024
 
-import type { Account } from "../server/Account.js"
+import type { Account } from "../server/Subscription.js"
 
 export interface RouteIO {
   wakeWriter(): void

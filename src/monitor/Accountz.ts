@@ -22,7 +22,7 @@
 import * as Result from "effect/Result"
 import { type CompiledExport, SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
 import { configAccountGraph } from "../config/AccountsConfigFile.js"
-import type { Account } from "../server/Account.js"
+import type { Account } from "../server/Subscription.js"
 import type { ServerState } from "../server/ServerState.js"
 import { goTime } from "./format.js"
 import { decodeBool, type InvalidQuery, invalidQuery } from "./params.js"

@@ -8,7 +8,7 @@
 import { fromText, toText } from "../protocol/ByteString.js"
 import * as Result from "effect/Result"
 import { GLOBAL_ACCOUNT } from "../accounts/Accounts.js"
-import type { Account } from "../server/Account.js"
+import type { Account } from "../server/Subscription.js"
 import type { ServerState } from "../server/ServerState.js"
 import type { LocalSubscription } from "../server/Subscription.js"
 import { isValidLiteralSubject, matchesPattern } from "../subjects/Subject.js"

@@ -23,9 +23,10 @@ import {
 } from "../accounts/Accounts.js"
 import { stampRequestInfo } from "../accounts/RequestInfo.js"
 import { matchesPattern } from "../subjects/Subject.js"
-import { Account } from "./Account.js"
-import type { Interest, RouteTarget, Subscriber } from "./Subscription.js"
-import { LocalSubscription, RemoteInterest } from "./Subscription.js"
+import type { Interest, InterestChange, RouteTarget, Subscriber } from "./Subscription.js"
+import { Account, LocalSubscription, RemoteInterest } from "./Subscription.js"
+
+export type { InterestChange } from "./Subscription.js"
 
 /** A connection with an outbound buffer that can be flushed. */
 export interface Flushable {
@@ -94,14 +95,6 @@ export interface Publisher {
   readonly rtt?: number | undefined
 }
 
-/** Aggregated local interest per account and subject (+ queue), as announced to routes with RS+/RS-. */
-export interface InterestChange {
-  readonly account: string
-  readonly subject: string
-  readonly queue: string | undefined
-  /** Local members now: 0 means the interest is gone. */
-  readonly count: number
-}
 
 export interface RouterStats {
   inMsgs: number

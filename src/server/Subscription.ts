@@ -1,13 +1,19 @@
 /**
- * What the subject index holds: local subscriptions (of a client or an in-process subscriber) and
- * remote interest (learned from a route). Both are plain mutable records: the hot path reads them
- * millions of times per second.
+ * An account's subject space and what it holds: local subscriptions (of a client, an in-process
+ * subscriber or an internal one), remote interest (learned from a route), and the `Account` whose
+ * index holds them (nats-server's `Account` with its sublist, and the parts of the account graph
+ * that act on the message path — the stream imports whose subscriptions are shadowed into the
+ * exporter, and the service imports that forward requests). All plain mutable records: the hot
+ * path reads them millions of times per second. One module, because they refer to each other.
+ *
+ * A connection is bound to one account when it authenticates and keeps a direct reference, so
+ * routing a client's message never looks an account up; the router owns the accounts
+ * (`Router.account`).
  *
  * @since 0.1.0
  */
-import type { CompiledStreamImport } from "../accounts/Accounts.js"
-import type { IndexEntry } from "../subjects/SubjectIndex.js"
-import type { Account } from "./Account.js"
+import type { CompiledServiceImport, CompiledStreamImport } from "../accounts/Accounts.js"
+import { type IndexEntry, SubjectIndex } from "../subjects/SubjectIndex.js"
 
 /** Something messages can be written to: a client connection or an in-process subscriber. */
 export interface Subscriber {
@@ -84,3 +90,46 @@ export class RemoteInterest implements IndexEntry {
 }
 
 export type Interest = LocalSubscription | RemoteInterest
+
+/** Aggregated local interest per account and subject (+ queue), as announced to routes with RS+/RS-. */
+export interface InterestChange {
+  readonly account: string
+  readonly subject: string
+  readonly queue: string | undefined
+  /** Local members now: 0 means the interest is gone. */
+  readonly count: number
+}
+
+/**
+ * Messages and bytes in and out of one account, as nats-server counts them for /accstatz: `in` is
+ * what this account's clients published (not what routes, service imports or responses brought
+ * in), `out` is every delivery made from this account's subject index (a shadow's too: stream
+ * imports count to the exporter; internal subscribers not), routes included.
+ */
+export interface AccountStats {
+  inMsgs: number
+  inBytes: number
+  outMsgs: number
+  outBytes: number
+  /** This account's clients closed as slow consumers. */
+  slowConsumers: number
+}
+
+export class Account {
+  readonly index = new SubjectIndex<Interest>()
+  /** Aggregated local interest announced to routes, keyed by `subject[ queue]`. */
+  readonly localInterest = new Map<string, InterestChange>()
+  readonly stats: AccountStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0 }
+  /** Client connections bound to this account on this server. */
+  connections = 0
+  /** This account's stream imports: its subscriptions that match one are shadowed into the exporter. */
+  streamImports: ReadonlyArray<CompiledStreamImport> = []
+  /** This account's service imports (each has an internal subscription in this account). */
+  serviceImports: ReadonlyArray<CompiledServiceImport> = []
+  /** The internal subscriptions of the service imports and of the response wildcard. */
+  readonly internal: Array<LocalSubscription> = []
+  /** The `_R_.<6>.>` subscription that takes responses to requests forwarded into this account. */
+  responseSub: LocalSubscription | undefined = undefined
+
+  constructor(readonly name: string) {}
+}
