@@ -29,6 +29,16 @@ export interface DirectWriter extends Socket.Writer {
 export const writeNowOf = (writer: Socket.Writer): DirectWriter["writeNow"] | undefined =>
   (writer as Partial<DirectWriter>).writeNow
 
+/** The Node socket under each `Socket` made by `fromNetSocket`. */
+const rawSockets = new WeakMap<Socket.Socket, Net.Socket>()
+
+/**
+ * The Node socket a `Socket` from `fromNetSocket` runs on, if it is one. A session can then drive
+ * it directly — read callbacks and synchronous writes — instead of through the `Socket` interface
+ * (see `Session`); whoever does so owns its 'data' listener and its end (`end`/`destroySoon`).
+ */
+export const rawSocketOf = (socket: Socket.Socket): Net.Socket | undefined => rawSockets.get(socket)
+
 const closed = (code = 1000) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
 
 export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
@@ -143,5 +153,7 @@ export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
       })
   )
 
-  return Socket.make({ reader, writer })
+  const socket = Socket.make({ reader, writer })
+  rawSockets.set(socket, conn)
+  return socket
 }
