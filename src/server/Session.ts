@@ -26,6 +26,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Latch from "effect/Latch"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -193,15 +194,17 @@ const runOnFibers = (socket: Socket.Socket, conn: SessionConnection, signals: Se
 /**
  * The synchronous core of a session on a Node socket: reads are parsed and applied in the
  * socket's 'data' callback, output is written in `pump` (the connection's `wakeWriter`). Its two
- * waits — a batch's (`readWake`, then `takeWait`) and a write's drain (`writeWake`, `drained`) —
- * are run by the session's fibers.
+ * waits — a batch's and a write's drain — each get a fiber (`run`, in the session's scope) only
+ * while they last: an idle connection parks no fibers for them.
  */
 class DirectPump {
   private state: Parser.ParserState
   /** Chunks that arrived while reading was held (the socket is paused meanwhile). */
   private queue: Array<Uint8Array> = []
-  /** What the batch that holds reading waits for, until the reader fiber takes it. */
-  private wait: Effect.Effect<void> | undefined = undefined
+  /** The fiber of the batch's wait that holds reading, while it runs. */
+  readFiber: Fiber.Fiber<void> | undefined = undefined
+  /** The fiber that waits for the drain (under write_deadline), while it runs. */
+  writeFiber: Fiber.Fiber<void> | undefined = undefined
   /** A batch's wait is running: parse nothing more until it is done. */
   private held = false
   /** The read side is over (EOF, a read error, a protocol error): nothing more is parsed. */
@@ -211,17 +214,15 @@ class DirectPump {
   /** Bytes of the write that waits for the drain (0: none). */
   private blocked = 0
   /** Resolved with true on the drain, false when the socket closed first. */
-  drained: Deferred.Deferred<boolean> | undefined = undefined
+  private drained: Deferred.Deferred<boolean> | undefined = undefined
   /** A write failed or stalled: nothing more is written. */
   writerDone = false
-  /** Opened when a batch left a wait / a write waits for the drain. */
-  readonly readWake = Latch.makeUnsafe(false)
-  readonly writeWake = Latch.makeUnsafe(false)
 
   constructor(
     private readonly raw: Net.Socket,
     private readonly conn: SessionConnection,
-    private readonly spec: SessionSpec
+    private readonly spec: SessionSpec,
+    private readonly run: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
   ) {
     this.state = Parser.initial(spec.kind, spec.limits)
   }
@@ -295,9 +296,10 @@ class DirectPump {
       const wait = this.spec.handle(parsed)
       if (wait !== undefined) {
         this.held = true
-        this.wait = wait
         this.raw.pause()
-        this.readWake.openUnsafe()
+        // The wait may end at once (then `unhold` already ran, and may have started the next).
+        const fiber = this.run(Effect.andThen(wait, Effect.sync(this.unhold)))
+        if (fiber.pollUnsafe() === undefined) this.readFiber = fiber
       }
     } catch {
       // A defect in the handler ends this connection, not the process.
@@ -307,16 +309,10 @@ class DirectPump {
     }
   }
 
-  /** The reader fiber takes the wait of the batch that holds reading. */
-  takeWait(): Effect.Effect<void> | undefined {
-    const wait = this.wait
-    this.wait = undefined
-    return wait
-  }
-
   /** The wait is over: parse what queued up meanwhile, then read on. */
-  unhold(): void {
+  private readonly unhold = (): void => {
     this.held = false
+    this.readFiber = undefined
     while (!this.held && !this.stopped) {
       const chunk = this.queue.shift()
       if (chunk === undefined) break
@@ -331,9 +327,13 @@ class DirectPump {
   readonly pump = (): void => {
     const out = this.conn.out
     while (this.blocked === 0 && !this.writerDone) {
-      const chunk = out.take()
-      if (chunk === undefined) return
       const raw = this.raw
+      const chunk = out.take()
+      if (chunk === undefined) {
+        // All written and none of it held by Node: the buffer may start over.
+        if (raw.writableLength === 0) out.rewind()
+        return
+      }
       if (raw.destroyed || raw.writableEnded) {
         this.writerDone = true
         return
@@ -349,9 +349,12 @@ class DirectPump {
         // Node queued it: the rest waits for the drain, under write_deadline (the writer fiber).
         this.blocked = chunk.length
         this.conn.inFlight += chunk.length
-        this.drained = Deferred.makeUnsafe<boolean>()
+        const drained = (this.drained = Deferred.makeUnsafe<boolean>())
         raw.once("drain", this.onDrain)
-        this.writeWake.openUnsafe()
+        this.writeFiber = this.run(Effect.flatMap(
+          Effect.timeoutOption(Deferred.await(drained), Duration.millis(this.spec.writeDeadline)),
+          (result) => Effect.sync(() => this.unblock(Option.getOrUndefined(result)))
+        ))
         return
       }
       this.spec.onWritten?.()
@@ -359,9 +362,10 @@ class DirectPump {
   }
 
   /** The drain wait is over (true: drained; false: socket closed; undefined: deadline passed). */
-  unblock(drained: boolean | undefined): void {
+  private unblock(drained: boolean | undefined): void {
     this.raw.off("drain", this.onDrain)
     this.drained = undefined
+    this.writeFiber = undefined
     this.conn.inFlight -= this.blocked
     this.blocked = 0
     if (drained !== true) {
@@ -377,52 +381,33 @@ class DirectPump {
 /** A session on a Node socket: synchronous reads and writes (`DirectPump`), fibers for the waits. */
 const runDirect = (raw: Net.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) =>
   Effect.gen(function*() {
+    // The waits' fibers live in the session's scope (interrupted when it closes).
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
     const pump = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const pump = new DirectPump(raw, conn, spec)
+        const pump = new DirectPump(raw, conn, spec, (effect) => run(effect))
         signals.writeNow = pump.pump
         pump.open()
         return pump
       }),
       (pump) => Effect.sync(() => pump.release())
     )
-    const reader = yield* Effect.gen(function*() {
-      while (true) {
-        yield* pump.readWake.await
-        pump.readWake.closeUnsafe()
-        const wait = pump.takeWait()
-        if (wait !== undefined) {
-          yield* wait
-          pump.unhold()
-        }
-      }
-    }).pipe(Effect.forkScoped)
-    const writing = yield* Effect.gen(function*() {
-      while (!pump.writerDone) {
-        yield* pump.writeWake.await
-        pump.writeWake.closeUnsafe()
-        const drained = pump.drained
-        if (drained === undefined) continue
-        const result = yield* Deferred.await(drained).pipe(Effect.timeoutOption(Duration.millis(spec.writeDeadline)))
-        pump.unblock(Option.getOrUndefined(result))
-      }
-    }).pipe(Effect.forkScoped)
     // Anything queued before the session started (e.g. by a TLS greeting) goes out now.
     pump.pump()
     yield* spec.start
 
     yield* Deferred.await(signals.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))
     pump.stopReading()
-    yield* Fiber.interrupt(reader)
+    if (pump.readFiber !== undefined) yield* Fiber.interrupt(pump.readFiber)
     // Let the writer send what is left before the socket closes (unless a failed write ended it).
     conn.flush()
     yield* Effect.gen(function*() {
-      while (conn.out.size > 0 && !pump.writerDone && writing.pollUnsafe() === undefined) {
+      while (conn.out.size > 0 && !pump.writerDone) {
         pump.pump()
         yield* Effect.yieldNow
       }
     }).pipe(Effect.timeoutOption(Duration.millis(Math.min(spec.writeDeadline, 2000))))
-    yield* Fiber.interrupt(writing)
+    if (pump.writeFiber !== undefined) yield* Fiber.interrupt(pump.writeFiber)
   })
 
 /**
