@@ -43,6 +43,16 @@ const closed = (code = 1000) => new Socket.SocketError({ reason: new Socket.Sock
 
 export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
   conn.setNoDelay(true)
+  // The reader and writer are made on first use: a session that drives the Node socket directly
+  // (`rawSocketOf`) never makes them, and an idle connection holds none of their closures.
+  let made: Pick<Socket.Socket, "reader" | "writer"> | undefined
+  const make = () => (made ??= readerWriter(conn))
+  const socket = Socket.make({ reader: Effect.suspend(() => make().reader), writer: Effect.suspend(() => make().writer) })
+  rawSockets.set(socket, conn)
+  return socket
+}
+
+const readerWriter = (conn: Net.Socket): Pick<Socket.Socket, "reader" | "writer"> => {
   let chunks: Array<Uint8Array> = []
   let ended: Socket.SocketError | undefined
   let waiting: ((effect: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], Socket.SocketError>) => void) | undefined
@@ -153,7 +163,5 @@ export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
       })
   )
 
-  const socket = Socket.make({ reader, writer })
-  rawSockets.set(socket, conn)
-  return socket
+  return { reader, writer }
 }

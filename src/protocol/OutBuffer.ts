@@ -10,7 +10,9 @@
  *
  * Memory follows use: a connection starts without a chunk, its first chunks are small (2 KiB,
  * doubling up to 64 KiB as they fill), a used-up chunk is dropped once taken and `clear` lets go of
- * everything — idle and closed connections hold no 64 KiB buffers.
+ * everything — idle and closed connections hold no 64 KiB buffers. Once the socket has written
+ * everything, `rewind` lets a busy connection reuse its chunk from the start and an idle one
+ * drop its small first chunk.
  *
  * @since 0.1.0
  */
@@ -232,6 +234,9 @@ export class OutBuffer {
     if (this.fullBytes > 0 || this.pos !== this.start) return
     if (this.buf === NONE && this.retired !== undefined) this.buf = this.retired
     this.retired = undefined
+    // A connection that never needed more than its first chunk (an idle one: INFO, PONGs) keeps
+    // none: it would pin a slab of Node's buffer pool per few connections.
+    if (this.buf.length <= FIRST_CHUNK) this.buf = NONE
     this.start = 0
     this.pos = 0
   }
