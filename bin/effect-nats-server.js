@@ -19,17 +19,24 @@ setFlagsFromString("--max-semi-space-size=32")
 
 const bundle = path.join(path.dirname(fileURLToPath(import.meta.url)), "../dist/bin/effect-nats-server.cjs")
 const cacheFile = `${bundle}.cache`
-const source = fs.readFileSync(bundle, "utf8")
-let cachedData
-try {
-  cachedData = fs.readFileSync(cacheFile)
-} catch {
-  // no cache: compile from source
+/**
+ * The bundle compiled, with the code cache when a matching one is there. Only the Script keeps
+ * the source (one copy: the build makes the bundle ASCII, so it is a one-byte string) and the
+ * cache buffer is dropped once used — at idle, those are megabytes of the server's RSS.
+ */
+const compile = () => {
+  let cachedData
+  try {
+    cachedData = fs.readFileSync(cacheFile)
+  } catch {
+    // no cache: compile from source
+  }
+  return new vm.Script(`(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(bundle, "utf8")}\n})`, {
+    filename: bundle,
+    ...(cachedData !== undefined ? { cachedData } : {})
+  })
 }
-const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-  filename: bundle,
-  ...(cachedData !== undefined ? { cachedData } : {})
-})
+const script = compile()
 // The build writes the cache from a warm-up run, once the functions start-up needs are compiled.
 if (process.env["EFFECT_NATS_SERVER_WRITE_CODE_CACHE"] === "1") {
   process.once("exit", () => fs.writeFileSync(cacheFile, script.createCachedData()))

@@ -95,8 +95,21 @@ export const build = async () => {
     external: ["@node-rs/*"],
     logLevel: "warning"
   })
+  asciiOnly(bundle)
   await writeCodeCache()
   fs.writeFileSync(stamp, new Date().toISOString() + "\n")
+}
+
+/**
+ * Escape what esbuild leaves non-ASCII (the text of `String.raw` templates: the mesh page's
+ * script) as `\uXXXX`. One non-ASCII character makes V8 hold the whole bundle source as a
+ * two-byte string: 2 MiB more of the server's idle RSS. In the page's script such characters are
+ * in JS strings, regular expressions and comments, where the escape means the same character.
+ */
+const asciiOnly = (file) => {
+  const text = fs.readFileSync(file, "utf8")
+  if (!/[^\x00-\x7f]/.test(text)) return
+  fs.writeFileSync(file, text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`))
 }
 
 const main = async () => {

@@ -61,9 +61,22 @@ const upgradeRoute = (conn: RouteConnection, tls: TlsConfig, dialed: Dialed | un
  * order. Exported so that the route handshake can be tested on the cores, without a socket.
  */
 export const applyRouteBatch = (cluster: ClusterState, conn: RouteConnection, parsed: Parser.Parsed): Effect.Effect<void> =>
+  Effect.suspend(() => routeBatch(cluster, conn, parsed) ?? Effect.void)
+
+/**
+ * `applyRouteBatch` as the session runs it: the message and interest ops at once, and only when
+ * the batch holds an INFO, CONNECT, `-ERR` or a parse error, the Effect that finishes it.
+ */
+export const routeBatch = (cluster: ClusterState, conn: RouteConnection, parsed: Parser.Parsed): Effect.Effect<void> | undefined => {
+  const i = conn.apply(parsed, 0)
+  if (i >= parsed.ops.length && parsed.error === undefined) return undefined
+  return finishRouteBatch(cluster, conn, parsed, i)
+}
+
+const finishRouteBatch = (cluster: ClusterState, conn: RouteConnection, parsed: Parser.Parsed, from: number): Effect.Effect<void> =>
   Effect.gen(function*() {
     const log = cluster.server.log
-    let i = conn.apply(parsed, 0)
+    let i = from
     while (i < parsed.ops.length && !conn.closing) {
       const op = parsed.ops[i]!
       if (op._tag === "Info") yield* cluster.handleInfo(conn, op.json)
@@ -102,7 +115,7 @@ export const runRouteSession = (
     const conn = new RouteConnection(server.nextId(), server, ip, port, dialed?.url, dialed?.explicit ?? false, signals.io)
     cluster.links.add(conn)
 
-    const handle = (parsed: Parser.Parsed) => applyRouteBatch(cluster, conn, parsed)
+    const handle = (parsed: Parser.Parsed) => routeBatch(cluster, conn, parsed)
 
     /** Our INFO goes out at once, after CONNECT when we dialed; never wait for the peer's. */
     const start = Effect.gen(function*() {

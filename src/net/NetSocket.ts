@@ -29,10 +29,30 @@ export interface DirectWriter extends Socket.Writer {
 export const writeNowOf = (writer: Socket.Writer): DirectWriter["writeNow"] | undefined =>
   (writer as Partial<DirectWriter>).writeNow
 
+/** The Node socket under each `Socket` made by `fromNetSocket`. */
+const rawSockets = new WeakMap<Socket.Socket, Net.Socket>()
+
+/**
+ * The Node socket a `Socket` from `fromNetSocket` runs on, if it is one. A session can then drive
+ * it directly — read callbacks and synchronous writes — instead of through the `Socket` interface
+ * (see `Session`); whoever does so owns its 'data' listener and its end (`end`/`destroySoon`).
+ */
+export const rawSocketOf = (socket: Socket.Socket): Net.Socket | undefined => rawSockets.get(socket)
+
 const closed = (code = 1000) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
 
 export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
   conn.setNoDelay(true)
+  // The reader and writer are made on first use: a session that drives the Node socket directly
+  // (`rawSocketOf`) never makes them, and an idle connection holds none of their closures.
+  let made: Pick<Socket.Socket, "reader" | "writer"> | undefined
+  const make = () => (made ??= readerWriter(conn))
+  const socket = Socket.make({ reader: Effect.suspend(() => make().reader), writer: Effect.suspend(() => make().writer) })
+  rawSockets.set(socket, conn)
+  return socket
+}
+
+const readerWriter = (conn: Net.Socket): Pick<Socket.Socket, "reader" | "writer"> => {
   let chunks: Array<Uint8Array> = []
   let ended: Socket.SocketError | undefined
   let waiting: ((effect: Effect.Effect<readonly [Uint8Array, ...Array<Uint8Array>], Socket.SocketError>) => void) | undefined
@@ -143,5 +163,5 @@ export const fromNetSocket = (conn: Net.Socket): Socket.Socket => {
       })
   )
 
-  return Socket.make({ reader, writer })
+  return { reader, writer }
 }

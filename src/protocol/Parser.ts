@@ -120,8 +120,10 @@ export interface Scratch {
 }
 
 const newScratch = (): Scratch => ({
-  tokStart: new Int32Array(64),
-  tokEnd: new Int32Array(64),
+  // 16 tokens (64 bytes) fit in the typed array itself, with no separate backing store: a
+  // parser per connection stays small (lines with more tokens grow them).
+  tokStart: new Int32Array(16),
+  tokEnd: new Int32Array(16),
   tokSawCRLF: false,
   headSize: 0,
   hpubRefused: false,

@@ -79,31 +79,30 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
 
     /**
      * After a batch: a CONNECT waiting for its bcrypt verdict holds the rest of the connection's
-     * input (nothing more is read) until it arrives; a route this batch fed is backlogged: read
-     * nothing more until it drains.
+     * input (nothing more is read) until it arrives; a client this batch backlogged: read nothing
+     * more until it drains. Nothing to wait for (undefined) on the hot path.
      */
-    const afterBatch = (): Effect.Effect<void> => {
+    const afterBatch = (): Effect.Effect<void> | undefined => {
       const pending = conn.auth.pending
       if (pending !== undefined) {
         return Effect.flatMap(Effect.promise(() => pending), () => {
           conn.resume()
-          return afterBatch()
+          return afterBatch() ?? Effect.void
         })
       }
-      return conn.stall.take()
+      return conn.stall.stalledOn === undefined ? undefined : conn.stall.take()
     }
 
     const spec = (start: Effect.Effect<void, never, Scope.Scope>): SessionSpec => ({
       kind: "client",
       limits: { maxControlLine: o.maxControlLine, maxPayload: o.maxPayload },
-      onRead: (chunks) => {
-        if (conn.firstByte < 0) conn.firstByte = chunks[0]?.[0] ?? -1
+      onRead: (chunk) => {
+        if (conn.firstByte < 0) conn.firstByte = chunk[0] ?? -1
       },
-      handle: (parsed) =>
-        Effect.suspend(() => {
-          conn.apply(parsed)
-          return afterBatch()
-        }),
+      handle: (parsed) => {
+        conn.apply(parsed)
+        return afterBatch()
+      },
       writeDeadline: o.writeDeadline,
       onWritten: () => conn.written(),
       onWriteStall: () => {

@@ -2,12 +2,23 @@
  * The skeleton every connection session shares (clients and route links): the supervised fibers
  * around one socket and one synchronous connection object.
  *
- * In the session's scope it opens the socket's read side first (the Node socket is set up — and
- * later destroyed — by its reader, and writes wait for it), forks the reader (bytes →
- * `Parser.stream` → the connection's batch handler), the writer (wakes when a batch left output and
- * writes it in one call) and whatever the caller starts (greeting, keepalive), then waits until the
- * connection is closed by either side, lets the writer send what is still buffered (an `-ERR`, the
- * last messages) and returns; closing the scope closes the socket.
+ * On a Node socket (TCP or TLS, `NetSocket.rawSocketOf`) the per-read path is one plain call:
+ * the socket's 'data' callback parses the chunk, runs the batch through the connection and the
+ * router, and the flush at its end writes every touched connection's output to its socket at once
+ * (`DirectPump`). Effect is only there for the lifecycle and the rare waits: a batch that leaves
+ * something to wait for (a fast-producer stall, a pending bcrypt verdict, a route INFO/CONNECT)
+ * pauses the socket and a fiber resumes reading when the wait is over; a write the socket did not
+ * take at once (it returned false) is waited for by a fiber under write_deadline.
+ *
+ * On another transport (`MemoryTransport`) the session runs on fibers: the reader (bytes →
+ * `Parser.stream` → the connection's batch handler) and the writer (wakes when a batch left output
+ * and writes it in one call).
+ *
+ * Either way, in the session's scope it opens the socket's read side first (the Node socket is set
+ * up — and later destroyed — by its reader, and writes wait for it), starts whatever the caller
+ * starts (greeting, keepalive), then waits until the connection is closed by either side, lets the
+ * writer send what is still buffered (an `-ERR`, the last messages) and returns; closing the scope
+ * closes the socket.
  *
  * @since 0.1.0
  */
@@ -15,14 +26,16 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Latch from "effect/Latch"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
+import type * as Net from "node:net"
 import * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { writeNowOf } from "../net/NetSocket.js"
+import { rawSocketOf, writeNowOf } from "../net/NetSocket.js"
 import { PeerAddress } from "../net/Transport.js"
 import type { OutBuffer } from "../protocol/OutBuffer.js"
 import * as Parser from "../protocol/Parser.js"
@@ -46,21 +59,29 @@ export interface SessionConnection {
 export interface SessionSignals {
   readonly wake: Latch.Latch
   readonly closed: Deferred.Deferred<void>
-  /** Handed to the connection: wake the writer; the connection is closed. */
+  /** Set by a session that writes synchronously: `wakeWriter` calls it instead of opening `wake`. */
+  writeNow: (() => void) | undefined
+  /** Handed to the connection: wake the writer (or write); the connection is closed. */
   readonly io: { wakeWriter(): void; closed(): void }
 }
 
 export const makeSignals = (): SessionSignals => {
   const wake = Latch.makeUnsafe(false)
   const closed = Deferred.makeUnsafe<void>()
-  return {
+  const signals: SessionSignals = {
     wake,
     closed,
+    writeNow: undefined,
     io: {
-      wakeWriter: () => wake.openUnsafe(),
+      wakeWriter: () => {
+        const write = signals.writeNow
+        if (write === undefined) wake.openUnsafe()
+        else write()
+      },
       closed: () => Deferred.doneUnsafe(closed, Effect.void)
     }
   }
+  return signals
 }
 
 /** The remote address of a Node socket (and no Nagle delay on it), or the transport's `PeerAddress`. */
@@ -112,10 +133,13 @@ export const writerLoop = (
 export interface SessionSpec {
   readonly kind: Parser.PeerKind
   readonly limits: Parser.ParserLimits
-  /** Called with every read before it is parsed (e.g. to note the first byte). */
-  readonly onRead?: ((chunks: ReadonlyArray<Uint8Array>) => void) | undefined
-  /** Apply one parsed batch to the connection. */
-  readonly handle: (parsed: Parser.Parsed) => Effect.Effect<void>
+  /** Called with every read chunk before it is parsed (e.g. to note the first byte). */
+  readonly onRead?: ((chunk: Uint8Array) => void) | undefined
+  /**
+   * Apply one parsed batch to the connection (synchronously); what to wait for before the next
+   * read is parsed, if anything (undefined on the hot path).
+   */
+  readonly handle: (parsed: Parser.Parsed) => Effect.Effect<void> | undefined
   readonly writeDeadline: number
   /** The socket did not take a write within write_deadline. */
   readonly onWriteStall: () => void
@@ -126,19 +150,25 @@ export interface SessionSpec {
 }
 
 /** Run a session until its connection closes (scoped: the scope's close closes the socket). */
-export const runSession = (socket: Socket.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) =>
+export const runSession = (socket: Socket.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) => {
+  const raw = rawSocketOf(socket)
+  return raw === undefined ? runOnFibers(socket, conn, signals, spec) : runDirect(raw, conn, signals, spec)
+}
+
+/** A session on another transport: reader and writer fibers over `effect/socket`. */
+const runOnFibers = (socket: Socket.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) =>
   Effect.gen(function*() {
     const pull = yield* Socket.readerBytes(socket)
     const onRead = spec.onRead
     const reads = onRead === undefined
       ? pull
       : Effect.map(pull, (chunks) => {
-        onRead(chunks)
+        for (const chunk of chunks) onRead(chunk)
         return chunks
       })
     const reader = yield* Stream.fromPull(Effect.succeed(reads)).pipe(
       Parser.stream(spec.kind, spec.limits),
-      Stream.runForEach(spec.handle),
+      Stream.runForEach((parsed) => spec.handle(parsed) ?? Effect.void),
       // However the read side ends (EOF, reset), the peer is gone.
       Effect.matchCause({ onSuccess: () => conn.close("Client Closed"), onFailure: () => conn.close("Client Closed") }),
       Effect.forkScoped
@@ -159,6 +189,225 @@ export const runSession = (socket: Socket.Socket, conn: SessionConnection, signa
       }
     }).pipe(Effect.timeoutOption(Duration.millis(Math.min(spec.writeDeadline, 2000))))
     yield* Fiber.interrupt(writing)
+  })
+
+/**
+ * The synchronous core of a session on a Node socket: reads are parsed and applied in the
+ * socket's 'data' callback, output is written in `pump` (the connection's `wakeWriter`). Its two
+ * waits — a batch's and a write's drain — each get a fiber (`run`, in the session's scope) only
+ * while they last: an idle connection parks no fibers for them.
+ */
+class DirectPump {
+  private state: Parser.ParserState
+  /** Chunks that arrived while reading was held (the socket is paused meanwhile). */
+  private queue: Array<Uint8Array> = []
+  /** The fiber of the batch's wait that holds reading, while it runs. */
+  readFiber: Fiber.Fiber<void> | undefined = undefined
+  /** The fiber that waits for the drain (under write_deadline), while it runs. */
+  writeFiber: Fiber.Fiber<void> | undefined = undefined
+  /** A batch's wait is running: parse nothing more until it is done. */
+  private held = false
+  /** The read side is over (EOF, a read error, a protocol error): nothing more is parsed. */
+  private finished = false
+  /** Reading stopped for good (the peer is gone or the session is closing). */
+  private stopped = false
+  /** Bytes of the write that waits for the drain (0: none). */
+  private blocked = 0
+  /** Resolved with true on the drain, false when the socket closed first. */
+  private drained: Deferred.Deferred<boolean> | undefined = undefined
+  /** A write failed or stalled: nothing more is written. */
+  writerDone = false
+
+  constructor(
+    private readonly raw: Net.Socket,
+    private readonly conn: SessionConnection,
+    private readonly spec: SessionSpec,
+    private readonly run: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
+  ) {
+    this.state = Parser.initial(spec.kind, spec.limits)
+  }
+
+  open(): void {
+    const raw = this.raw
+    raw.on("data", this.onData)
+    raw.on("end", this.onEnd)
+    raw.on("close", this.onClose)
+    raw.on("error", this.onEnd)
+    raw.resume()
+  }
+
+  /** The session is over: end the socket once written, as `fromNetSocket`'s writer and reader do. */
+  release(): void {
+    this.stopReading()
+    const raw = this.raw
+    raw.off("data", this.onData)
+    if (!raw.destroyed && !raw.writableEnded) raw.end()
+    if (!raw.destroyed) raw.destroySoon()
+  }
+
+  stopReading(): void {
+    this.stopped = true
+    this.queue = []
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.stopped) return
+    if (this.held) {
+      this.queue.push(chunk)
+      this.raw.pause()
+      return
+    }
+    this.read(chunk)
+    if (this.finished && !this.held) this.peerGone()
+  }
+
+  private readonly onEnd = (): void => {
+    this.finished = true
+    if (!this.held && !this.stopped) this.peerGone()
+  }
+
+  private readonly onClose = (): void => {
+    this.onEnd()
+    if (this.drained !== undefined) Deferred.doneUnsafe(this.drained, Effect.succeed(false))
+  }
+
+  private readonly onDrain = (): void => {
+    if (this.drained !== undefined) Deferred.doneUnsafe(this.drained, Effect.succeed(true))
+  }
+
+  /** However the read side ended (EOF, reset, a protocol error), the peer is gone. */
+  private peerGone(): void {
+    this.stopReading()
+    this.conn.close("Client Closed")
+  }
+
+  /** Parse one chunk and apply its batch; a batch that leaves a wait holds reading. */
+  private read(chunk: Uint8Array): void {
+    try {
+      this.spec.onRead?.(chunk)
+      const [next, parsed] = Parser.step(this.state, chunk)
+      this.state = next
+      if (parsed.error !== undefined) {
+        // The parser is done: nothing after the violation is read (its batch still runs).
+        this.finished = true
+        this.queue = []
+      }
+      if (parsed.ops.length === 0 && parsed.error === undefined) return
+      const wait = this.spec.handle(parsed)
+      if (wait !== undefined) {
+        this.held = true
+        this.raw.pause()
+        // The wait may end at once (then `unhold` already ran, and may have started the next).
+        const fiber = this.run(Effect.andThen(wait, Effect.sync(this.unhold)))
+        if (fiber.pollUnsafe() === undefined) this.readFiber = fiber
+      }
+    } catch {
+      // A defect in the handler ends this connection, not the process.
+      this.finished = true
+      this.held = false
+      this.queue = []
+    }
+  }
+
+  /** The wait is over: parse what queued up meanwhile, then read on. */
+  private readonly unhold = (): void => {
+    this.held = false
+    this.readFiber = undefined
+    while (!this.held && !this.stopped) {
+      const chunk = this.queue.shift()
+      if (chunk === undefined) break
+      this.read(chunk)
+    }
+    if (this.held || this.stopped) return
+    if (this.finished) this.peerGone()
+    else if (this.raw.isPaused() && !this.raw.destroyed) this.raw.resume()
+  }
+
+  /** Write everything buffered now, one write per chunk, until the socket asks to wait. */
+  readonly pump = (): void => {
+    const out = this.conn.out
+    while (this.blocked === 0 && !this.writerDone) {
+      const raw = this.raw
+      const chunk = out.take()
+      if (chunk === undefined) {
+        // All written and none of it held by Node: the buffer may start over.
+        if (raw.writableLength === 0) out.rewind()
+        return
+      }
+      if (raw.destroyed || raw.writableEnded) {
+        this.writerDone = true
+        return
+      }
+      let took: boolean
+      try {
+        took = raw.write(chunk)
+      } catch {
+        this.writerDone = true
+        return
+      }
+      if (!took) {
+        // Node queued it: the rest waits for the drain, under write_deadline (the writer fiber).
+        this.blocked = chunk.length
+        this.conn.inFlight += chunk.length
+        const drained = (this.drained = Deferred.makeUnsafe<boolean>())
+        raw.once("drain", this.onDrain)
+        this.writeFiber = this.run(Effect.flatMap(
+          Effect.timeoutOption(Deferred.await(drained), Duration.millis(this.spec.writeDeadline)),
+          (result) => Effect.sync(() => this.unblock(Option.getOrUndefined(result)))
+        ))
+        return
+      }
+      this.spec.onWritten?.()
+    }
+  }
+
+  /** The drain wait is over (true: drained; false: socket closed; undefined: deadline passed). */
+  private unblock(drained: boolean | undefined): void {
+    this.raw.off("drain", this.onDrain)
+    this.drained = undefined
+    this.writeFiber = undefined
+    this.conn.inFlight -= this.blocked
+    this.blocked = 0
+    if (drained !== true) {
+      this.writerDone = true
+      if (drained === undefined) this.spec.onWriteStall()
+      return
+    }
+    this.spec.onWritten?.()
+    this.pump()
+  }
+}
+
+/** A session on a Node socket: synchronous reads and writes (`DirectPump`), fibers for the waits. */
+const runDirect = (raw: Net.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) =>
+  Effect.gen(function*() {
+    // The waits' fibers live in the session's scope (interrupted when it closes).
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const pump = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pump = new DirectPump(raw, conn, spec, (effect) => run(effect))
+        signals.writeNow = pump.pump
+        pump.open()
+        return pump
+      }),
+      (pump) => Effect.sync(() => pump.release())
+    )
+    // Anything queued before the session started (e.g. by a TLS greeting) goes out now.
+    pump.pump()
+    yield* spec.start
+
+    yield* Deferred.await(signals.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))
+    pump.stopReading()
+    if (pump.readFiber !== undefined) yield* Fiber.interrupt(pump.readFiber)
+    // Let the writer send what is left before the socket closes (unless a failed write ended it).
+    conn.flush()
+    yield* Effect.gen(function*() {
+      while (conn.out.size > 0 && !pump.writerDone) {
+        pump.pump()
+        yield* Effect.yieldNow
+      }
+    }).pipe(Effect.timeoutOption(Duration.millis(Math.min(spec.writeDeadline, 2000))))
+    if (pump.writeFiber !== undefined) yield* Fiber.interrupt(pump.writeFiber)
   })
 
 /**
