@@ -23,6 +23,7 @@ import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
 import { type InterestChange, type InterestListener, Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
+import { withSystemImports } from "./SystemImports.js"
 import { SystemEvents } from "./SystemEvents.js"
 import * as HostPort from "../values/HostPort.js"
 import * as Info from "../protocol/ServerInfo.js"
@@ -101,8 +102,9 @@ export class ServerState implements InterestListener {
     // The accounts of the config (checked when the options were loaded, and by the layer), and
     // the system account nats-server always has.
     const graph = configAccountGraph(options)
-    if (Result.isSuccess(graph)) this.router.configure(graph.success)
-    this.router.account(options.systemAccount ?? SYSTEM_ACCOUNT)
+    const system = options.systemAccount ?? SYSTEM_ACCOUNT
+    if (Result.isSuccess(graph)) this.router.configure(withSystemImports(graph.success, system))
+    this.router.account(system)
     this.serverName = options.serverName ?? this.serverId
     this.auth = new AuthConfig(options.authorization, authTimeout(options), (text) => log.error(text), options.accounts)
   }
@@ -110,7 +112,7 @@ export class ServerState implements InterestListener {
   /** The account graph of the (already swapped in) options: the router takes the new imports. */
   reloadAccounts(): void {
     const graph = configAccountGraph(this.options)
-    if (Result.isSuccess(graph)) this.router.reconfigure(graph.success)
+    if (Result.isSuccess(graph)) this.router.reconfigure(withSystemImports(graph.success, this.options.systemAccount ?? SYSTEM_ACCOUNT))
     this.router.flush()
   }
 
