@@ -94,7 +94,7 @@ const normal = (v: unknown): unknown =>
     ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, VARYING.has(k) && x !== "" ? "*" : normal(x)]))
     : v
 
-const COUNTERS = new Set(["in_msgs", "out_msgs", "in_bytes", "out_bytes", "sent", "received"])
+const COUNTERS = new Set(["in_msgs", "out_msgs", "in_bytes", "out_bytes", "sent", "received", "pending_bytes"])
 
 /** A subsz list in one order (nats-server's comes in Go map order). */
 const sortSubs = (doc: Doc): Doc => {
