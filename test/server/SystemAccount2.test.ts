@@ -385,6 +385,46 @@ describe("system account 2: account requests in a cluster of ours", () => {
   }, 40_000)
 })
 
+describe.skipIf(natsServerPath === undefined)("system account 2: account requests in a mixed cluster with nats-server 2.9", () => {
+  let ours: TestServer | undefined
+  let real: ChildServer | undefined
+  const conns: Array<NatsConnection> = []
+  afterAll(async () => {
+    for (const c of conns) await c.close().catch(() => {})
+    await ours?.stop()
+    await real?.stop()
+  })
+
+  it("a client of A on either server asks $SYS.REQ.SERVER.PING.CONNZ and .ACCOUNT.PING.STATZ: both servers answer about A", async () => {
+    const [po, pn] = await Promise.all([freePort(), freePort()])
+    const conf = (name: string, port: number, peer: number) =>
+      `${CONF.replace("server_name: S", `server_name: ${name}`)}\ncluster { name: sys2m, listen: 127.0.0.1:${port}, routes: [nats://127.0.0.1:${peer}] }\n`
+    const r = configFromString(conf("O", po!, pn!), { file: "test.conf" })
+    if (Result.isFailure(r)) throw new Error(r.failure.message)
+    ours = await startServer({ ...r.success.options, host: "127.0.0.1", port: -1 })
+    real = await startNatsServer(["-c", writeConf(conf("N", pn!, po!)), "-a", "127.0.0.1", "-p", "-1"])
+    await waitUntil("route up", () => ours!.cluster!.routes.size === 1, 20_000)
+    const onOurs = await connect({ port: ours.port, user: "a", pass: "pw", name: "ao" })
+    const onReal = await connect({ port: real.port, user: "a", pass: "pw", name: "an" })
+    conns.push(onOurs, onReal)
+    for (const asker of [onOurs, onReal]) {
+      let answers: Array<Doc> = []
+      await waitUntilAsync("both servers answer", async () => {
+        const got = await collect(asker, `sys2.reply.${++replies}`)
+        asker.publish("$SYS.REQ.SERVER.PING.CONNZ", sc.encode(""), { reply: `sys2.reply.${replies}` })
+        await waitUntil("two answers", () => got.msgs.length >= 2, 1000).catch(() => {})
+        answers = got.json()
+        return answers.length === 2
+      }, 20_000)
+      const byServer = new Map(answers.map((d) => [d["server"]["name"], d["data"]["connections"].map((c: Doc) => c["name"])]))
+      expect(byServer).toEqual(new Map([["O", ["ao"]], ["N", ["an"]]]))
+      const statz = await gather(asker, "$SYS.REQ.ACCOUNT.PING.STATZ", "", (n) => n >= 2, "two STATZ answers")
+      expect(statz.map((d) => d["server"]["name"]).sort()).toEqual(["N", "O"])
+      for (const d of statz) expect(d["data"]["account_statz"].map((s: Doc) => [s["acc"], s["conns"]])).toEqual([["A", 1]])
+    }
+  }, 40_000)
+})
+
 describe("system account 2: timers on the TestClock", () => {
   effectIt.effect("statsz heartbeats at 250 ms, then doubling delays up to 30 s; CONNS repeats looked for every second", () =>
     Effect.gen(function*() {
