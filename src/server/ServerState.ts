@@ -99,8 +99,9 @@ export class ServerState implements InterestListener {
     // Effect's default Random is Math.random: call it directly on the hot path.
     this.router.random = random === Context.get(Context.empty(), Random.Random) ? Math.random : () => random.nextDoubleUnsafe()
     this.router.now = () => clock.currentTimeMillisUnsafe()
-    // The accounts of the config (checked when the options were loaded, and by the layer), and
-    // the system account nats-server always has.
+    // The accounts of the config (checked when the options were loaded, and by the layer), the
+    // `$SYS` imports nats-server gives every other account (server/SystemImports), and the
+    // system account nats-server always has.
     const graph = configAccountGraph(options)
     const system = options.systemAccount ?? SYSTEM_ACCOUNT
     if (Result.isSuccess(graph)) this.router.configure(withSystemImports(graph.success, system))
