@@ -10,12 +10,23 @@
  * - `$SYS.ACCOUNT.<acc>.SERVER.CONNS` / `$SYS.SERVER.ACCOUNT.<acc>.CONNS` on login and logout,
  *   the CONNECT that a `no_auth_user` login by first op does not get (as nats-server), the statsz
  *   heartbeat `$SYS.SERVER.<id>.STATSZ` and `$SYS.SERVER.<id>.SHUTDOWN`;
- * - the heartbeat's timing and the CONNS repeat on the TestClock.
+ * - the heartbeat's timing and the CONNS repeat on the TestClock (the schedule alone, and a server
+ *   over the in-memory transport).
  */
 import { it as effectIt } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Context from "effect/Context"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
+import { decodeServerOptions } from "../../src/config/ServerOptions.js"
+import { Log } from "../../src/log/Log.js"
+import * as MemoryTransport from "../../src/net/MemoryTransport.js"
+import * as ServerLayers from "../../src/ServerLayers.js"
+import { ServerCore } from "../../src/server/ServerCore.js"
 import { connect, type Msg, type NatsConnection, StringCodec } from "nats"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as SystemTimers from "../../src/monitor/SystemTimers.js"
@@ -307,7 +318,7 @@ describe("system account 2: requests and events, against nats-server 2.9.10 when
     }
   })
 
-  it("the statsz heartbeat: $SYS.SERVER.<id>.STATSZ, nats-server's shape, at 0.75 s, 1.75 s, … after start", async () => {
+  it("the statsz heartbeat: $SYS.SERVER.<id>.STATSZ in nats-server's shape, beats 0.5–2 s apart at first", async () => {
     for (const side of sides) await waitUntil(`${side.name}: two heartbeats`, () => side.statsz!.msgs.length >= 2, 8000)
     const [ours, real] = sides.map((s) => s.statsz!.json()[0]!)
     expect(Object.keys(ours!)).toEqual(["server", "statsz"])
@@ -425,6 +436,34 @@ describe.skipIf(natsServerPath === undefined)("system account 2: account request
   }, 40_000)
 })
 
+/** A raw protocol client over the in-memory network: what it read so far. */
+const memoryClient = (network: MemoryTransport.MemoryNetwork, port: number) =>
+  Effect.gen(function*() {
+    const state = { received: "" }
+    const writer = Latch.makeUnsafe(false)
+    let write: Socket.Writer | undefined
+    const fiber = yield* network.transport("client").dial("127.0.0.1", port, (socket) =>
+      Effect.gen(function*() {
+        const pull = yield* Socket.readerBytes(socket)
+        write = yield* socket.writer
+        yield* writer.open
+        yield* Stream.fromPull(Effect.succeed(pull)).pipe(
+          Stream.runForEach((chunk) => Effect.sync(() => (state.received += new TextDecoder().decode(chunk)))),
+          Effect.ignore
+        )
+      }).pipe(Effect.scoped)
+    ).pipe(Effect.forkScoped)
+    yield* writer.await
+    return { state, fiber, send: (line: string) => write!.write(new TextEncoder().encode(line)).pipe(Effect.orDie) }
+  })
+
+/** Let every fiber that can run, run (no time passes). */
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+})
+
+const count = (haystack: string, needle: string) => haystack.split(needle).length - 1
+
 describe("system account 2: timers on the TestClock", () => {
   effectIt.effect("statsz heartbeats at 250 ms, then doubling delays up to 30 s; CONNS repeats looked for every second", () =>
     Effect.gen(function*() {
@@ -444,6 +483,52 @@ describe("system account 2: timers on the TestClock", () => {
       // At 0 s, then every second: 101 checks over 100 s.
       expect(checks).toBe(101)
     }))
+
+  effectIt.effect("over the in-memory transport: the CONNS repeat every 30 s while A has a client, none after; heartbeats at their times", () =>
+    Effect.gen(function*() {
+      const r = configFromString(CONF, { file: "test.conf" })
+      if (Result.isFailure(r)) throw new Error(r.failure.message)
+      const network = new MemoryTransport.MemoryNetwork()
+      const options = decodeServerOptions({ ...r.success.options, host: "127.0.0.1", port: -1 })
+      const context = yield* Layer.build(
+        ServerLayers.layer(options).pipe(
+          Layer.provideMerge(Log.layerTestWith({ debug: false, trace: false })),
+          Layer.provide(MemoryTransport.layer(network, "127.0.0.1"))
+        )
+      )
+      const port = Context.get(context, ServerCore).listen!.port
+      const sys = yield* memoryClient(network, port)
+      yield* sys.send(`CONNECT {"verbose":false,"user":"sys","pass":"pw"}\r\nSUB $SYS.SERVER.ACCOUNT.A.CONNS 1\r\nSUB $SYS.SERVER.*.STATSZ 2\r\nPING\r\n`)
+      yield* settle
+      const a = yield* memoryClient(network, port)
+      yield* a.send(`CONNECT {"verbose":false,"user":"a","pass":"pw"}\r\nPING\r\n`)
+      yield* settle
+      const conns = () => count(sys.state.received, "MSG $SYS.SERVER.ACCOUNT.A.CONNS 1 ")
+      const beats = () => count(sys.state.received, ".STATSZ 2 ")
+      expect(conns()).toBe(1)
+      expect(beats()).toBe(0)
+      yield* TestClock.adjust(250)
+      expect(beats()).toBe(1)
+      yield* TestClock.adjust(29_749)
+      expect(conns()).toBe(1)
+      // 250, 750, 1750, 3750, 7750, 15750 ms.
+      expect(beats()).toBe(6)
+      yield* TestClock.adjust(1)
+      expect(conns()).toBe(2)
+      yield* TestClock.adjust(30_000)
+      expect(conns()).toBe(3)
+      // 31750 ms; then every 30 s: 61750 ms.
+      expect(beats()).toBe(7)
+      yield* TestClock.adjust(1_750)
+      expect(beats()).toBe(8)
+      // A's client goes: one CONNS with conns 0, then no repeat.
+      yield* Fiber.interrupt(a.fiber)
+      yield* settle
+      expect(conns()).toBe(4)
+      expect(sys.state.received).toMatch(/"acc":"A","conns":0,/)
+      yield* TestClock.adjust(90_000)
+      expect(conns()).toBe(4)
+    }).pipe(Effect.scoped))
 
   it("an account's CONNS repeat is due 30 s after its last CONNS event, and not once it has no connections", async () => {
     const r = configFromString(CONF, { file: "test.conf" })
