@@ -31,6 +31,8 @@ const ready = Layer.effectDiscard(Effect.gen(function*() {
       // First finalizer to run: no INFO reaches clients while routes and listeners close.
       core.shuttingDown = true
       core.log.info("Initiating Shutdown...")
+      // nats-server's `$SYS.SERVER.<id>.SHUTDOWN`, before any client is closed; no events after it.
+      core.system.shutdown()
     })
   )
 }))

@@ -24,6 +24,8 @@ import { type CompiledExport, SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
 import { configAccountGraph } from "../config/AccountsConfigFile.js"
 import type { Account } from "../server/Subscription.js"
 import type { ServerState } from "../server/ServerState.js"
+import { SYSTEM_EXPORTS } from "../server/SystemImports.js"
+import { accountStat as systemAccountStat } from "../server/SystemEvents.js"
 import { goTime } from "./format.js"
 import { decodeBool, type InvalidQuery, invalidQuery } from "./params.js"
 import { sublistStats } from "./Subsz.js"
@@ -55,8 +57,13 @@ const approved = (e: CompiledExport): ReadonlyArray<string> | undefined =>
 const exportsOf = (state: ServerState, name: string): Array<Record<string, unknown>> => {
   const graph = configAccountGraph(state.options)
   const compiled = Result.isSuccess(graph) ? graph.success.accounts.get(name) : undefined
-  if (compiled === undefined) return []
+  // The system account's exports of its account-scoped requests (nats-server lists them first).
+  const system = name === systemAccountName(state)
+    ? SYSTEM_EXPORTS.map((subject) => ({ subject, type: "service", response_type: "Streamed" }))
+    : []
+  if (compiled === undefined) return system
   return [
+    ...system,
     ...compiled.serviceExports.map((e) => ({
       subject: e.subject,
       type: "service",
@@ -161,15 +168,7 @@ export const decodeAccstatzOptions = (query: URLSearchParams): Result.Result<Acc
 }
 
 /** nats-server's `AccountStat` of one account. */
-export const accountStat = (acc: Account): Record<string, unknown> => ({
-  acc: acc.name,
-  conns: acc.connections,
-  leafnodes: 0,
-  total_conns: acc.connections,
-  sent: { msgs: acc.stats.outMsgs, bytes: acc.stats.outBytes },
-  received: { msgs: acc.stats.inMsgs, bytes: acc.stats.inBytes },
-  slow_consumers: acc.stats.slowConsumers
-})
+export const accountStat = systemAccountStat
 
 /** The `/accstatz` document. */
 export const accstatz = (state: ServerState, options: AccstatzOptions, now: number = Date.now()): Record<string, unknown> => {

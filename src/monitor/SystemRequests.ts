@@ -6,8 +6,19 @@
  * - `$SYS.REQ.SERVER.PING` (and `$SYS.REQ.SERVER.PING.STATSZ`): every server answers with its
  *   statsz, `{"server":{…},"statsz":{…}}` — what `nats server list` collects;
  * - `$SYS.REQ.SERVER.PING.<KIND>`: every server answers; `$SYS.REQ.SERVER.<id>.<KIND>`: only the
- *   server with that id. KIND is STATSZ, VARZ, CONNZ, ROUTEZ, SUBSZ, HEALTHZ, JSZ, LEAFZ or
- *   GATEWAYZ; the answer is `{"server":{…},"data":{…}}` with the JSON of the HTTP endpoint.
+ *   server with that id. KIND is STATSZ, VARZ, CONNZ, ROUTEZ, SUBSZ, HEALTHZ, JSZ, LEAFZ,
+ *   GATEWAYZ or ACCOUNTZ; the answer is `{"server":{…},"data":{…}}` with the JSON of the HTTP
+ *   endpoint (ACCOUNTZ: `/accountz`, its `account` option `/accountz?acc=`);
+ * - `$SYS.REQ.ACCOUNT.<acc>.<KIND>`, every server that serves the account answers about it:
+ *   CONNZ (`/connz?acc=`), SUBSZ (`/subsz?acc=&subs=1`), LEAFZ, JSZ (`jetstream not enabled`),
+ *   INFO (the `/accountz?acc=` detail), STATZ (its `/accstatz` entry; silent while it has no
+ *   connections, unless `include_unused`) and CONNS (its account_connections event, only while it
+ *   has connections here). `PING` in the account's place is no account: CONNZ answers an empty
+ *   document, STATZ leaves it to `$SYS.REQ.ACCOUNT.PING.STATZ` — `/accstatz` of every account
+ *   (with `accounts`, `include_unused`), silent when that is empty;
+ * - every other account imports `$SYS.REQ.ACCOUNT.PING.CONNZ` and `$SYS.REQ.SERVER.PING.CONNZ`
+ *   as `$SYS.REQ.ACCOUNT.<itself>.CONNZ`, and `$SYS.REQ.ACCOUNT.PING.STATZ` as its STATZ
+ *   (`server/SystemImports`), so its users ask about their own account.
  *
  * A request's body, when not empty, is a JSON object of the endpoint's options (nats-server's
  * `ConnzEventOptions` and so on: `{"subscriptions":true}`, `{"sort":"msgs_to","limit":5}`,
@@ -33,18 +44,34 @@ import { fromBytes, fromText, toText } from "../protocol/ByteString.js"
 import { ServerCore } from "../server/ServerCore.js"
 import type { ServerState } from "../server/ServerState.js"
 import { LocalSubscription, type Subscriber } from "../server/Subscription.js"
+import { statszEventSubject } from "../server/SystemEvents.js"
+import { accountInfo, accountz, accstatz } from "./Accountz.js"
 import { checkConnzOptions, connz } from "./Connz.js"
 import { goTime } from "./format.js"
 import { decodeRoutezOptions, routez } from "./Routez.js"
 import { CpuSampler, monitorRuntime } from "./Runtime.js"
 import { decodeSubszOptions, subsz } from "./Subsz.js"
+import * as SystemTimers from "./SystemTimers.js"
 import * as Unserved from "./Unserved.js"
 import { varz, type VarzRuntime } from "./Varz.js"
 
 /** What a request asks for (the last token of its subject). */
-export type RequestKind = "STATSZ" | "VARZ" | "CONNZ" | "ROUTEZ" | "SUBSZ" | "HEALTHZ" | "JSZ" | "LEAFZ" | "GATEWAYZ"
+export type RequestKind = "STATSZ" | "VARZ" | "CONNZ" | "ROUTEZ" | "SUBSZ" | "HEALTHZ" | "JSZ" | "LEAFZ" | "GATEWAYZ" | "ACCOUNTZ"
 
-export const REQUEST_KINDS: ReadonlyArray<RequestKind> = ["STATSZ", "VARZ", "CONNZ", "ROUTEZ", "SUBSZ", "HEALTHZ", "JSZ", "LEAFZ", "GATEWAYZ"]
+export const REQUEST_KINDS: ReadonlyArray<RequestKind> = ["STATSZ", "VARZ", "CONNZ", "ROUTEZ", "SUBSZ", "HEALTHZ", "JSZ", "LEAFZ", "GATEWAYZ", "ACCOUNTZ"]
+
+/** What an account-scoped request asks for (`$SYS.REQ.ACCOUNT.<acc>.<KIND>`). */
+export type AccountRequestKind = "CONNZ" | "SUBSZ" | "LEAFZ" | "JSZ" | "INFO" | "STATZ" | "CONNS"
+
+export const ACCOUNT_REQUEST_KINDS: ReadonlyArray<AccountRequestKind> = ["SUBSZ", "CONNZ", "LEAFZ", "JSZ", "INFO", "STATZ", "CONNS"]
+
+/** `$SYS.REQ.ACCOUNT.<acc>.<KIND>`. */
+export const accountRequestSubject = (account: string, kind: AccountRequestKind): string => `$SYS.REQ.ACCOUNT.${account}.${kind}`
+
+export const ACCOUNT_PING_STATZ_SUBJECT = "$SYS.REQ.ACCOUNT.PING.STATZ"
+
+/** The options structs by what decodes them: the server kinds, and the account kinds of their own. */
+type OptionsKind = RequestKind | "INFO" | "ACCSTATZ"
 
 export const PING_SUBJECT = "$SYS.REQ.SERVER.PING"
 
@@ -66,7 +93,7 @@ const FILTER_FIELDS: Readonly<Record<string, FieldType>> = {
 }
 
 /** The Go options struct of each request kind (its name, for errors) and its own fields. */
-const OPTIONS: Readonly<Record<RequestKind, { readonly struct: string; readonly fields: Readonly<Record<string, FieldType>> }>> = {
+const OPTIONS: Readonly<Record<OptionsKind, { readonly struct: string; readonly fields: Readonly<Record<string, FieldType>> }>> = {
   STATSZ: { struct: "StatszEventOptions", fields: {} },
   VARZ: { struct: "VarzEventOptions", fields: {} },
   CONNZ: {
@@ -90,7 +117,10 @@ const OPTIONS: Readonly<Record<RequestKind, { readonly struct: string; readonly 
   HEALTHZ: { struct: "HealthzEventOptions", fields: { "js-enabled": "bool", "js-enabled-only": "bool", "js-server-only": "bool" } },
   JSZ: { struct: "JszEventOptions", fields: {} },
   LEAFZ: { struct: "LeafzEventOptions", fields: { subscriptions: "bool", account: "string" } },
-  GATEWAYZ: { struct: "GatewayzEventOptions", fields: {} }
+  GATEWAYZ: { struct: "GatewayzEventOptions", fields: {} },
+  ACCOUNTZ: { struct: "AccountzEventOptions", fields: { account: "string" } },
+  INFO: { struct: "AccInfoEventOptions", fields: {} },
+  ACCSTATZ: { struct: "AccountStatzEventOptions", fields: { accounts: "[]string", include_unused: "bool" } }
 }
 
 /** Decoded options: field name → value (absent and `null` fields left out). */
@@ -130,7 +160,7 @@ export class DecodeError {
  * no options; keys match case-insensitively; unknown keys are ignored; `null` leaves a field
  * unset. Syntax errors are reported with JavaScript's text (Go's differs).
  */
-export const decodeOptions = (kind: RequestKind, body: string): Options | DecodeError => {
+export const decodeOptions = (kind: OptionsKind, body: string): Options | DecodeError => {
   if (body.length === 0) return {}
   let value: unknown
   try {
@@ -300,7 +330,90 @@ export class SystemResponder {
         return Unserved.leafz(server)
       case "GATEWAYZ":
         return Unserved.gatewayz(server)
+      case "ACCOUNTZ": {
+        const doc = accountz(server, { account: (options["account"] as string | undefined) ?? "" })
+        return Result.isFailure(doc) ? new EndpointError(doc.failure.message) : doc.success
+      }
     }
+  }
+
+  /** `{"server":…,"data":…}`, or the error shapes of nats-server's `zReq`; undefined: stay silent. */
+  private envelope(
+    kind: OptionsKind,
+    body: string,
+    build: (options: Options) => Record<string, unknown> | EndpointError | undefined
+  ): Record<string, unknown> | undefined {
+    const system = this.server.system
+    const options = decodeOptions(kind, body)
+    if (options instanceof DecodeError) return { server: system.stamp(), error: { code: 400, description: options.description } }
+    if (filteredOut(this.server, options)) return undefined
+    const data = build(options)
+    if (data === undefined) return undefined
+    if (data instanceof EndpointError) return { server: system.stamp(), data: null, error: { code: 500, description: data.description } }
+    return { server: system.stamp(), data }
+  }
+
+  /** The answer to `$SYS.REQ.ACCOUNT.<account>.<kind>` (not CONNS: see `accountConnections`). */
+  accountAnswer(kind: Exclude<AccountRequestKind, "CONNS">, account: string, body: string): Record<string, unknown> | undefined {
+    const server = this.server
+    switch (kind) {
+      case "CONNZ":
+        return this.envelope("CONNZ", body, (options) => this.data("CONNZ", { ...options, acc: account }))
+      case "SUBSZ":
+        return this.envelope("SUBSZ", body, (options) => this.data("SUBSZ", { ...options, subscriptions: true, account }))
+      case "LEAFZ":
+        return this.envelope("LEAFZ", body, () => Unserved.leafz(server))
+      case "JSZ":
+        return this.envelope("JSZ", body, () => new EndpointError("jetstream not enabled"))
+      case "INFO":
+        return this.envelope("INFO", body, () => {
+          const acc = server.router.lookup(account)
+          return acc === undefined ? new EndpointError(`Account ${account} does not exist`) : accountInfo(server, acc)
+        })
+      case "STATZ":
+        // `$SYS.REQ.ACCOUNT.PING.STATZ` is the ping's (nats-server filters PING here too).
+        if (account === "PING") return undefined
+        return this.envelope("ACCSTATZ", body, (options) => this.accountStatz(options, [account]))
+    }
+  }
+
+  /** `$SYS.REQ.ACCOUNT.PING.STATZ`: `/accstatz` of the accounts asked for, else of all. */
+  accountPingStatz(body: string): Record<string, unknown> | undefined {
+    return this.envelope("ACCSTATZ", body, (options) => this.accountStatz(options, (options["accounts"] as ReadonlyArray<string> | undefined) ?? []))
+  }
+
+  /** nats-server's `AccountStatz` for a request: nothing to say (silence) when no account is listed. */
+  private accountStatz(options: Options, accounts: ReadonlyArray<string>): Record<string, unknown> | undefined {
+    const unused = options["include_unused"] === true
+    const doc = accstatz(this.server, { unused, accounts })
+    return (doc["account_statz"] as ReadonlyArray<unknown>).length === 0 && !unused ? undefined : doc
+  }
+
+  /**
+   * `$SYS.REQ.ACCOUNT.<account>.CONNS` (nats-server's `connsRequest`): the account's CONNS event
+   * to `reply`, when it has connections here. A body names the account again (`{"acc":…}`); one
+   * that does not decode or names another account is ignored.
+   */
+  accountConnections(account: string, reply: string, body: string): void {
+    if (body.length > 0) {
+      let named: unknown
+      try {
+        named = (JSON.parse(body) as { acc?: unknown } | null)?.acc ?? account
+      } catch {
+        return
+      }
+      if (named !== account) return
+    }
+    const acc = this.server.router.lookup(account)
+    if (acc !== undefined && acc.connections > 0) this.server.system.accountConnections(acc, reply)
+  }
+
+  /** Publish the statsz heartbeat `$SYS.SERVER.<id>.STATSZ` when anybody listens. */
+  heartbeat(): void {
+    const system = this.server.system
+    const subject = statszEventSubject(this.server.serverId)
+    if (system.isStopped || !system.hasInterest(subject)) return
+    system.publish(fromText(subject), undefined, { server: system.stamp(), statsz: this.statsz() })
   }
 
   /**
@@ -308,13 +421,9 @@ export class SystemResponder {
    * builds it; undefined when the event filter does not select this server.
    */
   answer(kind: RequestKind, body: string): Record<string, unknown> | undefined {
-    const system = this.server.system
-    const options = decodeOptions(kind, body)
-    if (options instanceof DecodeError) return { server: system.stamp(), error: { code: 400, description: options.description } }
-    if (filteredOut(this.server, options)) return undefined
-    const data = this.data(kind, options)
-    if (data instanceof EndpointError) return { server: system.stamp(), data: null, error: { code: 500, description: data.description } }
-    return kind === "STATSZ" ? { server: system.stamp(), statsz: data } : { server: system.stamp(), data }
+    const answer = this.envelope(kind, body, (options) => this.data(kind, options))
+    if (kind !== "STATSZ" || answer === undefined || !("data" in answer)) return answer
+    return { server: answer["server"], statsz: answer["data"] }
   }
 }
 
@@ -325,8 +434,12 @@ const hasRemoteInterest = (entries: Iterable<{ readonly remote: boolean }>): boo
 
 // --- the subscriptions ----------------------------------------------------------------------
 
+/** What a request subscription does with a request (after the delivery batch). */
+type Handler = (subject: string, reply: string, body: string) => void
+
 interface Pending {
-  readonly kind: RequestKind
+  readonly handler: Handler
+  readonly subject: string
   readonly reply: string
   readonly body: string
 }
@@ -337,19 +450,19 @@ class RequestSubscriber implements Subscriber {
   readonly echo = true
   readonly internal = true
   readonly subs: Array<LocalSubscription> = []
-  private readonly kinds = new Map<LocalSubscription, RequestKind>()
+  private readonly handlers = new Map<LocalSubscription, Handler>()
   private readonly pending: Array<Pending> = []
   private scheduled = false
   private closed = false
 
   constructor(private readonly responder: SystemResponder) {}
 
-  /** Subscribe `subject` (text) in the system account for `kind`. */
-  add(subject: string, kind: RequestKind): void {
+  /** Subscribe `subject` (text) in the system account, its requests handled by `handler`. */
+  add(subject: string, handler: Handler): void {
     const server = this.responder.server
     const sub = new LocalSubscription(this, fromText(subject), undefined, `sys ${this.subs.length + 1}`, server.system.account)
     this.subs.push(sub)
-    this.kinds.set(sub, kind)
+    this.handlers.set(sub, handler)
     server.router.addLocal(sub)
   }
 
@@ -360,12 +473,12 @@ class RequestSubscriber implements Subscriber {
     this.pending.length = 0
   }
 
-  deliver(sub: LocalSubscription, _subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
-    const kind = this.kinds.get(sub)
-    if (kind === undefined || reply === undefined || this.closed) return true
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+    const handler = this.handlers.get(sub)
+    if (handler === undefined || reply === undefined || this.closed) return true
     // Decoded now: the payload may be a view of a read buffer that is reused.
     const body = toText(fromBytes(payload, headerSize > 0 ? headerSize : 0))
-    this.pending.push({ kind, reply, body })
+    this.pending.push({ handler, subject, reply, body })
     if (!this.scheduled) {
       this.scheduled = true
       queueMicrotask(() => this.drain())
@@ -377,11 +490,9 @@ class RequestSubscriber implements Subscriber {
 
   private drain(): void {
     this.scheduled = false
-    const system = this.responder.server.system
     while (this.pending.length > 0 && !this.closed) {
-      const { body, kind, reply } = this.pending.shift()!
-      const answer = this.responder.answer(kind, body)
-      if (answer !== undefined) system.publish(reply, undefined, answer)
+      const { body, handler, reply, subject } = this.pending.shift()!
+      handler(subject, reply, body)
     }
   }
 }
@@ -390,11 +501,26 @@ class RequestSubscriber implements Subscriber {
 export const install = (server: ServerState, cluster: ClusterState | undefined): { readonly close: () => void; readonly responder: SystemResponder } => {
   const responder = new SystemResponder(server, cluster)
   const subscriber = new RequestSubscriber(responder)
-  subscriber.add(PING_SUBJECT, "STATSZ")
-  for (const kind of REQUEST_KINDS) {
-    subscriber.add(`${PING_SUBJECT}.${kind}`, kind)
-    subscriber.add(serverRequestSubject(server.serverId, kind), kind)
+  const answer = (reply: string, doc: Record<string, unknown> | undefined) => {
+    if (doc !== undefined) server.system.publish(reply, undefined, doc)
   }
+  const serverKind = (kind: RequestKind): Handler => (_subject, reply, body) => answer(reply, responder.answer(kind, body))
+  subscriber.add(PING_SUBJECT, serverKind("STATSZ"))
+  for (const kind of REQUEST_KINDS) {
+    subscriber.add(`${PING_SUBJECT}.${kind}`, serverKind(kind))
+    subscriber.add(serverRequestSubject(server.serverId, kind), serverKind(kind))
+  }
+  for (const kind of ACCOUNT_REQUEST_KINDS) {
+    subscriber.add(accountRequestSubject("*", kind), (subject, reply, body) => {
+      // `$SYS.REQ.ACCOUNT.<acc>.<KIND>`: the account is the fourth token (subjects are byte strings).
+      const tokens = toText(subject).split(".")
+      if (tokens.length !== 5) return
+      const account = tokens[3]!
+      if (kind === "CONNS") responder.accountConnections(account, reply, body)
+      else answer(reply, responder.accountAnswer(kind, account, body))
+    })
+  }
+  subscriber.add(ACCOUNT_PING_STATZ_SUBJECT, (_subject, reply, body) => answer(reply, responder.accountPingStatz(body)))
   return { close: () => subscriber.close(), responder }
 }
 
@@ -405,5 +531,10 @@ export const layer: Layer.Layer<never, never, ServerCore> = Layer.effectDiscard(
     const cluster = Option.getOrUndefined(yield* Effect.serviceOption(Cluster))
     const installed = install(server, cluster)
     yield* Effect.addFinalizer(() => Effect.sync(installed.close))
+    // The statsz heartbeat and the CONNS repeats, on the layer's clock.
+    yield* Effect.forkScoped(SystemTimers.run({
+      statsz: () => installed.responder.heartbeat(),
+      accountConnections: () => server.system.repeatAccountConnections()
+    }))
   })
 )

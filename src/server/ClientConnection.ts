@@ -98,6 +98,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.account = name === undefined ? router.global : router.lookup(name) ?? router.account(name)
     this.account.connections++
     this.accountBound = true
+    this.server.system.clientBound(this)
   }
 
   /** Log prefix as nats-server writes it: `ip:port - cid:N - ["v:lang:name" - ]`. */

@@ -24,6 +24,7 @@ import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
 import { type InterestChange, type InterestListener, Router } from "./Router.js"
 import { makeServerId } from "./ServerId.js"
+import { withSystemImports } from "./SystemImports.js"
 import { SystemEvents } from "./SystemEvents.js"
 import * as HostPort from "../values/HostPort.js"
 import * as Info from "../protocol/ServerInfo.js"
@@ -101,13 +102,15 @@ export class ServerState implements InterestListener {
     // Effect's default Random is Math.random: call it directly on the hot path.
     this.router.random = random === Context.get(Context.empty(), Random.Random) ? Math.random : () => random.nextDoubleUnsafe()
     this.router.now = () => clock.currentTimeMillisUnsafe()
-    // The accounts of the config (checked when the options were loaded, and by the layer), and
-    // the system account nats-server always has.
+    // The accounts of the config (checked when the options were loaded, and by the layer) or of
+    // the operator's account JWTs, the `$SYS` imports nats-server gives every other account
+    // (server/SystemImports), and the system account nats-server always has.
     const graph = (options.operators ?? []).length > 0
       ? operatorAccountGraph(options, Math.floor(clock.currentTimeMillisUnsafe() / 1000))
       : configAccountGraph(options)
-    if (Result.isSuccess(graph)) this.router.configure(graph.success)
-    this.router.account(options.systemAccount ?? SYSTEM_ACCOUNT)
+    const system = options.systemAccount ?? SYSTEM_ACCOUNT
+    if (Result.isSuccess(graph)) this.router.configure(withSystemImports(graph.success, system))
+    this.router.account(system)
     this.serverName = options.serverName ?? this.serverId
     this.auth = AuthConfig.of(options, (text) => log.error(text))
   }
@@ -115,7 +118,7 @@ export class ServerState implements InterestListener {
   /** The account graph of the (already swapped in) options: the router takes the new imports. */
   reloadAccounts(): void {
     const graph = configAccountGraph(this.options)
-    if (Result.isSuccess(graph)) this.router.reconfigure(graph.success)
+    if (Result.isSuccess(graph)) this.router.reconfigure(withSystemImports(graph.success, this.options.systemAccount ?? SYSTEM_ACCOUNT))
     this.router.flush()
   }
 

@@ -14,7 +14,15 @@
  *   closed, with its message counts (`sent` = what the client published, `received` = what it
  *   was delivered) and the close reason.
  * Clients of the global account `$G` get none (nats-server ignores global account activity), and
- * nothing is built when nobody has interest. These are rare events: plain functions, no Effect.
+ * nothing is built when nobody has interest.
+ * - `$SYS.SERVER.ACCOUNT.<acc>.CONNS` then `$SYS.ACCOUNT.<acc>.SERVER.CONNS`
+ *   (`io.nats.server.advisory.v1.account_connections`, one id for both, the account's
+ *   `AccountStat`) when a client logs into an account and when it goes — for every account, `$G`
+ *   and the system account too — and again every 30 s while the account has connections
+ *   (`dueAccountConnections` says which; a fiber of the monitor's layer asks);
+ * - `$SYS.SERVER.<id>.SHUTDOWN` (the bare `ServerInfo` stamp) when the server shuts down, after
+ *   which it publishes nothing more (nats-server turns its eventing off).
+ * These are rare events: plain functions, no Effect.
  *
  * @since 0.1.0
  */
@@ -32,16 +40,42 @@ export const SYSTEM_PUBLISHER: Publisher = { cid: -1, echo: true }
 
 export const CONNECT_EVENT_TYPE = "io.nats.server.advisory.v1.client_connect"
 export const DISCONNECT_EVENT_TYPE = "io.nats.server.advisory.v1.client_disconnect"
+export const ACCOUNT_CONNECTIONS_EVENT_TYPE = "io.nats.server.advisory.v1.account_connections"
+
+/** nats-server's `eventsHBInterval`: an account with connections repeats its CONNS event this often. */
+export const ACCOUNT_CONNECTIONS_INTERVAL_MS = 30_000
 
 /** `$SYS.ACCOUNT.<acc>.CONNECT` / `.DISCONNECT` (text; the router's subjects are byte strings). */
 export const connectEventSubject = (account: string): string => `$SYS.ACCOUNT.${account}.CONNECT`
 export const disconnectEventSubject = (account: string): string => `$SYS.ACCOUNT.${account}.DISCONNECT`
+/** The two subjects of an account's CONNS event, in nats-server's order (the old one first). */
+export const accountConnectionsSubjects = (account: string): readonly [string, string] => [
+  `$SYS.SERVER.ACCOUNT.${account}.CONNS`,
+  `$SYS.ACCOUNT.${account}.SERVER.CONNS`
+]
+export const shutdownEventSubject = (serverId: string): string => `$SYS.SERVER.${serverId}.SHUTDOWN`
+export const statszEventSubject = (serverId: string): string => `$SYS.SERVER.${serverId}.STATSZ`
+
+/** nats-server's `AccountStat` of one account (/accstatz, STATZ requests, CONNS events). */
+export const accountStat = (acc: Account): Record<string, unknown> => ({
+  acc: acc.name,
+  conns: acc.connections,
+  leafnodes: 0,
+  total_conns: acc.connections,
+  sent: { msgs: acc.stats.outMsgs, bytes: acc.stats.outBytes },
+  received: { msgs: acc.stats.inMsgs, bytes: acc.stats.inBytes },
+  slow_consumers: acc.stats.slowConsumers
+})
 
 const NANOS_PER_MS = 1_000_000
 
 /** A server's system account publisher and its client events. */
 export class SystemEvents {
   private seq = 0
+  /** When each account with connections repeats its CONNS event (clock ms). */
+  private readonly connsDue = new Map<Account, number>()
+  /** SHUTDOWN was sent: nothing more is published. */
+  private stopped = false
 
   constructor(
     private readonly server: ServerState,
@@ -97,10 +131,58 @@ export class SystemEvents {
    * inside a delivery: the router is not re-entrant (responders defer, see monitor/SystemRequests).
    */
   publish(subject: string, reply: string | undefined, body: unknown): void {
+    if (this.stopped) return
     const router = this.server.router
     const payload = Buffer.from(goJson(body), "utf8")
     router.publishLocal(SYSTEM_PUBLISHER, subject, reply, -1, payload, this.account)
     router.flush()
+  }
+
+  /**
+   * `acc`'s CONNS event (to `reply` only, when given: a `CONNS` request), and its repeat
+   * rescheduled: in 30 s while it has connections, never once it has none.
+   */
+  accountConnections(acc: Account, reply?: string): void {
+    if (this.stopped) return
+    const now = this.now()
+    if (acc.connections > 0) this.connsDue.set(acc, now + ACCOUNT_CONNECTIONS_INTERVAL_MS)
+    else this.connsDue.delete(acc)
+    const subjects = reply !== undefined ? [reply] : accountConnectionsSubjects(acc.name).filter((s) => this.hasInterest(s))
+    if (subjects.length === 0) return
+    const head = { type: ACCOUNT_CONNECTIONS_EVENT_TYPE, id: this.eventId(), timestamp: goTime(now) }
+    const stat = accountStat(acc)
+    for (const subject of subjects) this.publish(fromText(subject), undefined, { ...head, server: this.stamp(now), ...stat })
+  }
+
+  /** The accounts whose CONNS repeat is due at `now` (clock ms). */
+  dueAccountConnections(now: number = this.now()): Array<Account> {
+    const due: Array<Account> = []
+    for (const [acc, at] of this.connsDue) if (at <= now) due.push(acc)
+    return due
+  }
+
+  /** Repeat the CONNS event of every account whose turn it is. */
+  repeatAccountConnections(): void {
+    for (const acc of this.dueAccountConnections()) this.accountConnections(acc)
+  }
+
+  /** The server is shutting down: `$SYS.SERVER.<id>.SHUTDOWN`, then no more events. */
+  shutdown(): void {
+    if (this.stopped) return
+    const subject = shutdownEventSubject(this.server.serverId)
+    if (this.hasInterest(subject)) this.publish(fromText(subject), undefined, this.stamp())
+    this.stopped = true
+    this.connsDue.clear()
+  }
+
+  /** Whether SHUTDOWN was sent. */
+  get isStopped(): boolean {
+    return this.stopped
+  }
+
+  /** A client logged into `conn.account` (nats-server's account registration): its CONNS event. */
+  clientBound(conn: ClientConnection): void {
+    this.accountConnections(conn.account)
   }
 
   /** A client's CONNECT was accepted. */
@@ -120,7 +202,9 @@ export class SystemEvents {
 
   /** A logged-in client is gone (its subscriptions already withdrawn). */
   clientDisconnected(conn: ClientConnection): void {
-    if (!conn.connected || conn.account === this.server.router.global) return
+    if (!conn.connected) return
+    this.accountConnections(conn.account)
+    if (conn.account === this.server.router.global) return
     const subject = disconnectEventSubject(conn.account.name)
     if (!this.hasInterest(subject)) return
     const stop = conn.stop?.getTime() ?? this.now()

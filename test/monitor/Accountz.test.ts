@@ -4,7 +4,7 @@
  * a system account, served by ours and by real nats-server 2.9.10 side by side, the same clients
  * and traffic on both, and every document compared key by key — ids, ports, times and what
  * nats-server's own system services add (the `$SYS.REQ.…` imports and subscriptions every account
- * gets, the system account's exports) aside.
+ * gets, the system account's exports — ours has the same imports, checked by name once) aside.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type ConfServer, startNatsWithConf, startOursWithConf } from "../support/confServers.js"
@@ -281,7 +281,13 @@ describe("/accountz, /accstatz and acc filters, against nats-server when it is i
     const a = (await getJson(ours(), "/accountz?acc=A"))["account_detail"] as Doc
     expect(Object.keys(a)).toEqual([
       "account_name", "update_time", "expired", "complete", "jetstream_enabled", "leafnode_connections",
-      "client_connections", "subscriptions", "exports", "sublist_stats"
+      "client_connections", "subscriptions", "exports", "imports", "sublist_stats"
+    ])
+    // Every account imports nats-server's account-scoped system requests from the system account.
+    expect((a["imports"] as Array<Doc>).map((i) => [i["subject"], i["account"], i["to"]])).toEqual([
+      ["$SYS.REQ.ACCOUNT.PING.CONNZ", "SYS", "$SYS.REQ.ACCOUNT.A.CONNZ"],
+      ["$SYS.REQ.SERVER.PING.CONNZ", "SYS", "$SYS.REQ.ACCOUNT.A.CONNZ"],
+      ["$SYS.REQ.ACCOUNT.PING.STATZ", "SYS", "$SYS.REQ.ACCOUNT.A.STATZ"]
     ])
     expect(a["client_connections"]).toBe(1)
     expect(a["exports"]).toContainEqual({ subject: "svc.echo", type: "service", response_type: "Singleton", approved_accounts: ["B"] })
@@ -332,7 +338,10 @@ describe("/accountz, /accstatz and acc filters, against nats-server when it is i
     const b = await getJson(ours(), "/subsz?acc=B&subs=1")
     const list = b["subscriptions_list"] as Array<Doc>
     expect(new Set(list.map((s) => s["account"]))).toEqual(new Set(["B"]))
-    expect(list.map((s) => s["subject"]).sort()).toEqual(["_INBOX.x", "call.*", "echo", "mine.*", "pfx.st.>", "svc.stream"])
+    expect(list.map((s) => s["subject"]).sort()).toEqual([
+      "$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.ACCOUNT.PING.STATZ", "$SYS.REQ.SERVER.PING.CONNZ",
+      "_INBOX.x", "call.*", "echo", "mine.*", "pfx.st.>", "svc.stream"
+    ])
     // A's index holds the shadows of B's and C's stream-import subscriptions, in their accounts.
     const a = (await getJson(ours(), "/subsz?acc=A&subs=1"))["subscriptions_list"] as Array<Doc>
     expect(a.filter((s) => s["account"] !== "A").map((s) => [s["account"], s["subject"]]).sort()).toEqual([["B", "pub.*"], ["B", "st.>"], ["C", "st.x"]])

@@ -9,6 +9,7 @@ import { monitorAddress } from "../../src/monitor/Monitor.js"
 import { NATS_COMPAT_VERSION } from "../../src/server/ServerState.js"
 import { startServer, type TestServer } from "../support/servers.js"
 import { waitUntil, waitUntilAsync } from "../support/wait.js"
+import { systemImports } from "../../src/server/SystemImports.js"
 
 type Json = Record<string, any>
 
@@ -75,7 +76,8 @@ const count = (sub: AsyncIterable<Msg>, box: { n: number }) =>
 
 /** The system account's internal subscriptions (its `$SYS.REQ.SERVER…` responders). */
 const systemSubs = (s: { readonly broker: { readonly router: { lookup(name: string): { readonly index: { readonly size: number } } | undefined } } }): number =>
-  s.broker.router.lookup("$SYS")?.index.size ?? 0
+  // The system account's request subscriptions, and the $SYS imports of the global account (one each).
+  (s.broker.router.lookup("$SYS")?.index.size ?? 0) + systemImports("$G", "$SYS").length
 
 describe("monitor on a standalone server", () => {
   let server: TestServer
@@ -306,8 +308,8 @@ describe("monitor on a standalone server", () => {
     const list = await getJson(server, "/subsz?subs=1")
     expect(keys(list)).toEqual(["server_id", "now", ...keys(SUBSZ_CAPTURE), "total", "offset", "limit", "subscriptions_list"])
     expect(list["server_id"]).toBe(server.broker.serverId)
-    // The client subscriptions, besides the system account's internal ones.
-    const subs = (list["subscriptions_list"] as Array<Json>).filter((s) => s["account"] !== "$SYS")
+    // The client subscriptions, besides the system account's internal ones and $G's $SYS imports.
+    const subs = (list["subscriptions_list"] as Array<Json>).filter((s) => s["account"] !== "$SYS" && !String(s["subject"]).startsWith("$SYS."))
     expect(subs.map((s) => s["subject"]).sort()).toEqual(["count.x", "orders.*", "orders.>"])
     const plainSub = subs.find((s) => s["subject"] === "count.x")!
     expect(keys(plainSub)).toEqual(keys(SUBSZ_ENTRY_CAPTURE))
