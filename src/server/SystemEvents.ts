@@ -30,10 +30,44 @@ import { SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
 import { fromText } from "../protocol/ByteString.js"
 import { makeDynamicName } from "./ServerId.js"
 import { goJson, goTime } from "../values/GoJson.js"
+import type * as Clock from "effect/Clock"
+import type * as Random from "effect/Random"
+import type { ServerOptions } from "../config/ServerOptions.js"
 import type { Account } from "./Subscription.js"
-import type { ClientConnection } from "./ClientConnection.js"
-import type { Publisher } from "./Router.js"
-import type { ServerState } from "./ServerState.js"
+import type { Publisher, Router } from "./Router.js"
+
+/** What the system publisher reads of its server (a `ServerState`). */
+export interface SystemHost {
+  readonly options: ServerOptions
+  readonly router: Router
+  readonly clock: Clock.Clock
+  readonly random: Random.Random
+  readonly serverId: string
+  readonly serverName: string
+  readonly listen: { readonly host: string; readonly port: number } | undefined
+  readonly clusterName: string | undefined
+}
+
+/** What the client events read of a client (a `ClientConnection`). */
+export interface EventClient {
+  readonly cid: number
+  readonly ip: string
+  readonly start: Date
+  readonly account: Account
+  readonly connected: boolean
+  readonly user: string | undefined
+  readonly name: string | undefined
+  readonly lang: string | undefined
+  readonly version: string | undefined
+  readonly rtt: number | undefined
+  readonly stop: Date | undefined
+  readonly inMsgs: number
+  readonly inBytes: number
+  readonly outMsgs: number
+  readonly outBytes: number
+  readonly closeReason: string | undefined
+  now(): number
+}
 
 /** The publisher of the system account's messages (nats-server's system client). */
 export const SYSTEM_PUBLISHER: Publisher = { cid: -1, echo: true }
@@ -78,7 +112,7 @@ export class SystemEvents {
   private stopped = false
 
   constructor(
-    private readonly server: ServerState,
+    private readonly server: SystemHost,
     /** The nats-server version this server speaks (`ver`). */
     private readonly version: string
   ) {}
@@ -181,12 +215,12 @@ export class SystemEvents {
   }
 
   /** A client logged into `conn.account` (nats-server's account registration): its CONNS event. */
-  clientBound(conn: ClientConnection): void {
+  clientBound(conn: EventClient): void {
     this.accountConnections(conn.account)
   }
 
   /** A client's CONNECT was accepted. */
-  clientConnected(conn: ClientConnection): void {
+  clientConnected(conn: EventClient): void {
     if (conn.account === this.server.router.global) return
     const subject = connectEventSubject(conn.account.name)
     if (!this.hasInterest(subject)) return
@@ -201,7 +235,7 @@ export class SystemEvents {
   }
 
   /** A logged-in client is gone (its subscriptions already withdrawn). */
-  clientDisconnected(conn: ClientConnection): void {
+  clientDisconnected(conn: EventClient): void {
     if (!conn.connected) return
     this.accountConnections(conn.account)
     if (conn.account === this.server.router.global) return
@@ -222,7 +256,7 @@ export class SystemEvents {
 }
 
 /** nats-server's `ClientInfo` of an event, in its field order (empty fields left out). */
-const clientInfo = (conn: ClientConnection, closed: boolean): Record<string, unknown> => ({
+const clientInfo = (conn: EventClient, closed: boolean): Record<string, unknown> => ({
   start: goTime(conn.start),
   host: conn.ip,
   id: conn.cid,
