@@ -55,6 +55,8 @@ describe("route CONNECT checks", () => {
     beforeAll(async () => {
       routePort = await freePort()
       real = await startNatsServer(["-a", "127.0.0.1", "-p", "-1", "--cluster_name", "t", "--cluster", `nats://127.0.0.1:${routePort}`])
+      // nats-server opens its route listener after "Server is ready".
+      await real.waitFor("Listening for route connections")
     }, 60_000)
     afterAll(() => real?.stop())
 
