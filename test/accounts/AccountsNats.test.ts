@@ -10,14 +10,16 @@
 import { spawnSync } from "node:child_process"
 import * as Result from "effect/Result"
 import fc from "fast-check"
-import { connect, type NatsConnection, StringCodec } from "nats"
+import { connect, StringCodec } from "nats"
 import { describe, expect, it } from "vitest"
 import { type AccountSpec, compileAccounts, deliveries, isServiceReply, ServiceReplies } from "../../src/accounts/Accounts.js"
-import { build, exportArb, importArb, NAMES, publishArb, publishes, q, toConf } from "../support/accountGraphs.js"
+import { build, exportArb, graphDeliveries, importArb, publishArb, publishes, q, STREAM_THEN_SERVICE, toConf } from "../support/accountGraphs.js"
 import { writeConf } from "../support/confServers.js"
 import { natsServerPath, startNatsServer } from "../support/servers.js"
 
 const sc = StringCodec()
+
+const natsServer = (conf: string) => startNatsServer(["-c", writeConf(conf), "-a", "127.0.0.1", "-p", "-1"])
 
 describe.skipIf(natsServerPath === undefined)("accounts model vs nats-server", () => {
   it("random graphs: -t accepts what we accept, and every account receives what deliveries() says", async () => {
@@ -33,29 +35,8 @@ describe.skipIf(natsServerPath === undefined)("accounts model vs nats-server", (
           const file = writeConf(conf)
           const t = spawnSync(natsServerPath!, ["-t", "-c", file], { encoding: "utf8", timeout: 15_000 })
           expect(t.status, `${conf}\n${t.stderr}`).toBe(0)
-          const accounts = Result.getOrThrow(compileAccounts(specs))
-          const server = await startNatsServer(["-c", file, "-a", "127.0.0.1", "-p", "-1"])
-          const conns = new Map<string, NatsConnection>()
-          try {
-            const got: Array<string> = []
-            for (const name of NAMES) {
-              const nc = await connect({ servers: server.url, user: name, pass: "pw", reconnect: false })
-              conns.set(name, nc)
-              nc.subscribe(">", { callback: (_e, m) => got.push(`${name} ${m.subject}`) })
-              await nc.flush()
-            }
-            const expected: Array<string> = []
-            for (const [from, subject] of pubs) {
-              conns.get(from)!.publish(subject, sc.encode("x"))
-              for (const d of deliveries(accounts, from, subject, undefined, new ServiceReplies(), 0)) expected.push(`${d.account} ${d.subject}`)
-            }
-            for (const nc of conns.values()) await nc.flush()
-            for (const nc of conns.values()) await nc.flush()
-            expect(got.sort(), `${conf}\n${q(pubs)}`).toEqual(expected.sort())
-          } finally {
-            for (const nc of conns.values()) await nc.close()
-            await server.stop()
-          }
+          const { expected, got } = await graphDeliveries(natsServer, specs, pubs)
+          expect(got, `${conf}\n${q(pubs)}`).toEqual(expected)
         }
       ),
       // ACC_RUNS=400 for a longer run (done: 400 graphs, no difference).
@@ -97,31 +78,8 @@ describe.skipIf(natsServerPath === undefined)("accounts model vs nats-server", (
   }, 60_000)
 
   it("a streamed message goes back into the exporter through the importer's service import (the case the model follows)", async () => {
-    const specs: Array<AccountSpec> = [
-      { name: "A", exports: [{ kind: "stream", subject: "a" }, { kind: "service", subject: ">" }], imports: [] },
-      { name: "B", exports: [], imports: [] },
-      { name: "C", exports: [], imports: [{ kind: "stream", account: "A", subject: "a" }, { kind: "service", account: "A", subject: ">" }] }
-    ]
-    const server = await startNatsServer(["-c", writeConf(toConf(specs)), "-a", "127.0.0.1", "-p", "-1"])
-    const conns: Array<NatsConnection> = []
-    try {
-      const got: Array<string> = []
-      for (const name of NAMES) {
-        const nc = await connect({ servers: server.url, user: name, pass: "pw", reconnect: false })
-        conns.push(nc)
-        nc.subscribe(">", { callback: (_e, m) => got.push(`${name} ${m.subject}`) })
-        await nc.flush()
-      }
-      conns[0]!.publish("a", sc.encode("x"))
-      for (const nc of conns) await nc.flush()
-      for (const nc of conns) await nc.flush()
-      const accounts = Result.getOrThrow(compileAccounts(specs))
-      const model = deliveries(accounts, "A", "a", undefined, new ServiceReplies(), 0).map((d) => `${d.account} ${d.subject}`).sort()
-      expect(got.sort()).toEqual(["A a", "A a", "C a"])
-      expect(model).toEqual(got)
-    } finally {
-      for (const nc of conns) await nc.close()
-      await server.stop()
-    }
+    const { expected, got } = await graphDeliveries(natsServer, STREAM_THEN_SERVICE, [["A", "a"]])
+    expect(got).toEqual(["A a", "A a", "C a"])
+    expect(expected).toEqual(got)
   })
 })

@@ -10,13 +10,12 @@
  *   request/reply through a service import (singleton and stream responses), the mapped `_R_`
  *   reply, no_auth_user bound to an account, permissions inside an account.
  */
-import * as Result from "effect/Result"
 import fc from "fast-check"
 import { connect, type NatsConnection, StringCodec } from "nats"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { compileAccounts, deliveries, isServiceReply, ServiceReplies } from "../../src/accounts/Accounts.js"
+import { isServiceReply } from "../../src/accounts/Accounts.js"
 import { matchesPattern } from "../../src/subjects/Subject.js"
-import { build, exportArb, importArb, NAMES, publishArb, publishes, q, toConf } from "../support/accountGraphs.js"
+import { build, exportArb, graphDeliveries, importArb, publishArb, publishes, q, STREAM_THEN_SERVICE, toConf } from "../support/accountGraphs.js"
 import { type ConfServer, startOursWithConf } from "../support/confServers.js"
 import { literal, pattern } from "../support/subjectArbitraries.js"
 import { waitUntil } from "../support/wait.js"
@@ -103,29 +102,8 @@ describe("accounts: the router agrees with the model", () => {
         async (exports, imports, picks) => {
           const specs = build(exports, imports)
           const pubs = publishes(specs, picks)
-          const conf = toConf(specs)
-          const accounts = Result.getOrThrow(compileAccounts(specs))
-          const server = await start(conf)
-          const conns = new Map<string, NatsConnection>()
-          try {
-            const got: Array<string> = []
-            for (const name of NAMES) {
-              const nc = await connect({ servers: server.url, user: name, pass: "pw", reconnect: false })
-              conns.set(name, nc)
-              nc.subscribe(">", { callback: (_e, m) => got.push(`${name} ${m.subject}`) })
-              await nc.flush()
-            }
-            const expected: Array<string> = []
-            for (const [from, subject] of pubs) {
-              conns.get(from)!.publish(subject, sc.encode("x"))
-              for (const d of deliveries(accounts, from, subject, undefined, new ServiceReplies(), 0)) expected.push(`${d.account} ${d.subject}`)
-            }
-            await settle(conns.values())
-            expect(got.sort(), `${conf}\n${q(pubs)}`).toEqual(expected.sort())
-          } finally {
-            for (const nc of conns.values()) await nc.close()
-            await server.stop()
-          }
+          const { expected, got } = await graphDeliveries(start, specs, pubs)
+          expect(got, `${toConf(specs)}\n${q(pubs)}`).toEqual(expected)
         }
       ),
       { numRuns: Number(process.env["ACC_RUNS"] ?? 25) }
@@ -319,30 +297,8 @@ describe("accounts: a streamed message through the importer's service import", (
   // Seen with nats-server 2.9.10 (AccountsNats.test.ts checks the same graph there): the message
   // goes back into the exporter through C's service import, so A's subscriber gets it twice.
   it("goes back into the exporter: A's > subscriber gets it twice, as nats-server delivers it", async () => {
-    const specs = [
-      { name: "A", exports: [{ kind: "stream" as const, subject: "a" }, { kind: "service" as const, subject: ">" }], imports: [] },
-      { name: "B", exports: [], imports: [] },
-      { name: "C", exports: [], imports: [{ kind: "stream" as const, account: "A", subject: "a" }, { kind: "service" as const, account: "A", subject: ">" }] }
-    ]
-    const accounts = Result.getOrThrow(compileAccounts(specs))
-    const model = deliveries(accounts, "A", "a", undefined, new ServiceReplies(), 0).map((d) => `${d.account} ${d.subject}`).sort()
-    expect(model).toEqual(["A a", "A a", "C a"])
-    const server = await start(toConf(specs))
-    const conns: Array<NatsConnection> = []
-    try {
-      const got: Array<string> = []
-      for (const name of NAMES) {
-        const nc = await connect({ servers: server.url, user: name, pass: "pw", reconnect: false })
-        conns.push(nc)
-        nc.subscribe(">", { callback: (_e, m) => got.push(`${name} ${m.subject}`) })
-        await nc.flush()
-      }
-      conns[0]!.publish("a", sc.encode("x"))
-      await settle(conns)
-      expect(got.sort()).toEqual(model)
-    } finally {
-      for (const nc of conns) await nc.close()
-      await server.stop()
-    }
+    const { expected, got } = await graphDeliveries(start, STREAM_THEN_SERVICE, [["A", "a"]])
+    expect(expected).toEqual(["A a", "A a", "C a"])
+    expect(got).toEqual(expected)
   })
 })
