@@ -355,6 +355,23 @@ describe("system account 2: requests and events, against nats-server 2.9.10 when
   })
 })
 
+
+/**
+ * `$SYS.REQ.SERVER.PING.CONNZ` from `asker` until both cluster members answered (the interest in
+ * the request subjects travels with the route): server name → the names of its connections.
+ */
+const connzOfBoth = async (asker: NatsConnection): Promise<Map<string, Array<string>>> => {
+  let answers: Array<Doc> = []
+  await waitUntilAsync("both members answer", async () => {
+    const got = await collect(asker, `sys2.reply.${++replies}`)
+    asker.publish("$SYS.REQ.SERVER.PING.CONNZ", sc.encode(""), { reply: `sys2.reply.${replies}` })
+    await waitUntil("two answers", () => got.msgs.length >= 2, 1000).catch(() => {})
+    answers = got.json()
+    return answers.length === 2
+  }, 20_000)
+  return new Map(answers.map((d) => [d["server"]["name"], d["data"]["connections"].map((c: Doc) => c["name"])]))
+}
+
 describe("system account 2: account requests in a cluster of ours", () => {
   const servers: Array<TestServer> = []
   const conns: Array<NatsConnection> = []
@@ -380,16 +397,7 @@ describe("system account 2: account requests in a cluster of ours", () => {
     conns.push(b)
     const asker = conns[0]!
     // The interest in SYS's request subjects and the response wildcard travels with the route.
-    let answers: Array<Doc> = []
-    await waitUntilAsync("both members answer", async () => {
-      const got = await collect(asker, `sys2.reply.${++replies}`)
-      asker.publish("$SYS.REQ.SERVER.PING.CONNZ", sc.encode(""), { reply: `sys2.reply.${replies}` })
-      await waitUntil("two answers", () => got.msgs.length >= 2, 1000).catch(() => {})
-      answers = got.json()
-      return answers.length === 2
-    }, 20_000)
-    const byServer = new Map(answers.map((d) => [d["server"]["name"], d["data"]["connections"].map((c: Doc) => c["name"])]))
-    expect(byServer).toEqual(new Map([["C1", ["a1"]], ["C2", ["a2"]]]))
+    expect(await connzOfBoth(asker)).toEqual(new Map([["C1", ["a1"]], ["C2", ["a2"]]]))
     // STATZ through the import: A on both members, B not.
     const statz = await gather(asker, "$SYS.REQ.ACCOUNT.PING.STATZ", "", (n) => n >= 2, "two STATZ answers")
     expect(statz.map((d) => d["data"]["account_statz"].map((s: Doc) => s["acc"]))).toEqual([["A"], ["A"]])
@@ -419,16 +427,7 @@ describe.skipIf(natsServerPath === undefined)("system account 2: account request
     const onReal = await connect({ port: real.port, user: "a", pass: "pw", name: "an" })
     conns.push(onOurs, onReal)
     for (const asker of [onOurs, onReal]) {
-      let answers: Array<Doc> = []
-      await waitUntilAsync("both servers answer", async () => {
-        const got = await collect(asker, `sys2.reply.${++replies}`)
-        asker.publish("$SYS.REQ.SERVER.PING.CONNZ", sc.encode(""), { reply: `sys2.reply.${replies}` })
-        await waitUntil("two answers", () => got.msgs.length >= 2, 1000).catch(() => {})
-        answers = got.json()
-        return answers.length === 2
-      }, 20_000)
-      const byServer = new Map(answers.map((d) => [d["server"]["name"], d["data"]["connections"].map((c: Doc) => c["name"])]))
-      expect(byServer).toEqual(new Map([["O", ["ao"]], ["N", ["an"]]]))
+      expect(await connzOfBoth(asker)).toEqual(new Map([["O", ["ao"]], ["N", ["an"]]]))
       const statz = await gather(asker, "$SYS.REQ.ACCOUNT.PING.STATZ", "", (n) => n >= 2, "two STATZ answers")
       expect(statz.map((d) => d["server"]["name"]).sort()).toEqual(["N", "O"])
       for (const d of statz) expect(d["data"]["account_statz"].map((s: Doc) => [s["acc"], s["conns"]])).toEqual([["A", 1]])
