@@ -24,7 +24,7 @@ import {
 import { stampRequestInfo } from "../accounts/RequestInfo.js"
 import { matchesPattern } from "../subjects/Subject.js"
 import type { Interest, InterestChange, RouteTarget, Subscriber } from "./Subscription.js"
-import { Account, LocalSubscription, RemoteInterest } from "./Subscription.js"
+import { Account, LocalInterest, LocalSubscription, RemoteInterest } from "./Subscription.js"
 
 export type { InterestChange } from "./Subscription.js"
 
@@ -103,9 +103,6 @@ export interface RouterStats {
   outBytes: number
   slowConsumers: number
 }
-
-const interestKey = (subject: string, queue: string | undefined): string =>
-  queue === undefined ? subject : `${subject} ${queue}`
 
 /** A message a service import or a response mapping hands on into another account (see `forward`). */
 interface Forward {
@@ -252,8 +249,8 @@ export class Router {
   }
 
   private removeShadows(sub: LocalSubscription): void {
-    const shadows = sub.shadows!
-    sub.shadows = undefined
+    const shadows = sub.links!.shadows!
+    sub.links = undefined
     const announced = sub.owner.unannounced !== true
     for (let i = 0; i < shadows.length; i++) {
       const shadow = shadows[i]!
@@ -276,26 +273,19 @@ export class Router {
       if (exporter === undefined) continue
       const back = isSubsetMatch(sub.subject, si.to) ? reverseStreamSubject(si, sub.subject) : undefined
       const shadow = new LocalSubscription(sub.owner, back ?? si.from, sub.queue, sub.sid, exporter)
-      shadow.origin = sub
-      shadow.mapping = si
-      shadow.filter = back === undefined
+      shadow.links = { origin: sub, mapping: si, filter: back === undefined, shadows: undefined }
       exporter.index.insert(shadow)
       if (sub.owner.unannounced !== true) this.countLocal(exporter, shadow.subject, shadow.queue, 1)
-      ;(sub.shadows ??= []).push(shadow)
+      ;((sub.links ??= { origin: undefined, mapping: undefined, filter: false, shadows: undefined }).shadows ??= []).push(shadow)
     }
   }
 
   private countLocal(acc: Account, subject: string, queue: string | undefined, delta: number): void {
-    const key = interestKey(subject, queue)
-    const interest = acc.localInterest
-    const prev = interest.get(key)?.count ?? 0
+    const prev = acc.localInterest.add(LocalInterest.key(subject, queue), delta)
     const count = prev + delta
-    const change: InterestChange = { account: acc.name, subject, queue, count }
-    if (count === 0) interest.delete(key)
-    else interest.set(key, change)
     // Plain interest is announced on 0→1 and 1→0; queue interest on every change (the weight).
     if (this.interest !== undefined && (queue !== undefined || count === 0 || prev === 0)) {
-      this.interest.interestChanged(change)
+      this.interest.interestChanged({ account: acc.name, subject, queue, count })
     }
   }
 
@@ -475,13 +465,14 @@ export class Router {
   }
 
   private deliverLocal(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
-    const origin = sub.origin
+    const links = sub.links
+    const origin = links?.origin
     let target = sub
     if (origin !== undefined) {
       // A shadow: nats-server does not stream on what a service import or a response brought in.
       if (this.visited !== undefined) return false
-      const mapped = mapImportSubject(sub.mapping!, subject)
-      if (sub.filter && !matchesPattern(origin.subject, mapped)) return false
+      const mapped = mapImportSubject(links!.mapping!, subject)
+      if (links!.filter && !matchesPattern(origin.subject, mapped)) return false
       // Internal subscribers (service imports) see the exporter's subject.
       if (sub.owner.internal !== true) subject = mapped
       target = origin
