@@ -11,7 +11,7 @@ import { ListenError } from "../net/Listener.js"
 import { loadTls, type TlsConfig, type TlsConfigError } from "../net/Tls.js"
 import { Transport } from "../net/Transport.js"
 import { ServerCore } from "./ServerCore.js"
-import { runClientSession } from "./ClientSession.js"
+import { clientKeepalive, runClientSession } from "./ClientSession.js"
 import * as HostPort from "../values/HostPort.js"
 
 export const layer: Layer.Layer<never, ListenError | TlsConfigError, ServerCore> = Layer.effectDiscard(
@@ -43,7 +43,10 @@ export const layer: Layer.Layer<never, ListenError | TlsConfigError, ServerCore>
     if (tls !== undefined && transport.kind !== "tcp") {
       return yield* Effect.fail(new ListenError({ address: HostPort.format(host, port), cause: new Error(`TLS is not supported over the ${transport.kind} transport`) }))
     }
-    const listener = yield* transport.listen(host, port, (socket) => Effect.flatMap(current, (t) => runClientSession(socket, server, t)))
+    // One keepalive fiber for every client (on the layer's Clock), not one per client.
+    const ticker = clientKeepalive(server)
+    yield* Effect.forkScoped(ticker.run)
+    const listener = yield* transport.listen(host, port, (socket) => Effect.flatMap(current, (t) => runClientSession(socket, server, t, ticker)))
     server.listen = { host, port: listener.port }
     server.stopAccepting = listener.stopAccepting
     server.log.info(`Listening for client connections on ${HostPort.format(host, listener.port)}`)

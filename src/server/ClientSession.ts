@@ -8,8 +8,10 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import type { TlsConfig } from "../net/Tls.js"
@@ -17,9 +19,34 @@ import { ErrText } from "../protocol/ProtocolError.js"
 import { ClientConnection } from "./ClientConnection.js"
 import { upgradeClient } from "./ClientTls.js"
 import type { ServerState } from "./ServerState.js"
-import { keepalive, makeSignals, remoteAddress, runSession, type SessionSpec } from "./Session.js"
+import { keepalive, KeepaliveTicker, makeSignals, remoteAddress, runSession, type SessionSpec } from "./Session.js"
 
-export const runClientSession = (socket: Socket.Socket, server: ServerState, tls?: TlsConfig) =>
+/** Later PINGs only when the client was idle for a whole interval. */
+const clientPingDue = (server: ServerState, conn: ClientConnection): boolean =>
+  conn.now() - conn.lastActivity.getTime() >= server.options.pingInterval
+
+/**
+ * The keepalive of every client of `server` on one fiber (fork `run` in the listener's scope):
+ * the same PINGs and times as a `keepalive` fiber per client, without the fiber.
+ */
+export const clientKeepalive = (server: ServerState): KeepaliveTicker<ClientConnection> =>
+  new KeepaliveTicker<ClientConnection>({
+    interval: () => server.options.pingInterval,
+    pingMax: () => server.options.pingMax,
+    due: (conn) => clientPingDue(server, conn),
+    onStale: (conn) => server.log.debug(`${conn.prefix}Stale Client Connection - Closing`)
+  })
+
+/**
+ * Run one client's session. With `ticker` its keepalive is an entry there; without one, a
+ * `keepalive` fiber of its own.
+ */
+export const runClientSession = (
+  socket: Socket.Socket,
+  server: ServerState,
+  tls?: TlsConfig,
+  ticker?: KeepaliveTicker<ClientConnection>
+) =>
   Effect.flatMap(remoteAddress, ({ ip, port }) => {
     const signals = makeSignals()
     const cid = server.nextId()
@@ -27,6 +54,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
     const conn = new ClientConnection(cid, server, ip, port, signals.io)
     const log = server.log
     const o = server.options
+    let keepaliveEntry: ReturnType<KeepaliveTicker<ClientConnection>["add"]> | undefined
 
     /** Greet (or refuse) the client: true when it was registered and sent INFO. */
     const greet = (): boolean => {
@@ -51,14 +79,19 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
 
     /** The keepalive and auth timers (after the TLS handshake, as nats-server). */
     const timers = Effect.gen(function*() {
-      // Later PINGs only when the client was idle for a whole interval.
-      yield* keepalive(conn, {
-        first: Math.min(o.pingInterval, 2000),
-        interval: () => server.options.pingInterval,
-        pingMax: () => server.options.pingMax,
-        due: () => conn.now() - conn.lastActivity.getTime() >= server.options.pingInterval,
-        onStale: () => log.debug(`${conn.prefix}Stale Client Connection - Closing`)
-      }).pipe(Effect.forkScoped)
+      if (ticker === undefined) {
+        // Later PINGs only when the client was idle for a whole interval.
+        yield* keepalive(conn, {
+          first: Math.min(o.pingInterval, 2000),
+          interval: () => server.options.pingInterval,
+          pingMax: () => server.options.pingMax,
+          due: () => clientPingDue(server, conn),
+          onStale: () => log.debug(`${conn.prefix}Stale Client Connection - Closing`)
+        }).pipe(Effect.forkScoped)
+      } else {
+        const jitter = yield* Random.next
+        keepaliveEntry = ticker.add(conn, yield* Clock.currentTimeMillis, Math.min(o.pingInterval, 2000), jitter)
+      }
       if (server.authRequired()) {
         yield* Effect.sleep(Duration.millis(server.auth.timeout)).pipe(
           Effect.andThen(Effect.sync(() => {
@@ -125,6 +158,7 @@ export const runClientSession = (socket: Socket.Socket, server: ServerState, tls
       Effect.ensuring(Effect.sync(() => {
         // Whatever ended the session: unregister, drop interest, log and remember it.
         conn.close("Server Shutdown")
+        if (keepaliveEntry !== undefined) ticker?.remove(keepaliveEntry)
         server.clients.delete(cid)
         conn.removeAllSubscriptions()
         server.system.clientDisconnected(conn)

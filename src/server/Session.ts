@@ -22,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -441,3 +442,158 @@ export const keepalive = (conn: SessionConnection, options: {
       yield* Effect.sleep(Duration.millis(options.interval()))
     }
   })
+
+/**
+ * What a `KeepaliveTicker` asks of the server for every connection it keeps alive — one object
+ * shared by all of them (no closures per connection).
+ */
+export interface SharedKeepalive<C extends SessionConnection> {
+  readonly interval: () => number
+  readonly pingMax: () => number
+  /** A PING is due although none is outstanding (e.g. the connection was idle a whole interval). */
+  readonly due: (conn: C) => boolean
+  readonly onStale: (conn: C) => void
+}
+
+/** One connection's place in the ticker: its next deadline and whether its first PING went out. */
+export interface KeepaliveEntry<C> {
+  readonly conn: C
+  at: number
+  first: boolean
+  /** Index in the heap; -1 once removed. */
+  index: number
+}
+
+/**
+ * `keepalive` for many connections on one fiber: each connection has a deadline (Clock millis) in
+ * a min-heap, and one scoped fiber (`run`) sleeps on the layer's Clock until the earliest and
+ * handles every connection that is due — with the same steps and times as `keepalive` (first
+ * PING after `first` plus the jitter drawn by the caller, then one per interval while unanswered
+ * or `due`, stale past ping_max). An idle connection costs an entry, not a fiber and its timer.
+ */
+export class KeepaliveTicker<C extends SessionConnection> {
+  private readonly heap: Array<KeepaliveEntry<C>> = []
+  private readonly wake = Latch.makeUnsafe(false)
+  /** The deadline the fiber sleeps until (Infinity: it waits for an entry). */
+  private target = Infinity
+
+  constructor(private readonly options: SharedKeepalive<C>) {}
+
+  /** Keep `conn` alive from now (`now`: Clock millis): first PING after `first` ms + `jitter` · 20%. */
+  add(conn: C, now: number, first: number, jitter: number): KeepaliveEntry<C> {
+    const entry: KeepaliveEntry<C> = { conn, at: now + first + jitter * first * 0.2, first: true, index: this.heap.length }
+    this.heap.push(entry)
+    this.up(entry.index)
+    if (entry.at < this.target) this.wake.openUnsafe()
+    return entry
+  }
+
+  /** The connection's session is over: forget it. */
+  remove(entry: KeepaliveEntry<C>): void {
+    const i = entry.index
+    if (i < 0) return
+    entry.index = -1
+    const last = this.heap.pop()!
+    if (last === entry) return
+    this.heap[i] = last
+    last.index = i
+    this.down(i)
+    this.up(last.index)
+  }
+
+  get size(): number {
+    return this.heap.length
+  }
+
+  /** The ticker's fiber (fork it scoped, on the Clock the connections use). */
+  readonly run: Effect.Effect<never> = Effect.suspend(() => {
+    const self = this
+    return Effect.gen(function*() {
+      while (true) {
+        const top = self.heap[0]
+        if (top === undefined) {
+          yield* self.wake.await
+          self.wake.closeUnsafe()
+          continue
+        }
+        let now = yield* Clock.currentTimeMillis
+        if (top.at > now) {
+          self.target = top.at
+          const timedOut = yield* Effect.raceFirst(
+            Effect.as(Effect.sleep(Duration.millis(top.at - now)), true),
+            Effect.as(self.wake.await, false)
+          )
+          self.wake.closeUnsafe()
+          self.target = Infinity
+          if (!timedOut) continue
+          now = Math.max(yield* Clock.currentTimeMillis, top.at)
+        }
+        self.tick(now)
+      }
+    })
+  })
+
+  /** Handle every connection due at `now`. */
+  private tick(now: number): void {
+    const o = this.options
+    let entry = this.heap[0]
+    while (entry !== undefined && entry.at <= now) {
+      const conn = entry.conn
+      if (conn.closing) {
+        this.remove(entry)
+      } else if (entry.first || conn.pingsOut > 0 || o.due(conn)) {
+        if (conn.pingsOut + 1 > o.pingMax()) {
+          this.remove(entry)
+          o.onStale(conn)
+          conn.close("Stale Connection", ErrText.staleConnection)
+        } else {
+          conn.sendPing()
+          this.reschedule(entry, now + o.interval())
+        }
+      } else {
+        this.reschedule(entry, now + o.interval())
+      }
+      entry = this.heap[0]
+    }
+  }
+
+  private reschedule(entry: KeepaliveEntry<C>, at: number): void {
+    entry.first = false
+    entry.at = at
+    this.down(entry.index)
+  }
+
+  private up(i: number): void {
+    const heap = this.heap
+    const entry = heap[i]!
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      const parent = heap[p]!
+      if (parent.at <= entry.at) break
+      heap[i] = parent
+      parent.index = i
+      i = p
+    }
+    heap[i] = entry
+    entry.index = i
+  }
+
+  private down(i: number): void {
+    const heap = this.heap
+    const n = heap.length
+    const entry = heap[i]!
+    while (true) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const c = r < n && heap[r]!.at < heap[l]!.at ? r : l
+      const child = heap[c]!
+      if (child.at >= entry.at) break
+      heap[i] = child
+      child.index = i
+      i = c
+    }
+    heap[i] = entry
+    entry.index = i
+  }
+}

@@ -14,7 +14,7 @@ import * as Random from "effect/Random"
 import { TestClock } from "effect/testing"
 import { RouteConnection } from "../../src/cluster/RouteConnection.js"
 import { stallMillis } from "../../src/server/ClientConnection.js"
-import { keepalive } from "../../src/server/Session.js"
+import { keepalive, KeepaliveTicker } from "../../src/server/Session.js"
 import { ClientDriver, drain, FakeIO, makeServer, seededRandom } from "./fakes.js"
 
 const QUIET = 'CONNECT {"verbose":false}\r\n'
@@ -97,6 +97,72 @@ describe("keepalive on TestClock", () => {
       expect(client.conn.rtt).toBe(37)
       // Activity stamps come from the same clock.
       expect(client.conn.lastActivity.getTime()).toBe(yield* Clock.currentTimeMillis)
+    }))
+})
+
+describe("the shared keepalive ticker on TestClock", () => {
+  it.effect("each client on its own deadlines (first + jitter, then per interval while unanswered or due), stale after ping_max; one fiber for all", () =>
+    Effect.gen(function*() {
+      const { server } = makeServer({}, { clock: yield* Clock.Clock })
+      const a = new ClientDriver(server)
+      const b = new ClientDriver(server)
+      a.send(QUIET)
+      b.send(QUIET)
+      const stale: Array<string> = []
+      let due = false
+      let interval = 10_000
+      const ticker = new KeepaliveTicker<typeof a.conn>({
+        interval: () => interval,
+        pingMax: () => 2,
+        due: () => due,
+        onStale: (conn) => stale.push(conn.prefix)
+      })
+      yield* Effect.forkChild(ticker.run)
+      yield* Effect.yieldNow
+      // a (t = 0): first after 2000 + 0.5 · 20% · 2000 = 2200 ms; b (t = 100): after 1000 + 0, at 1100.
+      ticker.add(a.conn, yield* Clock.currentTimeMillis, 2000, 0.5)
+      yield* TestClock.adjust(100)
+      const eb = ticker.add(b.conn, yield* Clock.currentTimeMillis, 1000, 0)
+      yield* TestClock.adjust(999)
+      expect(b.output()).toBe("")
+      yield* TestClock.adjust(1)
+      expect(b.output()).toBe("PING\r\n")
+      expect(a.output()).toBe("")
+      yield* TestClock.adjust(1099)
+      expect(a.output()).toBe("")
+      yield* TestClock.adjust(1)
+      expect(a.output()).toBe("PING\r\n")
+      // b answers: at 11,100 nothing (not due); a unanswered: its second PING at 12,200.
+      b.send("PONG\r\n")
+      yield* TestClock.adjust(8900)
+      expect(b.output()).toBe("")
+      expect(a.output()).toBe("")
+      yield* TestClock.adjust(1100)
+      expect(a.output()).toBe("PING\r\n")
+      expect(b.output()).toBe("")
+      // A third would exceed ping_max = 2: a is stale at 22,200 and leaves the ticker.
+      // b (not due at 21,100) is next at 21,100 + the interval read then (5 s): 26,100.
+      interval = 5000
+      yield* TestClock.adjust(10_000)
+      expect(a.output()).toBe("-ERR 'Stale Connection'\r\n")
+      expect(a.conn.closeReason).toBe("Stale Connection")
+      expect(stale).toEqual([a.conn.prefix])
+      expect(ticker.size).toBe(1)
+      expect(b.output()).toBe("")
+      // b idle now (due): PINGs at 26,100 and 31,100.
+      due = true
+      yield* TestClock.adjust(3899)
+      expect(b.output()).toBe("")
+      yield* TestClock.adjust(1)
+      expect(b.output()).toBe("PING\r\n")
+      b.send("PONG\r\n")
+      yield* TestClock.adjust(5000)
+      expect(b.output()).toBe("PING\r\n")
+      // Removed (its session ended): no more PINGs.
+      ticker.remove(eb)
+      expect(ticker.size).toBe(0)
+      yield* TestClock.adjust(60_000)
+      expect(b.output()).toBe("")
     }))
 })
 
