@@ -219,7 +219,8 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     if (this.closing) return
     if (errText !== undefined) this.sendErr(errText)
     this.closeReason = reason
-    this.auth.closed()
+    // It no longer counts in its account (operator mode's `limits.conn`, /accstatz).
+    this.releaseAccount()
     this.stop = new Date(this.now())
     this.flush()
     this.written()
@@ -505,10 +506,13 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
    */
   removeAllSubscriptions(): void {
     for (const sub of this.subs.values()) this.server.router.removeLocal(sub)
-    if (this.accountBound) {
-      this.accountBound = false
-      this.account.connections--
-    }
+    this.releaseAccount()
+  }
+
+  private releaseAccount(): void {
+    if (!this.accountBound) return
+    this.accountBound = false
+    this.account.connections--
   }
 }
 

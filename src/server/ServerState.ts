@@ -18,7 +18,7 @@ import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import { SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
 import { configAccountGraph, operatorAccountGraph } from "../config/AccountsConfigFile.js"
-import { AccountConnections } from "./auth/AccountLimits.js"
+import { SubLimitLog } from "./auth/AccountLimits.js"
 import { AuthConfig } from "./auth/Auth.js"
 import { ClosedClient, type ClosingClient } from "./ClosedClient.js"
 import type { ClusterPort } from "./ClusterPort.js"
@@ -85,8 +85,8 @@ export class ServerState implements InterestListener {
   auth: AuthConfig
   /** What this server publishes in the system account: client events, request responses. */
   readonly system: SystemEvents = new SystemEvents(this, NATS_COMPAT_VERSION)
-  /** Client connections per account (operator mode's `limits.conn`). */
-  readonly accountConnections = new AccountConnections()
+  /** When each account last logged `maximum subscriptions exceeded` (operator mode). */
+  readonly subLimitLog = new SubLimitLog()
   private lastId = 0
 
   constructor(

@@ -10,7 +10,7 @@
  *
  * In operator mode the CONNECT's user JWT is checked (`OperatorAuth`), the reason of a refusal
  * logged as nats-server does, and a JWT user's account limits applied when it registers: the
- * account's connection count on this server (`AccountConnections`), the connection's
+ * account's connection count on this server (`Account.connections`), the connection's
  * subscription and payload limits (`maxSubscriptions`, `payloadLimit`).
  *
  * @since 0.1.0
@@ -27,7 +27,7 @@ import type { ServerOptions } from "../../config/ServerOptions.js"
 import { certificateUser, mapsCertificates } from "../TlsMap.js"
 import type { ConnectOptions } from "../ConnectOptions.js"
 import { type CloseReason, ErrText, maxPayload as payloadError } from "../../protocol/ProtocolError.js"
-import type { AccountConnections } from "./AccountLimits.js"
+import type { SubLimitLog } from "./AccountLimits.js"
 import { type AuthConfig, type AuthUser, type Credentials, describeUser, jwtUser, type Verdict } from "./Auth.js"
 import { connectionLimits } from "./OperatorAuth.js"
 import { type CompiledPermissions, DenyFilter, ResponseTracker } from "./Permissions.js"
@@ -43,7 +43,9 @@ export interface AuthenticatedConnection {
     readonly options: ServerOptions
     readonly log: LogShape
     readonly random: Random.Random
-    readonly accountConnections: AccountConnections
+    readonly subLimitLog: SubLimitLog
+    /** The accounts, for their connection counts (`limits.conn`). */
+    readonly router: { lookup(name: string): { readonly connections: number } | undefined }
   }
   readonly peerCert: CertNames | undefined
   /** The connection's clock (Effect's `Clock` of the server), in epoch milliseconds. */
@@ -168,10 +170,12 @@ export class ClientAuth {
     const login = user.jwt!
     const account = user.account!
     const limits = connectionLimits(login, server.options)
+    // Counted once bound (`bindAccount`, right after this); a reload re-registering the same
+    // account is counted already.
     if (this.countedAccount !== account) {
-      if (this.countedAccount !== undefined) server.accountConnections.remove(this.countedAccount)
       this.countedAccount = undefined
-      if (!server.accountConnections.tryAdd(account, limits.maxConnections)) {
+      const connections = server.router.lookup(account)?.connections ?? 0
+      if (limits.maxConnections !== undefined && connections >= limits.maxConnections) {
         // nats-server's `maxAccountConnExceeded` (sendErrAndErr), then its CONNECT error, logged again.
         this.conn.sendErr(ErrText.maxAccountConnections)
         server.log.error(`${this.conn.prefix}${ErrText.maxAccountConnections}`)
@@ -224,11 +228,6 @@ export class ClientAuth {
     )
   }
 
-  /** The connection is closing: it no longer counts in its account. */
-  closed(): void {
-    if (this.countedAccount !== undefined) this.conn.server.accountConnections.remove(this.countedAccount)
-    this.countedAccount = undefined
-  }
 
   /** Subscriptions this connection may hold; 0 = no limit (as `max_subscriptions`). */
   get maxSubscriptions(): number {
@@ -246,7 +245,7 @@ export class ClientAuth {
    */
   subscriptionLimit(): void {
     const account = this.countedAccount
-    if (account === undefined || this.conn.server.accountConnections.shouldLogSubLimit(account, this.conn.now())) {
+    if (account === undefined || this.conn.server.subLimitLog.shouldLog(account, this.conn.now())) {
       this.conn.server.log.error(`${this.conn.prefix}${ErrText.maxSubscriptions}`)
     }
     this.conn.sendErr(ErrText.maxSubscriptions)
