@@ -13,7 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
-import type { Parsed } from "../protocol/Parser.js"
+import type { MsgSink, Parsed } from "../protocol/Parser.js"
 import type { CloseReason } from "../protocol/ProtocolError.js"
 import type { InterestChange, Producer } from "../server/Router.js"
 import { ConnectionCore } from "../server/ConnectionCore.js"
@@ -32,7 +32,7 @@ export interface RouteIO {
   closed(): void
 }
 
-export class RouteConnection extends ConnectionCore implements Connection, RouteTarget {
+export class RouteConnection extends ConnectionCore implements Connection, RouteTarget, MsgSink {
   readonly kind = "Router" as const
   mark = 0
   readonly queueScratch: Array<string> = []
@@ -185,7 +185,7 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
    */
   apply(parsed: Parsed, from: number): number {
     const ops = parsed.ops
-    if (from === 0 && ops.length > 0) this.lastActivity = new Date(this.now())
+    if (from === 0 && (ops.length > 0 || parsed.sunk > 0)) this.lastActivity = new Date(this.now())
     let i = from
     for (; i < ops.length && !this.closing; i++) {
       const op = ops[i]!
@@ -229,16 +229,28 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
   }
 
   private routedMsg(op: Op.RouteMsg): void {
+    this.routed(op.account, op.subject, op.reply, op.queues, op.headerSize, op.payload)
+  }
+
+  /**
+   * MsgSink: a whole RMSG/HMSG straight from the parser, before any op of its batch (the hot
+   * path: no op object per message).
+   */
+  msg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, buf: Uint8Array, from: number, to: number): void {
+    if (!this.closing) this.routed(account, subject, reply, queues, headerSize, buf.subarray(from, to))
+  }
+
+  private routed(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void {
     this.inMsgs++
-    this.inBytes += op.payload.length
-    const acc = this.accountOf(op.account)
+    this.inBytes += payload.length
+    const acc = this.accountOf(account)
     if (acc === undefined) {
       // As nats-server (a static config never creates accounts on demand): dropped, at debug.
       const log = this.server.log
-      if (log.debugEnabled) log.debug(`${this.prefix}Unknown account "${op.account}" for routed message on subject: "${op.subject}"`)
+      if (log.debugEnabled) log.debug(`${this.prefix}Unknown account "${account}" for routed message on subject: "${subject}"`)
       return
     }
-    this.server.router.publishFromRoute(op.subject, op.reply, op.queues, op.headerSize, op.payload, acc)
+    this.server.router.publishFromRoute(subject, reply, queues, headerSize, payload, acc)
   }
 
   private routeSub(op: Op.RouteSub): void {

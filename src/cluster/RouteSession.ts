@@ -154,6 +154,7 @@ export const runRouteSession = (
       kind: "route",
       limits: { maxControlLine: o.maxControlLine, maxPayload: Infinity },
       handle,
+      sink: conn,
       writeDeadline: o.writeDeadline,
       onWritten: () => conn.written(),
       onWriteStall: () => {

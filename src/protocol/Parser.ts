@@ -108,6 +108,13 @@ export interface Scratch {
   tokSawCRLF: boolean
   /** Payload size of the head `lineToOp` returned last (saves a second object per message). */
   headSize: number
+  /** The fast paths' head, kept here instead of in an op object: account (routes), subject, reply. */
+  headAccount: string
+  headSubject: string
+  headReply: string | undefined
+  /** The sink of the running step, and how many messages it got. */
+  sink: MsgSink | undefined
+  sunk: number
   /** Set when the last line was a client HPUB that `pubHead` refused (see `Op.HpubRefused`). */
   hpubRefused: boolean
   /** The chunk `view` is a plain `Uint8Array` over (see `plainView`); cleared after each step. */
@@ -126,6 +133,11 @@ const newScratch = (): Scratch => ({
   tokEnd: new Int32Array(16),
   tokSawCRLF: false,
   headSize: 0,
+  headAccount: "",
+  headSubject: "",
+  headReply: undefined,
+  sink: undefined,
+  sunk: 0,
   hpubRefused: false,
   viewOf: undefined,
   view: NO_PAYLOAD,
@@ -160,6 +172,39 @@ export interface ParserState {
 export interface Parsed {
   readonly ops: Array<Op.Op>
   readonly error: ProtocolError | undefined
+  /** Messages this step handed to its `MsgSink` instead of `ops` (all before the first op). */
+  readonly sunk: number
+}
+
+/** A batch inside the parser, before `step` adds the sink's count. */
+interface Batch {
+  readonly ops: Array<Op.Op>
+  readonly error: ProtocolError | undefined
+}
+
+/**
+ * Where a step may hand whole messages directly, without an op object or a payload view per
+ * message (nats-server's parser calls `processPub`/`processRoutedMsgArgs` the same way). A client
+ * parser hands it its PUB/HPUB messages, a route parser its RMSG/HMSG messages; a server parser
+ * never uses it. Only messages that come before every op of the step's batch go to the sink (so
+ * the order of messages and ops is kept when the caller applies the batch after the step); the
+ * others stay `Pub`/`RouteMsg` ops.
+ *
+ * The payload is `buf[from, to)` (headers first when `headerSize` ≥ 0). Its bytes are never
+ * overwritten by the parser, so a view into them may be kept, as a `Pub` op's payload may.
+ * `account` is "" and `queues` undefined for a client's message.
+ */
+export interface MsgSink {
+  msg(
+    account: string,
+    subject: string,
+    reply: string | undefined,
+    queues: ReadonlyArray<string> | undefined,
+    headerSize: number,
+    buf: Uint8Array,
+    from: number,
+    to: number
+  ): void
 }
 
 /**
@@ -595,19 +640,26 @@ const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Buffer => {
  * Parse one chunk. Returns the next state and everything the chunk completed. After an error the
  * returned state is `failed` and further chunks produce nothing.
  */
-export const step = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed] => {
-  const r = stepChunk(state, chunk)
-  // Let the chunk go: an idle connection's scratch must not keep its last read alive.
+export const step = (state: ParserState, chunk: Uint8Array, sink?: MsgSink): [ParserState, Parsed] => {
   const sc = state.scratch
-  sc.viewOf = undefined
-  sc.view = NO_PAYLOAD
-  return r
+  sc.sink = sink
+  sc.sunk = 0
+  let r: [ParserState, Batch]
+  try {
+    r = stepChunk(state, chunk)
+  } finally {
+    // Let the chunk go: an idle connection's scratch must not keep its last read alive.
+    sc.sink = undefined
+    sc.viewOf = undefined
+    sc.view = NO_PAYLOAD
+  }
+  return [r[0], { ops: r[1].ops, error: r[1].error, sunk: sc.sunk }]
 }
 
-const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed] => {
+const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Batch] => {
   const ops: Array<Op.Op> = []
   if (state.failed) return [state, { ops, error: undefined }]
-  const fail = (error: ProtocolError): [ParserState, Parsed] => [
+  const fail = (error: ProtocolError): [ParserState, Batch] => [
     withCarry(state, undefined, undefined, -1, false, undefined, true),
     { ops, error }
   ]
@@ -632,8 +684,10 @@ const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Parsed]
     if (whole[aw.size] !== CR || whole[aw.size + 1] !== LF) {
       return fail(PE.unknownOp(kindName(state.kind), whole, aw.size))
     }
-    // A copy: the head belongs to the state, which must stay unchanged.
-    ops.push({ ...aw.head, payload: whole.subarray(0, aw.size) })
+    if (!sinkHead(state.kind, state.scratch, aw.head, whole, 0, aw.size)) {
+      // A copy: the head belongs to the state, which must stay unchanged.
+      ops.push({ ...aw.head, payload: whole.subarray(0, aw.size) })
+    }
     i = want
   }
 
@@ -713,7 +767,7 @@ const moreLine = (state: ParserState, buf: Buffer, from: number, to: number): Gr
 }
 
 /** The carried line goes on and this chunk has no line end either. */
-const carryMore = (state: ParserState, buf: Buffer, from: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+const carryMore = (state: ParserState, buf: Buffer, from: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Batch] => {
   if (state.lineArgs === IGNORE_REST) return [state, { ops, error: undefined }]
   const end = buf.length
   const line = state.line!
@@ -733,10 +787,10 @@ const carryMore = (state: ParserState, buf: Buffer, from: number, ops: Array<Op.
   return [withCarry(state, acc.buf.subarray(0, len), acc, state.lineArgs, true, state.awaiting, state.failed), { ops, error: undefined }]
 }
 
-type Fail = (error: ProtocolError) => [ParserState, Parsed]
+type Fail = (error: ProtocolError) => [ParserState, Batch]
 
 /** A line was refused: end the stream, telling the connection first when it was an HPUB. */
-const failLine = (sc: Scratch, error: ProtocolError, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+const failLine = (sc: Scratch, error: ProtocolError, ops: Array<Op.Op>, fail: Fail): [ParserState, Batch] => {
   if (sc.hpubRefused) {
     sc.hpubRefused = false
     ops.push(HPUB_REFUSED)
@@ -773,59 +827,183 @@ const subjectText = (sc: Scratch, buf: Buffer, s: number, e: number): string => 
 /** Where the arguments of a fast-path line end: before a final CR. */
 const argsEnd = (buf: Uint8Array, s: number, lf: number): number => (lf > s && buf[lf - 1] === CR ? lf - 1 : lf)
 
-const fastPub = (sc: Scratch, buf: Buffer, s: number, lf: number, maxControlLine: number, maxPayload: number): PayloadHead | undefined => {
-  if ((buf[s]! | 0x20) !== 112 || (buf[s + 1]! | 0x20) !== 117 || (buf[s + 2]! | 0x20) !== 98) return undefined
+const fastPub = (sc: Scratch, buf: Buffer, s: number, lf: number, maxControlLine: number, maxPayload: number): boolean => {
+  if ((buf[s]! | 0x20) !== 112 || (buf[s + 1]! | 0x20) !== 117 || (buf[s + 2]! | 0x20) !== 98) return false
   const b3 = buf[s + 3]
-  if (b3 !== SPACE && b3 !== TAB) return undefined
+  if (b3 !== SPACE && b3 !== TAB) return false
   const e = argsEnd(buf, s, lf)
   let i = skipBlanks(buf, s + 4, e)
-  if (e - i > maxControlLine) return undefined
+  if (e - i > maxControlLine) return false
   // Up to three tokens, subject [reply] size, found with positions in locals rather than through
   // `tokenize` (this line is most of the traffic). A CR inside the line changes where it ends and
   // a CR or LF is a token byte to a client's PUB: the general path handles both.
   const t0 = i
   const t0e = (i = tokenEnd(buf, i, e))
-  if (i < e && !isBlank(buf[i])) return undefined
+  if (i < e && !isBlank(buf[i])) return false
   const t1 = (i = skipBlanks(buf, i, e))
   const t1e = (i = tokenEnd(buf, i, e))
-  if (i < e && !isBlank(buf[i])) return undefined
+  if (i < e && !isBlank(buf[i])) return false
   const t2 = (i = skipBlanks(buf, i, e))
   const t2e = (i = tokenEnd(buf, i, e))
-  if (skipBlanks(buf, i, e) !== e || t1 === t1e) return undefined
+  if (skipBlanks(buf, i, e) !== e || t1 === t1e) return false
   const hasReply = t2 !== t2e
   const total = hasReply ? sizeOf(buf, t2, t2e) : sizeOf(buf, t1, t1e)
-  if (total < 0 || total > maxPayload) return undefined
+  if (total < 0 || total > maxPayload) return false
   sc.headSize = total
-  const subject = subjectText(sc, buf, t0, t0e)
-  const reply = hasReply ? bytes(buf, t1, t1e) : undefined
-  return { _tag: "Pub", subject, reply, headerSize: -1, payload: NO_PAYLOAD }
+  sc.headSubject = subjectText(sc, buf, t0, t0e)
+  sc.headReply = hasReply ? bytes(buf, t1, t1e) : undefined
+  return true
 }
 
 /** The route's counterpart: `RMSG account subject [reply] size` without queue groups. */
-const fastRouteMsg = (sc: Scratch, buf: Buffer, s: number, lf: number, maxControlLine: number): PayloadHead | undefined => {
+const fastRouteMsg = (sc: Scratch, buf: Buffer, s: number, lf: number, maxControlLine: number): boolean => {
   if ((buf[s]! | 0x20) !== 114 || (buf[s + 1]! | 0x20) !== 109 || (buf[s + 2]! | 0x20) !== 115 || (buf[s + 3]! | 0x20) !== 103) {
-    return undefined
+    return false
   }
   const b4 = buf[s + 4]
-  if (b4 !== SPACE && b4 !== TAB) return undefined
+  if (b4 !== SPACE && b4 !== TAB) return false
   const e = argsEnd(buf, s, lf)
-  if (e - (s + 5) > maxControlLine) return undefined
+  if (e - (s + 5) > maxControlLine) return false
   const n = tokenize(sc, buf, s + 5, e)
   // A CR inside the line changes where it ends (an LF is rare, `RMSG \n…`): the general path.
-  if (sc.tokSawCRLF) return undefined
-  if (n !== 3 && n !== 4) return undefined
+  if (sc.tokSawCRLF) return false
+  if (n !== 3 && n !== 4) return false
   const starts = sc.tokStart
   const ends = sc.tokEnd
   // A lone `+` or `|` would be a queue marker without queues: the general path reports it.
-  if (n === 4 && ends[2]! - starts[2]! === 1 && (buf[starts[2]!] === 43 || buf[starts[2]!] === 124)) return undefined
+  if (n === 4 && ends[2]! - starts[2]! === 1 && (buf[starts[2]!] === 43 || buf[starts[2]!] === 124)) return false
   const total = size(sc, buf, n - 1)
-  if (total < 0) return undefined
+  if (total < 0) return false
   sc.headSize = total
   const a = starts[0]!
-  const account = ends[0]! - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : text(sc, buf, 0)
-  const subject = subjectText(sc, buf, starts[1]!, ends[1]!)
-  const reply = n === 4 ? text(sc, buf, 2) : undefined
-  return { _tag: "RouteMsg", account, subject, reply, queues: undefined, headerSize: -1, payload: NO_PAYLOAD }
+  sc.headAccount = ends[0]! - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : text(sc, buf, 0)
+  sc.headSubject = subjectText(sc, buf, starts[1]!, ends[1]!)
+  sc.headReply = n === 4 ? text(sc, buf, 2) : undefined
+  return true
+}
+
+// The strictest and most common form of those lines — single spaces, digits, CRLF — is read in one
+// pass by a scanner that needs no line end found first and compares the subject with the last one
+// while it goes. Anything else (tabs, runs of blanks, a bare LF, a line not complete in the chunk, a
+// limit) gives -1 and the line takes the tolerant fast path or the general one, which decide it.
+
+/**
+ * Scan the subject token at `i` (up to a space) of a strict fast line, comparing it with the last
+ * subject on the way; sets `headSubject`. Returns the position of the space, or -1.
+ */
+const scanSubject = (sc: Scratch, buf: Buffer, i: number, end: number): number => {
+  const t0 = i
+  const last = sc.lastSubjectBytes
+  const lastLen = sc.lastSubjectLen
+  let same = true
+  for (;;) {
+    if (i === end) return -1
+    const b = buf[i]!
+    if (b === SPACE) break
+    if (b === TAB || b === CR || b === LF) return -1
+    if (same && (i - t0 >= lastLen || last[i - t0] !== b)) same = false
+    i++
+  }
+  const n = i - t0
+  if (n === 0) return -1
+  if (same && n === lastLen) {
+    sc.headSubject = sc.lastSubject
+  } else {
+    const subject = bytes(buf, t0, i)
+    if (n <= last.length) {
+      for (let k = 0; k < n; k++) last[k] = buf[t0 + k]!
+      sc.lastSubjectLen = n
+      sc.lastSubject = subject
+    }
+    sc.headSubject = subject
+  }
+  return i
+}
+
+/**
+ * After the subject of a strict fast line: `[reply ]size\r\n` from `i`. Sets `headReply` and
+ * `headSize`; returns the position of the LF, or -1. `quoteMarker`: a lone `+` or `|` may not be
+ * the reply (a route's queue marker: the general path reports it).
+ */
+const scanTail = (sc: Scratch, buf: Buffer, i: number, end: number, quoteMarker: boolean): number => {
+  const t1 = i
+  let n = 0
+  let digits = true
+  let b = 0
+  for (;;) {
+    if (i === end) return -1
+    b = buf[i]!
+    if (b === SPACE || b === CR) break
+    if (b === TAB || b === LF) return -1
+    const d = b - 48
+    if (d < 0 || d > 9) digits = false
+    else n = n * 10 + d
+    i++
+  }
+  const t1e = i
+  if (t1e === t1) return -1
+  if (b === SPACE) {
+    if (quoteMarker && t1e - t1 === 1 && (buf[t1] === 43 || buf[t1] === 124)) return -1
+    const t2 = ++i
+    n = 0
+    for (;;) {
+      if (i === end) return -1
+      b = buf[i]!
+      if (b === CR) break
+      const d = b - 48
+      if (d < 0 || d > 9) return -1
+      n = n * 10 + d
+      i++
+    }
+    if (i === t2 || i - t2 > MAX_SIZE_DIGITS) return -1
+    sc.headReply = bytes(buf, t1, t1e)
+  } else {
+    if (!digits || t1e - t1 > MAX_SIZE_DIGITS) return -1
+    sc.headReply = undefined
+  }
+  // `i` is at a CR: the line must end here.
+  if (i + 1 === end || buf[i + 1] !== LF) return -1
+  sc.headSize = n
+  return i + 1
+}
+
+/** A client's `PUB subject [reply] size\r\n`, strictly; the position of its LF, or -1. */
+const scanPub = (sc: Scratch, buf: Buffer, s: number, end: number, maxControlLine: number, maxPayload: number): number => {
+  if (end - s < 9 || (buf[s]! | 0x20) !== 112 || (buf[s + 1]! | 0x20) !== 117 || (buf[s + 2]! | 0x20) !== 98 || buf[s + 3] !== SPACE) {
+    return -1
+  }
+  const sp = scanSubject(sc, buf, s + 4, end)
+  if (sp < 0) return -1
+  const lf = scanTail(sc, buf, sp + 1, end, false)
+  // The arguments run from s + 4 to the CR at lf - 1.
+  if (lf < 0 || lf - 1 - (s + 4) > maxControlLine || sc.headSize > maxPayload) return -1
+  return lf
+}
+
+/** A route's `RMSG account subject [reply] size\r\n`, strictly; the position of its LF, or -1. */
+const scanRouteMsg = (sc: Scratch, buf: Buffer, s: number, end: number, maxControlLine: number): number => {
+  if (
+    end - s < 12 || (buf[s]! | 0x20) !== 114 || (buf[s + 1]! | 0x20) !== 109 || (buf[s + 2]! | 0x20) !== 115 ||
+    (buf[s + 3]! | 0x20) !== 103 || buf[s + 4] !== SPACE
+  ) {
+    return -1
+  }
+  const a = s + 5
+  let i = a
+  for (;;) {
+    if (i === end) return -1
+    const b = buf[i]!
+    if (b === SPACE) break
+    if (b === TAB || b === CR || b === LF) return -1
+    i++
+  }
+  if (i === a) return -1
+  sc.headAccount = i - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : bytes(buf, a, i)
+  const sp = scanSubject(sc, buf, i + 1, end)
+  if (sp < 0) return -1
+  const lf = scanTail(sc, buf, sp + 1, end, true)
+  if (lf < 0 || lf - 1 - a > maxControlLine) return -1
+  return lf
 }
 
 /** Which fast path the loop takes (see `initial`'s `fastPaths`). */
@@ -834,7 +1012,7 @@ const FAST_PUB = 1
 const FAST_RMSG = 2
 
 /** The main loop over complete lines and payloads in `buf` from `i`. */
-const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Batch] => {
   const end = buf.length
   // Everything the per-message work needs from the state, loaded once per chunk.
   const kind = state.kind
@@ -842,20 +1020,39 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
   const sc = state.scratch
   const maxControlLine = state.limits.maxControlLine
   const maxPayload = state.limits.maxPayload
+  const sink = sc.sink
   while (i < end) {
-    let lf = buf.indexOf(LF, i)
-    if (lf < 0) return carryLine(state, buf, i, ops, fail)
-    // Rare: `SUB \n…`, `CONNECT\n…` — the LF is the first byte of the arguments, not the line end.
-    const before = buf[lf - 1]
-    if ((before === SPACE || before === TAB || lf - i === 7 || lf - i === 4) && lfStartsArgs(kind, buf, i, lf)) {
-      lf = buf.indexOf(LF, lf + 1)
+    let lf = fast === FAST_NONE ? -1 : fast === FAST_PUB ? scanPub(sc, buf, i, end, maxControlLine, maxPayload) : scanRouteMsg(sc, buf, i, end, maxControlLine)
+    let hit = lf >= 0
+    if (!hit) {
+      lf = buf.indexOf(LF, i)
       if (lf < 0) return carryLine(state, buf, i, ops, fail)
+      // Rare: `SUB \n…`, `CONNECT\n…` — the LF is the first byte of the arguments, not the line end.
+      const before = buf[lf - 1]
+      if ((before === SPACE || before === TAB || lf - i === 7 || lf - i === 4) && lfStartsArgs(kind, buf, i, lf)) {
+        lf = buf.indexOf(LF, lf + 1)
+        if (lf < 0) return carryLine(state, buf, i, ops, fail)
+      }
+      // fastPub only for clients: its max_payload check is the client's.
+      if (lf - i > 6 && fast !== FAST_NONE) {
+        hit = fast === FAST_PUB ? fastPub(sc, buf, i, lf, maxControlLine, maxPayload) : fastRouteMsg(sc, buf, i, lf, maxControlLine)
+      }
     }
     let head: LineResult | undefined = undefined
-    if (lf - i > 6) {
-      // fastPub only for clients: its max_payload check is the client's.
-      if (fast === FAST_PUB) head = fastPub(sc, buf, i, lf, maxControlLine, maxPayload)
-      else if (fast === FAST_RMSG) head = fastRouteMsg(sc, buf, i, lf, maxControlLine)
+    if (hit) {
+      const size = sc.headSize
+      const from = lf + 1
+      const crAt = from + size
+      if (sink !== undefined && ops.length === 0 && crAt + 1 < end && buf[crAt] === CR && buf[crAt + 1] === LF) {
+        // The hot path: the whole message straight to the sink, no op object, no payload view.
+        sc.sunk++
+        sink.msg(fast === FAST_PUB ? "" : sc.headAccount, sc.headSubject, sc.headReply, undefined, -1, plainView(sc, buf), from, crAt)
+        i = crAt + 2
+        continue
+      }
+      head = fast === FAST_PUB
+        ? { _tag: "Pub", subject: sc.headSubject, reply: sc.headReply, headerSize: -1, payload: NO_PAYLOAD }
+        : { _tag: "RouteMsg", account: sc.headAccount, subject: sc.headSubject, reply: sc.headReply, queues: undefined, headerSize: -1, payload: NO_PAYLOAD }
     }
     if (head === undefined) head = parseLine(state, buf, i, lf)
     if (head instanceof PE.ProtocolError) return failLine(sc, head, ops, fail)
@@ -907,6 +1104,25 @@ const plainView = (sc: Scratch, buf: Uint8Array): Uint8Array => {
 }
 
 /**
+ * Hand a whole message to the step's sink, if it has one and takes this kind of message (a
+ * client's PUB/HPUB, a route's RMSG/HMSG); the caller has checked that no op precedes it.
+ */
+const sinkHead = (kind: PeerKind, sc: Scratch, head: PayloadHead, buf: Uint8Array, from: number, to: number): boolean => {
+  const sink = sc.sink
+  if (sink === undefined) return false
+  if (head._tag === "Pub") {
+    if (kind !== "client") return false
+    sink.msg("", head.subject, head.reply, undefined, head.headerSize, buf, from, to)
+  } else if (head._tag === "RouteMsg") {
+    sink.msg(head.account, head.subject, head.reply, head.queues, head.headerSize, buf, from, to)
+  } else {
+    return false
+  }
+  sc.sunk++
+  return true
+}
+
+/**
  * The payload of `head` starts at `from`. If it is whole in `buf`, emit the op and return
  * undefined; otherwise return the final result of this step with the payload awaiting more bytes.
  */
@@ -918,7 +1134,7 @@ const takePayload = (
   buf: Uint8Array,
   from: number,
   ops: Array<Op.Op>
-): [ParserState, Parsed] | undefined => {
+): [ParserState, Batch] | undefined => {
   const need = size + 2
   const avail = buf.length - from
   if (avail >= need) {
@@ -927,6 +1143,7 @@ const takePayload = (
       pubLine(state, head, ops, false)
       return [withCarry(state, state.line, state.lineAcc, state.lineArgs, state.lineSplit, state.awaiting, true), { ops, error: PE.unknownOp(kindName(state.kind), buf, crAt) }]
     }
+    if (ops.length === 0 && sinkHead(state.kind, sc, head, plainView(sc, buf), from, crAt)) return undefined
     ;(head as Mutable<PayloadHead>).payload = plainView(sc, buf).subarray(from, crAt)
     ops.push(head)
     return undefined
@@ -948,7 +1165,7 @@ const pubLine = (state: ParserState, head: PayloadHead, ops: Array<Op.Op>, reche
 }
 
 /** Keep an unfinished line for the next chunk, failing early when it cannot become valid. */
-const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Parsed] => {
+const carryLine = (state: ParserState, buf: Uint8Array, s: number, ops: Array<Op.Op>, fail: Fail): [ParserState, Batch] => {
   const e = buf.length
   // Ignore a trailing CR when judging what the line could become.
   const judgeEnd = e > s && buf[e - 1] === CR ? e - 1 : e

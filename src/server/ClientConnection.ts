@@ -15,7 +15,7 @@ import * as Result from "effect/Result"
 import { toText } from "../protocol/ByteString.js"
 import * as Encoder from "../protocol/Encoder.js"
 import type * as Op from "../protocol/Op.js"
-import type { Parsed } from "../protocol/Parser.js"
+import type { MsgSink, Parsed } from "../protocol/Parser.js"
 import { type CloseReason, ErrText } from "../protocol/ProtocolError.js"
 import { isValidLiteralSubject, isValidQueueName, isValidSubject } from "../subjects/Subject.js"
 import type { Verdict } from "./auth/Auth.js"
@@ -38,7 +38,7 @@ export interface SessionIO {
 /** The 503 status header of a no-responders reply: `NATS/1.0 503\r\n\r\n`. */
 const NO_RESPONDERS = Buffer.from("NATS/1.0 503\r\n\r\n")
 
-export class ClientConnection extends ConnectionCore implements Connection, Subscriber, InfoListener {
+export class ClientConnection extends ConnectionCore implements Connection, Subscriber, InfoListener, MsgSink {
   readonly kind = "Client" as const
   readonly subs = new Map<string, LocalSubscription>()
 
@@ -231,7 +231,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   /** Apply one parsed batch, then flush everything it touched. */
   apply(parsed: Parsed): void {
-    if (parsed.ops.length > 0) this.lastActivity = new Date(this.now())
+    if (parsed.ops.length > 0 || parsed.sunk > 0) this.lastActivity = new Date(this.now())
     this.run(parsed, 0)
   }
 
@@ -277,19 +277,19 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
    * What nats-server checks on a PUB/HPUB control line, before its payload: auth, headers, and in
    * pedantic mode the subject. False when the connection was closed.
    */
-  private checkPubLine(op: Op.Pub | Op.PubLine): boolean {
+  private checkPubLine(subject: string, headerSize: number): boolean {
     if (!this.connected && this.server.authRequired() && !this.auth.noAuthUserFirstOp()) {
       this.authViolation()
       return false
     }
-    if (op.headerSize >= 0 && !this.headers) {
+    if (headerSize >= 0 && !this.headers) {
       this.server.log.error(`${this.prefix}message headers not supported`)
       this.close("Protocol Violation")
       return false
     }
     // nats-server 2.9 (live): pedantic only *reports* a publish subject that is not a valid literal;
     // the message is still routed (`-ERR 'Invalid Publish Subject'`, `+OK`, then the MSGs).
-    if (this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
+    if (this.pedantic && !isValidLiteralSubject(subject)) this.sendErr(ErrText.invalidPublishSubject)
     return true
   }
 
@@ -298,35 +298,49 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
    * re-checks a line whose payload spills into the next read (see `Op.PubLine`).
    */
   private pubLine(op: Op.PubLine): void {
-    if (!this.checkPubLine(op)) return
+    if (!this.checkPubLine(op.subject, op.headerSize)) return
     if (op.recheck && this.pedantic && !isValidLiteralSubject(op.subject)) this.sendErr(ErrText.invalidPublishSubject)
     this.pubLineChecked = true
   }
 
   private pub(op: Op.Pub): void {
+    this.publish(op.subject, op.reply, op.headerSize, op.payload, 0, op.payload.length)
+  }
+
+  /**
+   * MsgSink: a whole PUB/HPUB straight from the parser, before any op of its batch (the hot
+   * path: no op object, and no payload view unless someone receives it).
+   */
+  msg(_account: string, subject: string, reply: string | undefined, _queues: ReadonlyArray<string> | undefined, headerSize: number, buf: Uint8Array, from: number, to: number): void {
+    if (!this.closing) this.publish(subject, reply, headerSize, buf, from, to)
+  }
+
+  /** One PUB/HPUB whose payload is `buf[from, to)`. */
+  private publish(subject: string, reply: string | undefined, hdr: number, buf: Uint8Array, from: number, to: number): void {
     if (this.pubLineChecked) this.pubLineChecked = false
-    else if (!this.checkPubLine(op)) return
+    else if (!this.checkPubLine(subject, hdr)) return
+    const size = to - from
     // Account or user JWT limits below the server's max_payload (the parser checked that one).
-    if (op.payload.length > this.auth.payloadLimit) return this.auth.payloadViolation(op.payload.length)
+    if (size > this.auth.payloadLimit) return this.auth.payloadViolation(size)
     this.inMsgs++
-    this.inBytes += op.payload.length
-    if (this.server.log.traceEnabled) this.tracePub(op)
+    this.inBytes += size
+    if (this.server.log.traceEnabled) this.tracePub(subject, reply, hdr, buf.subarray(from, to))
     const perms = this.auth.permissions
-    if (perms !== undefined && perms.checksPublish && !this.auth.mayPublish(perms, op.subject)) return this.auth.publishViolation(op.subject)
+    if (perms !== undefined && perms.checksPublish && !this.auth.mayPublish(perms, subject)) return this.auth.publishViolation(subject)
     // The verbose +OK goes out before any delivery (to this client's own subs or a 503).
     if (this.verbose) this.ok()
     // An HPUB with an empty header block (`HPUB foo 0 5`) is routed as a plain message (nats-server: MSG).
-    const headerSize = op.headerSize > 0 ? op.headerSize : -1
-    const delivered = this.server.router.publishLocal(this, op.subject, op.reply, headerSize, op.payload, this.account)
-    if (delivered === 0 && this.noResponders && op.reply !== undefined) this.noRespondersReply(op.reply)
+    const headerSize = hdr > 0 ? hdr : -1
+    const delivered = this.server.router.publishLocalRange(this, subject, reply, headerSize, buf, from, to, this.account)
+    if (delivered === 0 && this.noResponders && reply !== undefined) this.noRespondersReply(reply)
   }
 
-  private tracePub(op: Op.Pub): void {
-    const subject = toText(op.subject)
-    const reply = op.reply === undefined ? undefined : toText(op.reply)
-    const head = op.headerSize >= 0 ? `HPUB ${subject}${reply ? " " + reply : ""} ${op.headerSize} ${op.payload.length}` : `PUB ${subject}${reply ? " " + reply : ""} ${op.payload.length}`
+  private tracePub(subj: string, rep: string | undefined, headerSize: number, payload: Uint8Array): void {
+    const subject = toText(subj)
+    const reply = rep === undefined ? undefined : toText(rep)
+    const head = headerSize >= 0 ? `HPUB ${subject}${reply ? " " + reply : ""} ${headerSize} ${payload.length}` : `PUB ${subject}${reply ? " " + reply : ""} ${payload.length}`
     this.server.log.trace(`${this.prefix}<<- [${head}]`)
-    this.server.log.trace(`${this.prefix}<<- MSG_PAYLOAD: [${JSON.stringify(Buffer.from(op.payload).toString("utf8"))}]`)
+    this.server.log.trace(`${this.prefix}<<- MSG_PAYLOAD: [${JSON.stringify(Buffer.from(payload).toString("utf8"))}]`)
   }
 
   /** Nobody had interest: answer the requester's own reply subscription with a 503 status. */

@@ -136,6 +136,7 @@ export const runClientSession = (
         conn.apply(parsed)
         return afterBatch()
       },
+      sink: conn,
       writeDeadline: o.writeDeadline,
       onWritten: () => conn.written(),
       onWriteStall: () => {

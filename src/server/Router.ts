@@ -322,6 +322,36 @@ export class Router {
   }
 
   /**
+   * `publishLocal` for a payload that is `buf[start, end)`: the payload view is made only when
+   * the subject has interest (a message nobody receives costs no allocation). Same counts, same result.
+   */
+  publishLocalRange(
+    from: Publisher,
+    subject: string,
+    reply: string | undefined,
+    headerSize: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    account: Account = this.global
+  ): number {
+    const result = account.index.match(subject)
+    if (result.plain.length === 0 && result.queues.length === 0) {
+      const size = end - start
+      const stats = this.stats
+      stats.inMsgs++
+      stats.inBytes += size
+      if (!this.forwarding) {
+        const accStats = account.stats
+        accStats.inMsgs++
+        accStats.inBytes += size
+      }
+      return 0
+    }
+    return this.publishLocal(from, subject, reply, headerSize, buf.subarray(start, end), account)
+  }
+
+  /**
    * Route a message published by a local client (or in-process publisher) in `account`: to local
    * subscribers and to each route with interest, once. Returns how many deliveries were made
    * (local + routes + service imports), which decides no-responders.

@@ -141,6 +141,12 @@ export interface SessionSpec {
    * read is parsed, if anything (undefined on the hot path).
    */
   readonly handle: (parsed: Parser.Parsed) => Effect.Effect<void> | undefined
+  /**
+   * Where the parser may hand whole messages directly (see `Parser.MsgSink`); `handle` still gets
+   * every batch that had any. Only the synchronous pump on a Node socket uses it: there a batch
+   * is applied right after its step, so the sink's messages and the batch's ops stay in order.
+   */
+  readonly sink?: Parser.MsgSink | undefined
   readonly writeDeadline: number
   /** The socket did not take a write within write_deadline. */
   readonly onWriteStall: () => void
@@ -286,14 +292,14 @@ class DirectPump {
   private read(chunk: Uint8Array): void {
     try {
       this.spec.onRead?.(chunk)
-      const [next, parsed] = Parser.step(this.state, chunk)
+      const [next, parsed] = Parser.step(this.state, chunk, this.spec.sink)
       this.state = next
       if (parsed.error !== undefined) {
         // The parser is done: nothing after the violation is read (its batch still runs).
         this.finished = true
         this.queue = []
       }
-      if (parsed.ops.length === 0 && parsed.error === undefined) return
+      if (parsed.ops.length === 0 && parsed.error === undefined && parsed.sunk === 0) return
       const wait = this.spec.handle(parsed)
       if (wait !== undefined) {
         this.held = true

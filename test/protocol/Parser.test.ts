@@ -11,18 +11,35 @@ import { ErrText } from "../../src/protocol/ProtocolError.js"
 const limits: Parser.ParserLimits = { maxControlLine: 4096, maxPayload: 1024 * 1024 }
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"))
 
-/** Parse `chunks` in order; collect ops and the final error. */
-const parseAll = (kind: Parser.PeerKind, chunks: ReadonlyArray<Uint8Array>, lim = limits, fastPaths = true) => {
+/**
+ * A sink that turns every message it gets back into the op the parser would have made (payload
+ * copied out of the chunk), in the order it got them.
+ */
+const collectingSink = (kind: Parser.PeerKind, ops: Array<Op.Op>): Parser.MsgSink & { count: number } => ({
+  count: 0,
+  msg(account, subject, reply, queues, headerSize, buf, from, to) {
+    this.count++
+    const payload = Uint8Array.from(buf.subarray(from, to))
+    ops.push(kind === "client" ? { _tag: "Pub", subject, reply, headerSize, payload } : { _tag: "RouteMsg", account, subject, reply, queues, headerSize, payload })
+  }
+})
+
+/** Parse `chunks` in order; collect ops and the final error. `sink`: hand messages to a sink first. */
+const parseAll = (kind: Parser.PeerKind, chunks: ReadonlyArray<Uint8Array>, lim = limits, fastPaths = true, sink = false) => {
   let state = Parser.initial(kind, lim, { fastPaths })
   const ops: Array<Op.Op> = []
+  const collect = sink ? collectingSink(kind, ops) : undefined
   let error: Parser.Parsed["error"]
+  let sunk = 0
   for (const c of chunks) {
-    const [next, parsed] = Parser.step(state, c)
+    const [next, parsed] = Parser.step(state, c, collect)
     state = next
     ops.push(...parsed.ops)
+    sunk += parsed.sunk
     if (parsed.error !== undefined) error = parsed.error
   }
-  return { ops, error, state }
+  if (collect !== undefined) expect(collect.count).toBe(sunk)
+  return { ops, error, state, sunk }
 }
 
 /** Ops compared structurally, with payloads as plain arrays; the chunking-dependent PubLine notices left out. */
@@ -206,6 +223,9 @@ describe("Parser", () => {
         const split = parseAll(kind, splitAt(wire, cuts))
         expect(split.error).toBeUndefined()
         expect(norm(split.ops)).toEqual(norm(ops))
+        const sunk = parseAll(kind, splitAt(wire, cuts), limits, true, true)
+        expect(sunk.error).toBeUndefined()
+        expect(norm(sunk.ops)).toEqual(norm(ops))
       }),
       { numRuns: 300 }
     )
@@ -347,6 +367,13 @@ describe("Parser", () => {
           expect(fast.error?.errText).toEqual(general.error?.errText)
           expect(fast.error?.detail).toEqual(general.error?.detail)
           expect(fast.state.failed).toBe(general.state.failed)
+          // Handing messages to a sink (either path) changes nothing but who gets them.
+          for (const fastPaths of [true, false]) {
+            const sunk = parseAll(kind, chunks, lim, fastPaths, true)
+            expect(full(sunk.ops)).toEqual(full(general.ops))
+            expect(sunk.error?.detail).toEqual(general.error?.detail)
+            expect(sunk.state.failed).toBe(general.state.failed)
+          }
         }
       ),
       { numRuns: 1000 }
@@ -364,9 +391,10 @@ describe("Parser", () => {
         const r = parseAll(kind, [bytes(line)])
         for (const op of r.ops) tags.add(`${kind}:${op._tag}`)
         if (r.error !== undefined) tags.add(`${kind}:error`)
+        if (parseAll(kind, [bytes(line)], limits, true, true).sunk > 0) tags.add(`${kind}:sunk`)
       }
     }
-    for (const t of ["client:Pub", "client:error", "route:RouteMsg", "route:error", "client:Sub"]) expect(tags).toContain(t)
+    for (const t of ["client:Pub", "client:error", "client:sunk", "route:RouteMsg", "route:error", "route:sunk", "client:Sub"]) expect(tags).toContain(t)
   })
 
   it("lifts into a Stream that ends after an error", async () => {
