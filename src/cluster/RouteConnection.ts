@@ -237,7 +237,8 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
    * path: no op object per message).
    */
   msg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, buf: Uint8Array, from: number, to: number): void {
-    if (!this.closing) this.routed(account, subject, reply, queues, headerSize, buf.subarray(from, to))
+    // A view made directly costs about half of a `subarray` (no species lookup).
+    if (!this.closing) this.routed(account, subject, reply, queues, headerSize, new Uint8Array(buf.buffer, buf.byteOffset + from, to - from))
   }
 
   private routed(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void {

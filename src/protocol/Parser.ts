@@ -895,28 +895,33 @@ const scanSubject = (sc: Scratch, buf: Buffer, i: number, end: number): number =
   const t0 = i
   const last = sc.lastSubjectBytes
   const lastLen = sc.lastSubjectLen
-  let same = true
+  // The common case: the last subject again. Its bytes came from a token, so they hold no blank,
+  // CR or LF: equal bytes followed by a space are this token, compared in a tight loop.
+  const stop = t0 + lastLen
+  if (lastLen > 0 && stop < end && buf[stop] === SPACE) {
+    let k = 0
+    while (k < lastLen && buf[t0 + k] === last[k]) k++
+    if (k === lastLen) {
+      sc.headSubject = sc.lastSubject
+      return stop
+    }
+  }
   for (;;) {
     if (i === end) return -1
     const b = buf[i]!
     if (b === SPACE) break
     if (b === TAB || b === CR || b === LF) return -1
-    if (same && (i - t0 >= lastLen || last[i - t0] !== b)) same = false
     i++
   }
   const n = i - t0
   if (n === 0) return -1
-  if (same && n === lastLen) {
-    sc.headSubject = sc.lastSubject
-  } else {
-    const subject = bytes(buf, t0, i)
-    if (n <= last.length) {
-      for (let k = 0; k < n; k++) last[k] = buf[t0 + k]!
-      sc.lastSubjectLen = n
-      sc.lastSubject = subject
-    }
-    sc.headSubject = subject
+  const subject = bytes(buf, t0, i)
+  if (n <= last.length) {
+    for (let k = 0; k < n; k++) last[k] = buf[t0 + k]!
+    sc.lastSubjectLen = n
+    sc.lastSubject = subject
   }
+  sc.headSubject = subject
   return i
 }
 
@@ -1021,6 +1026,8 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
   const maxControlLine = state.limits.maxControlLine
   const maxPayload = state.limits.maxPayload
   const sink = sc.sink
+  // What the sink gets: a plain view of the chunk, made once for all its messages.
+  const view = sink === undefined ? buf : plainView(sc, buf)
   while (i < end) {
     let lf = fast === FAST_NONE ? -1 : fast === FAST_PUB ? scanPub(sc, buf, i, end, maxControlLine, maxPayload) : scanRouteMsg(sc, buf, i, end, maxControlLine)
     let hit = lf >= 0
@@ -1046,7 +1053,7 @@ const loop = (state: ParserState, buf: Buffer, i: number, ops: Array<Op.Op>, fai
       if (sink !== undefined && ops.length === 0 && crAt + 1 < end && buf[crAt] === CR && buf[crAt + 1] === LF) {
         // The hot path: the whole message straight to the sink, no op object, no payload view.
         sc.sunk++
-        sink.msg(fast === FAST_PUB ? "" : sc.headAccount, sc.headSubject, sc.headReply, undefined, -1, plainView(sc, buf), from, crAt)
+        sink.msg(fast === FAST_PUB ? "" : sc.headAccount, sc.headSubject, sc.headReply, undefined, -1, view, from, crAt)
         i = crAt + 2
         continue
       }

@@ -348,7 +348,8 @@ export class Router {
       }
       return 0
     }
-    return this.publishLocal(from, subject, reply, headerSize, buf.subarray(start, end), account)
+    // A view made directly costs about half of a `subarray` (no species lookup).
+    return this.publishLocal(from, subject, reply, headerSize, new Uint8Array(buf.buffer, buf.byteOffset + start, end - start), account)
   }
 
   /**
