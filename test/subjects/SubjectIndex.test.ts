@@ -292,6 +292,27 @@ describe("SubjectIndex examples", () => {
     expect(index.stats()).toMatchObject({ matches: 2, cacheHits: 1, cacheSize: 1 })
   })
 
+  it("the subject matched last is answered again until any change or eviction", () => {
+    const index = new SubjectIndex<Sub>({ cacheSize: 1 })
+    const subject = "foo.bar"
+    expect(index.match(subject)).toEqual({ plain: [], queues: [] })
+    expect(index.match(subject)).toEqual({ plain: [], queues: [] })
+    // A literal and a wildcard subscription both reach it, and their removal is seen as well.
+    const lit = sub("foo.bar")
+    index.insert(lit)
+    expect(index.match(subject).plain).toEqual([lit])
+    const wc = sub("foo.*")
+    index.insert(wc)
+    expect(index.match(subject).plain).toEqual([lit, wc])
+    index.remove(lit)
+    expect(index.match(subject).plain).toEqual([wc])
+    // Another subject evicts it from the one-entry cache; a later change must still be seen.
+    index.match("other")
+    index.remove(wc)
+    expect(index.match(subject).plain).toEqual([])
+    expect(index.stats()).toMatchObject({ matches: 7, cacheHits: 1 })
+  })
+
   it("request/reply churn does not flush unrelated cache entries", () => {
     const index = new SubjectIndex<Sub>()
     const hot = ["orders.new", "orders.paid", "metrics.cpu", "metrics.mem"]
@@ -406,9 +427,15 @@ describe("SubjectIndex properties", () => {
         const model = new Model()
         for (const cmd of cmds) {
           model.apply(cmd, index)
-          // Every subject twice: the first pass may fill the cache, the second must hit it correctly.
+          // The subject matched last before the change (the index remembers it) first: the change
+          // must be seen there too.
+          const last = UNIVERSE[UNIVERSE.length - 1]!
+          expect(canonOfResult(index.match(last))).toEqual(canonOfModel(model.live, last))
+          // Every subject twice: the first pass may fill the cache, the second must hit it correctly;
+          // each one twice in a row (the second from the remembered last match).
           for (let pass = 0; pass < 2; pass++) {
             for (const s of UNIVERSE) {
+              expect(canonOfResult(index.match(s))).toEqual(canonOfModel(model.live, s))
               expect(canonOfResult(index.match(s))).toEqual(canonOfModel(model.live, s))
             }
           }
