@@ -20,6 +20,10 @@
 const CHUNK = 64 * 1024
 const FIRST_CHUNK = 2 * 1024
 const NONE = Buffer.alloc(0)
+/** Rewinds in a row after which a connection keeps its small first chunk (see `rewind`). */
+const BUSY_REWINDS = 8
+/** Longest gap (ms) between two rewinds that still counts as "in a row". */
+const BUSY_GAP_MS = 1000
 
 interface FastWrites {
   utf8Write(s: string, offset: number): number
@@ -43,6 +47,10 @@ export class OutBuffer {
   private fullBytes = 0
   /** The chunk `take` let go of when it was nearly used up, until `rewind` may reuse it. */
   private retired: Buffer | undefined = undefined
+  /** Rewinds of a small chunk in a row, each within `BUSY_GAP_MS` of the one before. */
+  private busyRewinds = 0
+  /** When the last small chunk was rewound (ms, `Date.now`). */
+  private lastRewind = 0
 
   /** Bytes appended and not yet taken. */
   get size(): number {
@@ -235,8 +243,16 @@ export class OutBuffer {
     if (this.buf === NONE && this.retired !== undefined) this.buf = this.retired
     this.retired = undefined
     // A connection that never needed more than its first chunk (an idle one: INFO, PONGs) keeps
-    // none: it would pin a slab of Node's buffer pool per few connections.
-    if (this.buf.length <= FIRST_CHUNK) this.buf = NONE
+    // none: it would pin a slab of Node's buffer pool per few connections. One that keeps writing
+    // small batches (a requester, a responder, a route carrying requests: a write per message)
+    // keeps it once it has been rewound `BUSY_REWINDS` times in a row, each within `BUSY_GAP_MS`:
+    // otherwise every message would allocate a fresh chunk (and every fourth a new pool slab).
+    if (this.buf.length <= FIRST_CHUNK && this.buf !== NONE) {
+      const now = Date.now()
+      this.busyRewinds = now - this.lastRewind <= BUSY_GAP_MS ? this.busyRewinds + 1 : 0
+      this.lastRewind = now
+      if (this.busyRewinds < BUSY_REWINDS) this.buf = NONE
+    }
     this.start = 0
     this.pos = 0
   }

@@ -198,6 +198,17 @@ const runOnFibers = (socket: Socket.Socket, conn: SessionConnection, signals: Se
     yield* Fiber.interrupt(writing)
   })
 
+/** The part of Node's `ReadableState` that `noReadMore` sets (absent from the typings). */
+interface ReadMoreState {
+  readingMore: boolean
+}
+
+/** Keep the Readable from scheduling its `maybeReadMore` tick after the current chunk. */
+const noReadMore = (raw: Net.Socket): void => {
+  const state = (raw as unknown as { readonly _readableState?: ReadMoreState })._readableState
+  if (state !== undefined && !state.readingMore) state.readingMore = true
+}
+
 /**
  * The synchronous core of a session on a Node socket: reads are parsed and applied in the
  * socket's 'data' callback, output is written in `pump` (the connection's `wakeWriter`). Its two
@@ -258,6 +269,11 @@ class DirectPump {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    // Node's Readable follows every chunk with a `process.nextTick(maybeReadMore_)`, which in
+    // flowing mode only calls `read(0)` on a socket that is reading anyway — a tick (and the tick
+    // queue's promise-rejection pass) per read on the request/reply path. Marking it as already
+    // scheduled skips it, as Node's own http does for its IncomingMessage streams.
+    noReadMore(this.raw)
     if (this.stopped) return
     if (this.held) {
       this.queue.push(chunk)
