@@ -141,6 +141,7 @@ export const writerLoop = (
     }
   })
 
+/** What a session runs; its functions are called as methods (a class may implement them). */
 export interface SessionSpec {
   readonly kind: Parser.PeerKind
   readonly limits: Parser.ParserLimits
@@ -170,11 +171,10 @@ export const runSession = (socket: Socket.Socket, conn: SessionConnection, signa
 const runOnFibers = (socket: Socket.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) =>
   Effect.gen(function*() {
     const pull = yield* Socket.readerBytes(socket)
-    const onRead = spec.onRead
-    const reads = onRead === undefined
+    const reads = spec.onRead === undefined
       ? pull
       : Effect.map(pull, (chunks) => {
-        for (const chunk of chunks) onRead(chunk)
+        for (const chunk of chunks) spec.onRead?.(chunk)
         return chunks
       })
     const reader = yield* Stream.fromPull(Effect.succeed(reads)).pipe(
@@ -185,7 +185,15 @@ const runOnFibers = (socket: Socket.Socket, conn: SessionConnection, signals: Se
       Effect.forkScoped
     )
     const writer = yield* socket.writer
-    const writing = yield* writerLoop(conn.out, writer, signals.wake, conn, spec.writeDeadline, spec.onWriteStall, spec.onWritten).pipe(Effect.forkScoped)
+    const writing = yield* writerLoop(
+      conn.out,
+      writer,
+      signals.wake,
+      conn,
+      spec.writeDeadline,
+      () => spec.onWriteStall(),
+      spec.onWritten === undefined ? undefined : () => spec.onWritten?.()
+    ).pipe(Effect.forkScoped)
     yield* spec.start
 
     yield* Deferred.await(signals.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))
