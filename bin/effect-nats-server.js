@@ -31,7 +31,9 @@ const compile = () => {
   } catch {
     // no cache: compile from source
   }
-  return new vm.Script(`(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(bundle, "utf8")}\n})`, {
+  // The bundle is a function expression `(function (exports, require, module, __filename,
+  // __dirname) {…})` (see scripts/build.js): compiled as read, the source is one string.
+  return new vm.Script(fs.readFileSync(bundle, "utf8"), {
     filename: bundle,
     ...(cachedData !== undefined ? { cachedData } : {})
   })

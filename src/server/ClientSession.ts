@@ -19,7 +19,8 @@ import { ErrText } from "../protocol/ProtocolError.js"
 import { ClientConnection } from "./ClientConnection.js"
 import { upgradeClient } from "./ClientTls.js"
 import type { ServerState } from "./ServerState.js"
-import { keepalive, KeepaliveTicker, makeSignals, remoteAddress, runSession, type SessionSpec } from "./Session.js"
+import type * as Parser from "../protocol/Parser.js"
+import { keepalive, type KeepaliveEntry, KeepaliveTicker, makeSignals, remoteAddress, runSession, type SessionSpec } from "./Session.js"
 
 /** Later PINGs only when the client was idle for a whole interval. */
 const clientPingDue = (server: ServerState, conn: ClientConnection): boolean =>
@@ -38,47 +39,67 @@ export const clientKeepalive = (server: ServerState): KeepaliveTicker<ClientConn
   })
 
 /**
- * Run one client's session. With `ticker` its keepalive is an entry there; without one, a
- * `keepalive` fiber of its own.
+ * One client's session as one object: the `SessionSpec` the session drives (prototype methods, so
+ * an idle connection holds no closures for them), the greeting, the timers and the clean-up.
  */
-export const runClientSession = (
-  socket: Socket.Socket,
-  server: ServerState,
-  tls?: TlsConfig,
-  ticker?: KeepaliveTicker<ClientConnection>
-) =>
-  Effect.flatMap(remoteAddress, ({ ip, port }) => {
-    const signals = makeSignals()
-    const cid = server.nextId()
-    server.totalConnections++
-    const conn = new ClientConnection(cid, server, ip, port, signals.io)
-    const log = server.log
+class ClientSessionRun implements SessionSpec {
+  readonly kind = "client" as const
+  readonly limits: Parser.ParserLimits
+  readonly writeDeadline: number
+  readonly signals = makeSignals()
+  readonly conn: ClientConnection
+  /** Whole PUB/HPUB messages of a read go straight to the connection (`Parser.MsgSink`). */
+  readonly sink: ClientConnection
+  readonly cid: number
+  keepaliveEntry: KeepaliveEntry<ClientConnection> | undefined = undefined
+  /** The session greets the client first (false after a TLS upgrade: INFO went out before it). */
+  greetsFirst = true
+
+  constructor(
+    readonly server: ServerState,
+    ip: string,
+    port: number,
+    readonly ticker: KeepaliveTicker<ClientConnection> | undefined
+  ) {
     const o = server.options
-    let keepaliveEntry: ReturnType<KeepaliveTicker<ClientConnection>["add"]> | undefined
+    this.limits = { maxControlLine: o.maxControlLine, maxPayload: o.maxPayload }
+    this.writeDeadline = o.writeDeadline
+    this.cid = server.nextId()
+    server.totalConnections++
+    this.conn = new ClientConnection(this.cid, server, ip, port, this.signals.io)
+    this.sink = this.conn
+  }
 
-    /** Greet (or refuse) the client: true when it was registered and sent INFO. */
-    const greet = (): boolean => {
-      log.debug(`${conn.prefix}Client connection created`)
-      if (server.lameDuck) {
-        // Lame duck: new clients are turned away so that they pick another member.
-        conn.close("Server Shutdown")
-        return false
-      }
-      if (server.clients.size >= o.maxConnections) {
-        // nats-server still greets the client before refusing it.
-        conn.sendInfo()
-        log.error(`${conn.prefix}${ErrText.maxConnections}`)
-        conn.close("Maximum Connections Exceeded", ErrText.maxConnections)
-        return false
-      }
-      server.clients.set(cid, conn)
-      conn.sendInfo()
-      conn.flush()
-      return true
+  /** Greet (or refuse) the client: true when it was registered and sent INFO. */
+  greet(): boolean {
+    const { server, conn } = this
+    const log = server.log
+    log.debug(`${conn.prefix}Client connection created`)
+    if (server.lameDuck) {
+      // Lame duck: new clients are turned away so that they pick another member.
+      conn.close("Server Shutdown")
+      return false
     }
+    if (server.clients.size >= server.options.maxConnections) {
+      // nats-server still greets the client before refusing it.
+      conn.sendInfo()
+      log.error(`${conn.prefix}${ErrText.maxConnections}`)
+      conn.close("Maximum Connections Exceeded", ErrText.maxConnections)
+      return false
+    }
+    server.clients.set(this.cid, conn)
+    conn.sendInfo()
+    conn.flush()
+    return true
+  }
 
-    /** The keepalive and auth timers (after the TLS handshake, as nats-server). */
-    const timers = Effect.gen(function*() {
+  /** The keepalive and auth timers (after the TLS handshake, as nats-server). */
+  timers(): Effect.Effect<void, never, Scope.Scope> {
+    const self = this
+    return Effect.gen(function*() {
+      const { server, conn, ticker } = self
+      const o = server.options
+      const log = server.log
       if (ticker === undefined) {
         // Later PINGs only when the client was idle for a whole interval.
         yield* keepalive(conn, {
@@ -90,7 +111,7 @@ export const runClientSession = (
         }).pipe(Effect.forkScoped)
       } else {
         const jitter = yield* Random.next
-        keepaliveEntry = ticker.add(conn, yield* Clock.currentTimeMillis, Math.min(o.pingInterval, 2000), jitter)
+        self.keepaliveEntry = ticker.add(conn, yield* Clock.currentTimeMillis, Math.min(o.pingInterval, 2000), jitter)
       }
       if (server.authRequired()) {
         yield* Effect.sleep(Duration.millis(server.auth.timeout)).pipe(
@@ -106,65 +127,87 @@ export const runClientSession = (
       // Operator mode: a user JWT that expires ends the connection then.
       if (server.auth.operator !== undefined) yield* conn.auth.expiry().pipe(Effect.forkScoped)
     })
+  }
 
-    /** Greet (or refuse) the client and start its timers. */
-    const start = Effect.suspend(() => (greet() ? timers : Effect.void))
+  /** Greet (or refuse) the client and start its timers; after a TLS upgrade, the timers. */
+  get start(): Effect.Effect<void, never, Scope.Scope> {
+    return Effect.suspend(() => (!this.greetsFirst || this.greet() ? this.timers() : Effect.void))
+  }
 
-    /**
-     * After a batch: a CONNECT waiting for its bcrypt verdict holds the rest of the connection's
-     * input (nothing more is read) until it arrives; a client this batch backlogged: read nothing
-     * more until it drains. Nothing to wait for (undefined) on the hot path.
-     */
-    const afterBatch = (): Effect.Effect<void> | undefined => {
-      const pending = conn.auth.pending
-      if (pending !== undefined) {
-        return Effect.flatMap(Effect.promise(() => pending), () => {
-          conn.resume()
-          return afterBatch() ?? Effect.void
-        })
-      }
-      return conn.stall.stalledOn === undefined ? undefined : conn.stall.take()
+  /**
+   * After a batch: a CONNECT waiting for its bcrypt verdict holds the rest of the connection's
+   * input (nothing more is read) until it arrives; a client this batch backlogged: read nothing
+   * more until it drains. Nothing to wait for (undefined) on the hot path.
+   */
+  afterBatch(): Effect.Effect<void> | undefined {
+    const conn = this.conn
+    const pending = conn.auth.pending
+    if (pending !== undefined) {
+      return Effect.flatMap(Effect.promise(() => pending), () => {
+        conn.resume()
+        return this.afterBatch() ?? Effect.void
+      })
     }
+    return conn.stall.stalledOn === undefined ? undefined : conn.stall.take()
+  }
 
-    const spec = (start: Effect.Effect<void, never, Scope.Scope>): SessionSpec => ({
-      kind: "client",
-      limits: { maxControlLine: o.maxControlLine, maxPayload: o.maxPayload },
-      onRead: (chunk) => {
-        if (conn.firstByte < 0) conn.firstByte = chunk[0] ?? -1
-      },
-      handle: (parsed) => {
-        conn.apply(parsed)
-        return afterBatch()
-      },
-      sink: conn,
-      writeDeadline: o.writeDeadline,
-      onWritten: () => conn.written(),
-      onWriteStall: () => {
-        server.router.stats.slowConsumers++
-        conn.account.stats.slowConsumers++
-        log.info(`${conn.prefix}Slow Consumer Detected: WriteDeadline of ${o.writeDeadline / 1000}s exceeded`)
-        conn.out.clear()
-        conn.close("Slow Consumer (Write Deadline)")
-      },
-      start
-    })
+  onRead(chunk: Uint8Array): void {
+    const conn = this.conn
+    if (conn.firstByte < 0) conn.firstByte = chunk[0] ?? -1
+  }
 
+  handle(parsed: Parser.Parsed): Effect.Effect<void> | undefined {
+    this.conn.apply(parsed)
+    return this.afterBatch()
+  }
+
+  onWritten(): void {
+    this.conn.written()
+  }
+
+  onWriteStall(): void {
+    const { server, conn } = this
+    server.router.stats.slowConsumers++
+    conn.account.stats.slowConsumers++
+    server.log.info(`${conn.prefix}Slow Consumer Detected: WriteDeadline of ${this.writeDeadline / 1000}s exceeded`)
+    conn.out.clear()
+    conn.close("Slow Consumer (Write Deadline)")
+  }
+
+  /** Whatever ended the session: unregister, drop interest, log and remember it. */
+  finish(): void {
+    const { server, conn } = this
+    conn.close("Server Shutdown")
+    if (this.keepaliveEntry !== undefined) this.ticker?.remove(this.keepaliveEntry)
+    server.clients.delete(this.cid)
+    conn.removeAllSubscriptions()
+    server.system.clientDisconnected(conn)
+    server.log.debug(`${conn.prefix}Client connection closed: ${conn.closeReason}`)
+    server.rememberClosed(conn)
+  }
+}
+
+/**
+ * Run one client's session. With `ticker` its keepalive is an entry there; without one, a
+ * `keepalive` fiber of its own.
+ */
+export const runClientSession = (
+  socket: Socket.Socket,
+  server: ServerState,
+  tls?: TlsConfig,
+  ticker?: KeepaliveTicker<ClientConnection>
+) =>
+  Effect.flatMap(remoteAddress, ({ ip, port }) => {
+    const run = new ClientSessionRun(server, ip, port, ticker)
     const session = tls === undefined
-      ? runSession(socket, conn, signals, spec(start))
-      : Effect.flatMap(upgradeClient(conn, tls, greet), (upgraded) =>
-        upgraded === undefined ? Effect.void : runSession(upgraded, conn, signals, spec(timers)))
-
+      ? runSession(socket, run.conn, run.signals, run)
+      : Effect.flatMap(upgradeClient(run.conn, tls, () => run.greet()), (upgraded) => {
+        if (upgraded === undefined) return Effect.void
+        run.greetsFirst = false
+        return runSession(upgraded, run.conn, run.signals, run)
+      })
     return session.pipe(
       Effect.scoped,
-      Effect.ensuring(Effect.sync(() => {
-        // Whatever ended the session: unregister, drop interest, log and remember it.
-        conn.close("Server Shutdown")
-        if (keepaliveEntry !== undefined) ticker?.remove(keepaliveEntry)
-        server.clients.delete(cid)
-        conn.removeAllSubscriptions()
-        server.system.clientDisconnected(conn)
-        log.debug(`${conn.prefix}Client connection closed: ${conn.closeReason}`)
-        server.rememberClosed(conn)
-      }))
+      Effect.ensuring(Effect.sync(() => run.finish()))
     )
   })

@@ -23,11 +23,11 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
 import * as Latch from "effect/Latch"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -58,32 +58,42 @@ export interface SessionConnection {
 
 /** The two signals between a connection object (sync) and its session (fibers). */
 export interface SessionSignals {
+  /** The writer fiber's wake-up (made on first use: a session that writes synchronously has none). */
   readonly wake: Latch.Latch
   readonly closed: Deferred.Deferred<void>
-  /** Set by a session that writes synchronously: `wakeWriter` calls it instead of opening `wake`. */
-  writeNow: (() => void) | undefined
+  /** Set by a session that writes synchronously: `wakeWriter` calls its `pump` instead of opening `wake`. */
+  writeNow: { pump(): void } | undefined
   /** Handed to the connection: wake the writer (or write); the connection is closed. */
   readonly io: { wakeWriter(): void; closed(): void }
 }
 
-export const makeSignals = (): SessionSignals => {
-  const wake = Latch.makeUnsafe(false)
-  const closed = Deferred.makeUnsafe<void>()
-  const signals: SessionSignals = {
-    wake,
-    closed,
-    writeNow: undefined,
-    io: {
-      wakeWriter: () => {
-        const write = signals.writeNow
-        if (write === undefined) wake.openUnsafe()
-        else write()
-      },
-      closed: () => Deferred.doneUnsafe(closed, Effect.void)
-    }
+/**
+ * The signals with prototype methods (an idle connection holds no closures for them) and no latch
+ * unless a writer fiber waits on it.
+ */
+class Signals implements SessionSignals {
+  private latch: Latch.Latch | undefined = undefined
+  readonly closed = Deferred.makeUnsafe<void>()
+  writeNow: { pump(): void } | undefined = undefined
+  readonly io: SignalsIO = new SignalsIO(this)
+  get wake(): Latch.Latch {
+    return (this.latch ??= Latch.makeUnsafe(false))
   }
-  return signals
 }
+
+class SignalsIO {
+  constructor(private readonly signals: Signals) {}
+  wakeWriter(): void {
+    const write = this.signals.writeNow
+    if (write === undefined) this.signals.wake.openUnsafe()
+    else write.pump()
+  }
+  closed(): void {
+    Deferred.doneUnsafe(this.signals.closed, Effect.void)
+  }
+}
+
+export const makeSignals = (): SessionSignals => new Signals()
 
 /** The remote address of a Node socket (and no Nagle delay on it), or the transport's `PeerAddress`. */
 export const remoteAddress = Effect.flatMap(
@@ -131,6 +141,7 @@ export const writerLoop = (
     }
   })
 
+/** What a session runs; its functions are called as methods (a class may implement them). */
 export interface SessionSpec {
   readonly kind: Parser.PeerKind
   readonly limits: Parser.ParserLimits
@@ -166,11 +177,10 @@ export const runSession = (socket: Socket.Socket, conn: SessionConnection, signa
 const runOnFibers = (socket: Socket.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) =>
   Effect.gen(function*() {
     const pull = yield* Socket.readerBytes(socket)
-    const onRead = spec.onRead
-    const reads = onRead === undefined
+    const reads = spec.onRead === undefined
       ? pull
       : Effect.map(pull, (chunks) => {
-        for (const chunk of chunks) onRead(chunk)
+        for (const chunk of chunks) spec.onRead?.(chunk)
         return chunks
       })
     const reader = yield* Stream.fromPull(Effect.succeed(reads)).pipe(
@@ -181,7 +191,15 @@ const runOnFibers = (socket: Socket.Socket, conn: SessionConnection, signals: Se
       Effect.forkScoped
     )
     const writer = yield* socket.writer
-    const writing = yield* writerLoop(conn.out, writer, signals.wake, conn, spec.writeDeadline, spec.onWriteStall, spec.onWritten).pipe(Effect.forkScoped)
+    const writing = yield* writerLoop(
+      conn.out,
+      writer,
+      signals.wake,
+      conn,
+      spec.writeDeadline,
+      () => spec.onWriteStall(),
+      spec.onWritten === undefined ? undefined : () => spec.onWritten?.()
+    ).pipe(Effect.forkScoped)
     yield* spec.start
 
     yield* Deferred.await(signals.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.close("Server Shutdown"))))
@@ -212,8 +230,10 @@ const noReadMore = (raw: Net.Socket): void => {
 /**
  * The synchronous core of a session on a Node socket: reads are parsed and applied in the
  * socket's 'data' callback, output is written in `pump` (the connection's `wakeWriter`). Its two
- * waits — a batch's and a write's drain — each get a fiber (`run`, in the session's scope) only
- * while they last: an idle connection parks no fibers for them.
+ * waits — a batch's and a write's drain — each get a fiber (forked with the session's context,
+ * interrupted by `release`) only while they last: an idle connection parks no fibers for them.
+ * The socket's listeners are shared by all pumps (they find theirs on the socket), and methods
+ * are on the prototype: an idle connection holds no closures for them.
  */
 class DirectPump {
   private state: Parser.ParserState
@@ -240,27 +260,38 @@ class DirectPump {
     private readonly raw: Net.Socket,
     private readonly conn: SessionConnection,
     private readonly spec: SessionSpec,
-    private readonly run: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
+    private readonly context: Context.Context<never>
   ) {
     this.state = Parser.initial(spec.kind, spec.limits)
   }
 
+  /** A wait's fiber, with the session's context. */
+  private run(effect: Effect.Effect<void>): Fiber.Fiber<void> {
+    return Effect.runForkWith(this.context)(effect)
+  }
+
   open(): void {
-    const raw = this.raw
-    raw.on("data", this.onData)
-    raw.on("end", this.onEnd)
-    raw.on("close", this.onClose)
-    raw.on("error", this.onEnd)
+    const raw = this.raw as PumpedSocket
+    raw[pumpKey] = this
+    raw.on("data", onPumpData)
+    raw.on("end", onPumpEnd)
+    raw.on("close", onPumpClose)
+    raw.on("error", onPumpEnd)
     raw.resume()
   }
 
-  /** The session is over: end the socket once written, as `fromNetSocket`'s writer and reader do. */
-  release(): void {
+  /**
+   * The session is over: end the socket once written, as `fromNetSocket`'s writer and reader do;
+   * the waits' fibers still running are interrupted.
+   */
+  release(): Effect.Effect<void> {
     this.stopReading()
     const raw = this.raw
-    raw.off("data", this.onData)
+    raw.off("data", onPumpData)
     if (!raw.destroyed && !raw.writableEnded) raw.end()
     if (!raw.destroyed) raw.destroySoon()
+    const fibers = [this.readFiber, this.writeFiber].filter((f) => f !== undefined)
+    return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
   }
 
   stopReading(): void {
@@ -268,7 +299,7 @@ class DirectPump {
     this.queue = []
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  onData(chunk: Buffer): void {
     // Node's Readable follows every chunk with a `process.nextTick(maybeReadMore_)`, which in
     // flowing mode only calls `read(0)` on a socket that is reading anyway — a tick (and the tick
     // queue's promise-rejection pass) per read on the request/reply path. Marking it as already
@@ -284,17 +315,17 @@ class DirectPump {
     if (this.finished && !this.held) this.peerGone()
   }
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     this.finished = true
     if (!this.held && !this.stopped) this.peerGone()
   }
 
-  private readonly onClose = (): void => {
+  onClose(): void {
     this.onEnd()
     if (this.drained !== undefined) Deferred.doneUnsafe(this.drained, Effect.succeed(false))
   }
 
-  private readonly onDrain = (): void => {
+  onDrain(): void {
     if (this.drained !== undefined) Deferred.doneUnsafe(this.drained, Effect.succeed(true))
   }
 
@@ -321,7 +352,7 @@ class DirectPump {
         this.held = true
         this.raw.pause()
         // The wait may end at once (then `unhold` already ran, and may have started the next).
-        const fiber = this.run(Effect.andThen(wait, Effect.sync(this.unhold)))
+        const fiber = this.run(Effect.andThen(wait, Effect.sync(() => this.unhold())))
         if (fiber.pollUnsafe() === undefined) this.readFiber = fiber
       }
     } catch {
@@ -333,7 +364,7 @@ class DirectPump {
   }
 
   /** The wait is over: parse what queued up meanwhile, then read on. */
-  private readonly unhold = (): void => {
+  private unhold(): void {
     this.held = false
     this.readFiber = undefined
     while (!this.held && !this.stopped) {
@@ -347,7 +378,7 @@ class DirectPump {
   }
 
   /** Write everything buffered now, one write per chunk, until the socket asks to wait. */
-  readonly pump = (): void => {
+  pump(): void {
     const out = this.conn.out
     while (this.blocked === 0 && !this.writerDone) {
       const raw = this.raw
@@ -373,7 +404,7 @@ class DirectPump {
         this.blocked = chunk.length
         this.conn.inFlight += chunk.length
         const drained = (this.drained = Deferred.makeUnsafe<boolean>())
-        raw.once("drain", this.onDrain)
+        raw.once("drain", onPumpDrain)
         this.writeFiber = this.run(Effect.flatMap(
           Effect.timeoutOption(Deferred.await(drained), Duration.millis(this.spec.writeDeadline)),
           (result) => Effect.sync(() => this.unblock(Option.getOrUndefined(result)))
@@ -386,7 +417,7 @@ class DirectPump {
 
   /** The drain wait is over (true: drained; false: socket closed; undefined: deadline passed). */
   private unblock(drained: boolean | undefined): void {
-    this.raw.off("drain", this.onDrain)
+    this.raw.off("drain", onPumpDrain)
     this.drained = undefined
     this.writeFiber = undefined
     this.conn.inFlight -= this.blocked
@@ -401,19 +432,36 @@ class DirectPump {
   }
 }
 
+const pumpKey = Symbol("DirectPump")
+type PumpedSocket = Net.Socket & { [pumpKey]?: DirectPump }
+
+// The socket's listeners, one set for every pump (`this` is the socket).
+function onPumpData(this: PumpedSocket, chunk: Buffer): void {
+  this[pumpKey]?.onData(chunk)
+}
+function onPumpEnd(this: PumpedSocket): void {
+  this[pumpKey]?.onEnd()
+}
+function onPumpClose(this: PumpedSocket): void {
+  this[pumpKey]?.onClose()
+}
+function onPumpDrain(this: PumpedSocket): void {
+  this[pumpKey]?.onDrain()
+}
+
 /** A session on a Node socket: synchronous reads and writes (`DirectPump`), fibers for the waits. */
 const runDirect = (raw: Net.Socket, conn: SessionConnection, signals: SessionSignals, spec: SessionSpec) =>
   Effect.gen(function*() {
-    // The waits' fibers live in the session's scope (interrupted when it closes).
-    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    // The waits' fibers run with the session's context; closing its scope interrupts them.
+    const context = yield* Effect.context<never>()
     const pump = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const pump = new DirectPump(raw, conn, spec, (effect) => run(effect))
-        signals.writeNow = pump.pump
+        const pump = new DirectPump(raw, conn, spec, context)
+        signals.writeNow = pump
         pump.open()
         return pump
       }),
-      (pump) => Effect.sync(() => pump.release())
+      (pump) => Effect.suspend(() => pump.release())
     )
     // Anything queued before the session started (e.g. by a TLS greeting) goes out now.
     pump.pump()
