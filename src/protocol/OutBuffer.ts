@@ -9,10 +9,11 @@
  * when a slow socket lets megabytes pile up.
  *
  * Memory follows use: a connection starts without a chunk, its first chunks are small (2 KiB,
- * doubling up to 64 KiB as they fill), a used-up chunk is dropped once taken and `clear` lets go of
- * everything — idle and closed connections hold no 64 KiB buffers. Once the socket has written
- * everything, `rewind` lets a busy connection reuse its chunk from the start and an idle one
- * drop its small first chunk.
+ * doubling up to 64 KiB as they fill), a used-up chunk is let go of once taken and `clear` lets go
+ * of everything — idle and closed connections hold no 64 KiB buffers. Once the socket has written
+ * everything, `rewind` lets a busy connection reuse its chunk from the start, hands the full-size
+ * chunks it moved past to a small pool that every buffer takes from (so a write of many chunks
+ * does not allocate them anew each time), and lets an idle one drop its small first chunk.
  *
  * @since 0.1.0
  */
@@ -20,6 +21,17 @@
 const CHUNK = 64 * 1024
 const FIRST_CHUNK = 2 * 1024
 const NONE = Buffer.alloc(0)
+
+/**
+ * Full-size chunks that no buffer uses any more and that no socket holds, shared by every
+ * `OutBuffer` (at most POOL_MAX: 4 MiB). A busy connection's output passes through several chunks
+ * per write (everything a turn of the event loop delivered); taking them from here instead of
+ * allocating each anew spares the allocation and the garbage collections that external memory
+ * brings on. Chunks come back only through `rewind`, whose caller vouches that the socket holds
+ * none of them.
+ */
+const pool: Array<Buffer> = []
+const POOL_MAX = 64
 
 interface FastWrites {
   utf8Write(s: string, offset: number): number
@@ -43,6 +55,12 @@ export class OutBuffer {
   private fullBytes = 0
   /** The chunk `take` let go of when it was nearly used up, until `rewind` may reuse it. */
   private retired: Buffer | undefined = undefined
+  /**
+   * Full-size chunks this buffer moved past: back to the pool at `rewind` (made on first use;
+   * only kept by a buffer whose owner rewinds it, at most POOL_MAX).
+   */
+  private left: Array<Buffer> | undefined = undefined
+  private rewinds = false
 
   /** Bytes appended and not yet taken. */
   get size(): number {
@@ -56,10 +74,19 @@ export class OutBuffer {
       this.full.push(this.buf.subarray(this.start, this.pos))
       this.fullBytes += this.pos - this.start
     }
-    if (this.buf !== NONE && this.nextChunk < CHUNK) this.nextChunk *= 2
-    this.buf = Buffer.allocUnsafe(Math.max(this.nextChunk, n))
+    const old = this.buf
+    if (old.length === CHUNK) this.leave(old)
+    else if (old !== NONE && this.nextChunk < CHUNK) this.nextChunk *= 2
+    this.buf = this.nextChunk === CHUNK && n <= CHUNK && pool.length > 0 ? pool.pop()! : Buffer.allocUnsafe(Math.max(this.nextChunk, n))
     this.start = 0
     this.pos = 0
+  }
+
+  /** A full-size chunk this buffer is done with (its views may still be in the socket). */
+  private leave(chunk: Buffer): void {
+    if (!this.rewinds) return
+    const left = (this.left ??= [])
+    if (left.length < POOL_MAX) left.push(chunk)
   }
 
   appendBytes(bytes: Uint8Array): void {
@@ -215,6 +242,7 @@ export class OutBuffer {
     // takes do not fragment it.
     if (this.buf.length - this.pos < 512) {
       if (this.nextChunk < CHUNK) this.nextChunk *= 2
+      if (this.retired !== undefined && this.retired.length === CHUNK) this.leave(this.retired)
       this.retired = this.buf
       this.buf = NONE
       this.start = 0
@@ -232,6 +260,14 @@ export class OutBuffer {
    */
   rewind(): void {
     if (this.fullBytes > 0 || this.pos !== this.start) return
+    this.rewinds = true
+    const left = this.left
+    if (left !== undefined) {
+      for (let i = 0; i < left.length && pool.length < POOL_MAX; i++) pool.push(left[i]!)
+      this.left = undefined
+    }
+    const retired = this.retired
+    if (retired !== undefined && this.buf !== NONE && retired.length === CHUNK && pool.length < POOL_MAX) pool.push(retired)
     if (this.buf === NONE && this.retired !== undefined) this.buf = this.retired
     this.retired = undefined
     // A connection that never needed more than its first chunk (an idle one: INFO, PONGs) keeps
@@ -243,6 +279,8 @@ export class OutBuffer {
 
   /** Drop everything not yet taken (used when a connection is closed). */
   clear(): void {
+    // The socket may still hold any of them: they are not pooled.
+    this.left = undefined
     this.retired = undefined
     this.full = []
     this.head = 0

@@ -43,4 +43,55 @@ describe("OutBuffer", () => {
     const text = Buffer.from(out.take()!).toString()
     expect(text).toBe("MSG foo 1 5\r\nhello\r\nHMSG foo 1 r 12 14\r\nNATS/1.0\r\n\r\nab\r\nRMSG $G q.x + _I.1 g1 g2 1\r\nm\r\nRMSG $G q.x | g 1\r\nm\r\n")
   })
+
+  it("property: chunks reused after rewind (shared by every buffer) never overwrite bytes taken and not yet written", () =>
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            who: fc.nat({ max: 2 }),
+            step: fc.oneof(
+              fc.integer({ min: 1, max: 40_000 }),
+              fc.constant("take" as const),
+              fc.constant("write" as const)
+            )
+          }),
+          { maxLength: 80, size: "max" }
+        ),
+        (steps) => {
+          // Three buffers, as three connections: "take" hands views to the socket, "write" is the
+          // socket consuming them (checked then), after which the buffer may rewind.
+          const outs = [0, 1, 2].map(() => ({ out: new OutBuffer(), appended: [] as Array<Buffer>, held: [] as Array<Uint8Array>, written: 0 }))
+          let fill = 0
+          const write = (c: (typeof outs)[number]) => {
+            const got = Buffer.concat(c.held)
+            c.held = []
+            // What the socket writes now must be the next bytes appended, in order.
+            const want = Buffer.concat(c.appended).subarray(c.written, c.written + got.length)
+            expect(got.equals(want)).toBe(true)
+            c.written += got.length
+            c.out.rewind()
+          }
+          for (const { who, step } of steps) {
+            const c = outs[who]!
+            if (step === "take") for (let v = c.out.take(); v !== undefined; v = c.out.take()) c.held.push(v)
+            else if (step === "write") write(c)
+            else {
+              // Distinct content per append, so that a reused chunk's old bytes would show.
+              const bytes = Buffer.alloc(step)
+              for (let i = 0; i < step; i++) bytes[i] = (fill + i) & 0xff
+              fill += 7
+              c.out.appendBytes(bytes)
+              c.appended.push(bytes)
+            }
+          }
+          for (const c of outs) {
+            for (let v = c.out.take(); v !== undefined; v = c.out.take()) c.held.push(v)
+            write(c)
+            expect(c.written).toBe(Buffer.concat(c.appended).length)
+          }
+        }
+      ),
+      { numRuns: 200 }
+    ))
 })
