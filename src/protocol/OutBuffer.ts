@@ -9,10 +9,11 @@
  * when a slow socket lets megabytes pile up.
  *
  * Memory follows use: a connection starts without a chunk, its first chunks are small (2 KiB,
- * doubling up to 64 KiB as they fill), a used-up chunk is dropped once taken and `clear` lets go of
- * everything — idle and closed connections hold no 64 KiB buffers. Once the socket has written
- * everything, `rewind` lets a busy connection reuse its chunk from the start and an idle one
- * drop its small first chunk.
+ * doubling up to 64 KiB as they fill), a used-up chunk is let go of once taken and `clear` lets go
+ * of everything — idle and closed connections hold no 64 KiB buffers. Once the socket has written
+ * everything, `rewind` lets a busy connection reuse its chunk from the start, hands the full-size
+ * chunks it moved past to a small pool that every buffer takes from (so a write of many chunks
+ * does not allocate them anew each time), and lets an idle one drop its small first chunk.
  *
  * @since 0.1.0
  */
@@ -25,9 +26,70 @@ const BUSY_REWINDS = 8
 /** Longest gap (ms) between two rewinds that still counts as "in a row". */
 const BUSY_GAP_MS = 1000
 
+/**
+ * Full-size chunks that no buffer uses any more and that no socket holds, shared by every
+ * `OutBuffer` (at most POOL_MAX: 4 MiB). A busy connection's output passes through several chunks
+ * per write (everything a turn of the event loop delivered); taking them from here instead of
+ * allocating each anew spares the allocation and the garbage collections that external memory
+ * brings on. Chunks come back only through `rewind`, whose caller vouches that the socket holds
+ * none of them.
+ */
+const pool: Array<Buffer> = []
+const POOL_MAX = 64
+
 interface FastWrites {
   utf8Write(s: string, offset: number): number
   latin1Write(s: string, offset: number): number
+}
+
+/**
+ * A byte string (subject, sid, queue, account) at `p`, one byte per char; returns the end. Short
+ * ones are copied with a plain loop — cheaper than a call into the native encoder; longer ones
+ * take `latin1Write`.
+ */
+const str = (b: Buffer, p: number, s: string): number => {
+  const n = s.length
+  if (n > 64) return p + (b as unknown as FastWrites).latin1Write(s, p)
+  for (let i = 0; i < n; i++) b[p + i] = s.charCodeAt(i)
+  return p + n
+}
+
+/** The decimal digits of `n` (≥ 0) at `p`; returns the end. */
+const num = (b: Buffer, p: number, n: number): number => {
+  if (n < 10) {
+    b[p] = 48 + n
+    return p + 1
+  }
+  if (n < 100) {
+    b[p] = 48 + ((n / 10) | 0)
+    b[p + 1] = 48 + (n % 10)
+    return p + 2
+  }
+  let digits = 3
+  for (let m = 1000; m <= n; m *= 10) digits++
+  let at = p + digits
+  for (let m = n; m > 0; m = Math.floor(m / 10)) b[--at] = 48 + (m % 10)
+  return p + digits
+}
+
+/** `[<hdr> ]<total>\r\n<payload>\r\n` at `p`, the tail of every message frame; returns the end. */
+const sizesAndPayload = (b: Buffer, p: number, headerSize: number, payload: Uint8Array): number => {
+  if (headerSize >= 0) {
+    p = num(b, p, headerSize)
+    b[p++] = 32
+  }
+  const n = payload.length
+  p = num(b, p, n)
+  b[p] = 13
+  b[p + 1] = 10
+  p += 2
+  // A short payload is copied with a loop: `set` is a call into the runtime.
+  if (n <= 32) for (let i = 0; i < n; i++) b[p + i] = payload[i]!
+  else b.set(payload, p)
+  p += n
+  b[p] = 13
+  b[p + 1] = 10
+  return p + 2
 }
 
 /*
@@ -51,6 +113,12 @@ export class OutBuffer {
   private busyRewinds = 0
   /** When the last small chunk was rewound (ms, `Date.now`). */
   private lastRewind = 0
+  /**
+   * Full-size chunks this buffer moved past: back to the pool at `rewind` (made on first use;
+   * only kept by a buffer whose owner rewinds it, at most POOL_MAX).
+   */
+  private left: Array<Buffer> | undefined = undefined
+  private rewinds = false
 
   /** Bytes appended and not yet taken. */
   get size(): number {
@@ -64,10 +132,19 @@ export class OutBuffer {
       this.full.push(this.buf.subarray(this.start, this.pos))
       this.fullBytes += this.pos - this.start
     }
-    if (this.buf !== NONE && this.nextChunk < CHUNK) this.nextChunk *= 2
-    this.buf = Buffer.allocUnsafe(Math.max(this.nextChunk, n))
+    const old = this.buf
+    if (old.length === CHUNK) this.leave(old)
+    else if (old !== NONE && this.nextChunk < CHUNK) this.nextChunk *= 2
+    this.buf = this.nextChunk === CHUNK && n <= CHUNK && pool.length > 0 ? pool.pop()! : Buffer.allocUnsafe(Math.max(this.nextChunk, n))
     this.start = 0
     this.pos = 0
+  }
+
+  /** A full-size chunk this buffer is done with (its views may still be in the socket). */
+  private leave(chunk: Buffer): void {
+    if (!this.rewinds) return
+    const left = (this.left ??= [])
+    if (left.length < POOL_MAX) left.push(chunk)
   }
 
   appendBytes(bytes: Uint8Array): void {
@@ -83,77 +160,28 @@ export class OutBuffer {
   }
 
   /**
-   * A byte string (subject, sid, queue, account), one byte per char. Short ones are copied with a
-   * plain loop — cheaper than a call into the native encoder; longer ones take `latin1Write`.
-   */
-  private str(s: string): void {
-    const n = s.length
-    if (n <= 64) {
-      const b = this.buf
-      const at = this.pos
-      for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(i)
-      this.pos = at + n
-      return
-    }
-    this.pos += (this.buf as unknown as FastWrites).latin1Write(s, this.pos)
-  }
-
-  private num(n: number): void {
-    const b = this.buf
-    if (n < 10) {
-      b[this.pos++] = 48 + n
-      return
-    }
-    let digits = 0
-    for (let m = n; m > 0; m = Math.floor(m / 10)) digits++
-    let at = this.pos + digits
-    this.pos = at
-    for (let m = n; m > 0; m = Math.floor(m / 10)) b[--at] = 48 + (m % 10)
-  }
-
-  /** `[<hdr> ]<total>\r\n<payload>\r\n`, the tail of every message frame. */
-  private sizesAndPayload(headerSize: number, payload: Uint8Array): void {
-    if (headerSize >= 0) {
-      this.num(headerSize)
-      this.buf[this.pos++] = 32
-    }
-    this.num(payload.length)
-    this.payloadAndCrlf(payload)
-  }
-
-  private payloadAndCrlf(payload: Uint8Array): void {
-    const b = this.buf
-    b[this.pos++] = 13
-    b[this.pos++] = 10
-    if (payload.length > 0) {
-      b.set(payload, this.pos)
-      this.pos += payload.length
-    }
-    b[this.pos++] = 13
-    b[this.pos++] = 10
-  }
-
-  /**
    * `MSG <subject> <sid> [reply] <size>` or, when `headerSize` ≥ 0,
    * `HMSG <subject> <sid> [reply] <hdr> <total>`, then the payload.
    */
   appendMsg(subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    this.reserve(48 + subject.length + sid.length + (reply === undefined ? 0 : reply.length) + payload.length)
+    const need = 48 + subject.length + sid.length + (reply === undefined ? 0 : reply.length) + payload.length
+    if (this.pos + need > this.buf.length) this.reserve(need)
     const b = this.buf
-    if (headerSize >= 0) b[this.pos++] = 72 // H
-    b[this.pos++] = 77 // M
-    b[this.pos++] = 83 // S
-    b[this.pos++] = 71 // G
-    b[this.pos++] = 32
-    this.str(subject)
-    b[this.pos++] = 32
-    this.str(sid)
-    b[this.pos++] = 32
+    let p = this.pos
+    if (headerSize >= 0) b[p++] = 72 // H
+    b[p] = 77 // M
+    b[p + 1] = 83 // S
+    b[p + 2] = 71 // G
+    b[p + 3] = 32
+    p = str(b, p + 4, subject)
+    b[p++] = 32
+    p = str(b, p, sid)
+    b[p++] = 32
     if (reply !== undefined) {
-      this.str(reply)
-      b[this.pos++] = 32
+      p = str(b, p, reply)
+      b[p++] = 32
     }
-    this.sizesAndPayload(headerSize, payload)
+    this.pos = sizesAndPayload(b, p, headerSize, payload)
   }
 
   /**
@@ -169,40 +197,38 @@ export class OutBuffer {
     payload: Uint8Array
   ): void {
     let qlen = 0
-    if (queues !== undefined) for (const q of queues) qlen += q.length + 1
-    this.reserve(56 + account.length + subject.length + (reply === undefined ? 0 : reply.length) + qlen + payload.length)
+    if (queues !== undefined) for (let i = 0; i < queues.length; i++) qlen += queues[i]!.length + 1
+    const need = 56 + account.length + subject.length + (reply === undefined ? 0 : reply.length) + qlen + payload.length
+    if (this.pos + need > this.buf.length) this.reserve(need)
     const b = this.buf
-    if (headerSize >= 0) {
-      b[this.pos++] = 72 // H
-    } else {
-      b[this.pos++] = 82 // R
-    }
-    b[this.pos++] = 77 // M
-    b[this.pos++] = 83 // S
-    b[this.pos++] = 71 // G
-    b[this.pos++] = 32
-    this.str(account)
-    b[this.pos++] = 32
-    this.str(subject)
-    b[this.pos++] = 32
+    let p = this.pos
+    b[p] = headerSize >= 0 ? 72 /* H */ : 82 /* R */
+    b[p + 1] = 77 // M
+    b[p + 2] = 83 // S
+    b[p + 3] = 71 // G
+    b[p + 4] = 32
+    p = str(b, p + 5, account)
+    b[p++] = 32
+    p = str(b, p, subject)
+    b[p++] = 32
     if (queues !== undefined && queues.length > 0) {
       if (reply !== undefined) {
-        b[this.pos++] = 43 // +
-        b[this.pos++] = 32
-        this.str(reply)
+        b[p++] = 43 // +
+        b[p++] = 32
+        p = str(b, p, reply)
       } else {
-        b[this.pos++] = 124 // |
+        b[p++] = 124 // |
       }
-      b[this.pos++] = 32
-      for (const q of queues) {
-        this.str(q)
-        b[this.pos++] = 32
+      b[p++] = 32
+      for (let i = 0; i < queues.length; i++) {
+        p = str(b, p, queues[i]!)
+        b[p++] = 32
       }
     } else if (reply !== undefined) {
-      this.str(reply)
-      b[this.pos++] = 32
+      p = str(b, p, reply)
+      b[p++] = 32
     }
-    this.sizesAndPayload(headerSize, payload)
+    this.pos = sizesAndPayload(b, p, headerSize, payload)
   }
 
   /** The oldest untaken bytes (a queued chunk, else the current one), or undefined when empty. */
@@ -223,6 +249,7 @@ export class OutBuffer {
     // takes do not fragment it.
     if (this.buf.length - this.pos < 512) {
       if (this.nextChunk < CHUNK) this.nextChunk *= 2
+      if (this.retired !== undefined && this.retired.length === CHUNK) this.leave(this.retired)
       this.retired = this.buf
       this.buf = NONE
       this.start = 0
@@ -240,6 +267,14 @@ export class OutBuffer {
    */
   rewind(): void {
     if (this.fullBytes > 0 || this.pos !== this.start) return
+    this.rewinds = true
+    const left = this.left
+    if (left !== undefined) {
+      for (let i = 0; i < left.length && pool.length < POOL_MAX; i++) pool.push(left[i]!)
+      this.left = undefined
+    }
+    const retired = this.retired
+    if (retired !== undefined && this.buf !== NONE && retired.length === CHUNK && pool.length < POOL_MAX) pool.push(retired)
     if (this.buf === NONE && this.retired !== undefined) this.buf = this.retired
     this.retired = undefined
     // A connection that never needed more than its first chunk (an idle one: INFO, PONGs) keeps
@@ -259,6 +294,8 @@ export class OutBuffer {
 
   /** Drop everything not yet taken (used when a connection is closed). */
   clear(): void {
+    // The socket may still hold any of them: they are not pooled.
+    this.left = undefined
     this.retired = undefined
     this.full = []
     this.head = 0

@@ -61,8 +61,11 @@ export interface SessionSignals {
   /** The writer fiber's wake-up (made on first use: a session that writes synchronously has none). */
   readonly wake: Latch.Latch
   readonly closed: Deferred.Deferred<void>
-  /** Set by a session that writes synchronously: `wakeWriter` calls its `pump` instead of opening `wake`. */
-  writeNow: { pump(): void } | undefined
+  /**
+   * Set by a session that writes synchronously: `wakeWriter` calls its `schedule` (write at the end
+   * of this turn's I/O callbacks) instead of opening `wake`.
+   */
+  writeNow: { schedule(): void } | undefined
   /** Handed to the connection: wake the writer (or write); the connection is closed. */
   readonly io: { wakeWriter(): void; closed(): void }
 }
@@ -74,7 +77,7 @@ export interface SessionSignals {
 class Signals implements SessionSignals {
   private latch: Latch.Latch | undefined = undefined
   readonly closed = Deferred.makeUnsafe<void>()
-  writeNow: { pump(): void } | undefined = undefined
+  writeNow: { schedule(): void } | undefined = undefined
   readonly io: SignalsIO = new SignalsIO(this)
   get wake(): Latch.Latch {
     return (this.latch ??= Latch.makeUnsafe(false))
@@ -86,7 +89,7 @@ class SignalsIO {
   wakeWriter(): void {
     const write = this.signals.writeNow
     if (write === undefined) this.signals.wake.openUnsafe()
-    else write.pump()
+    else write.schedule()
   }
   closed(): void {
     Deferred.doneUnsafe(this.signals.closed, Effect.void)
@@ -227,6 +230,24 @@ const noReadMore = (raw: Net.Socket): void => {
   if (state !== undefined && !state.readingMore) state.readingMore = true
 }
 
+/** Buffered output past which a connection writes at once rather than at the end of the turn. */
+const WRITE_NOW_BYTES = 1024 * 1024
+
+/** Pumps with output to write once the current turn's I/O callbacks are done. */
+const due: Array<DirectPump> = []
+let dueScheduled = false
+
+const writeDue = (): void => {
+  dueScheduled = false
+  // A write may resume a stalled producer whose batch schedules more: those are written here too.
+  for (let i = 0; i < due.length; i++) {
+    const pump = due[i]!
+    pump.queued = false
+    pump.pump()
+  }
+  due.length = 0
+}
+
 /**
  * The synchronous core of a session on a Node socket: reads are parsed and applied in the
  * socket's 'data' callback, output is written in `pump` (the connection's `wakeWriter`). Its two
@@ -286,6 +307,9 @@ class DirectPump {
    */
   release(): Effect.Effect<void> {
     this.stopReading()
+    // Output still waiting for the end of the turn (e.g. the SHUTDOWN event of an interrupted
+    // session) goes out before the end.
+    this.pump()
     const raw = this.raw
     raw.off("data", onPumpData)
     if (!raw.destroyed && !raw.writableEnded) raw.end()
@@ -377,42 +401,73 @@ class DirectPump {
     else if (this.raw.isPaused() && !this.raw.destroyed) this.raw.resume()
   }
 
-  /** Write everything buffered now, one write per chunk, until the socket asks to wait. */
-  pump(): void {
-    const out = this.conn.out
-    while (this.blocked === 0 && !this.writerDone) {
-      const raw = this.raw
-      const chunk = out.take()
-      if (chunk === undefined) {
-        // All written and none of it held by Node: the buffer may start over.
-        if (raw.writableLength === 0) out.rewind()
-        return
-      }
-      if (raw.destroyed || raw.writableEnded) {
-        this.writerDone = true
-        return
-      }
-      let took: boolean
-      try {
-        took = raw.write(chunk)
-      } catch {
-        this.writerDone = true
-        return
-      }
-      if (!took) {
-        // Node queued it: the rest waits for the drain, under write_deadline (the writer fiber).
-        this.blocked = chunk.length
-        this.conn.inFlight += chunk.length
-        const drained = (this.drained = Deferred.makeUnsafe<boolean>())
-        raw.once("drain", onPumpDrain)
-        this.writeFiber = this.run(Effect.flatMap(
-          Effect.timeoutOption(Deferred.await(drained), Duration.millis(this.spec.writeDeadline)),
-          (result) => Effect.sync(() => this.unblock(Option.getOrUndefined(result)))
-        ))
-        return
-      }
-      this.spec.onWritten?.()
+  /** Queued in `due`: its output goes out at the end of this turn's I/O callbacks. */
+  queued = false
+
+  /**
+   * The connection has output (its `wakeWriter`): write it once this turn of the event loop has
+   * run its I/O callbacks (`writeDue`), so that the output of every read Node delivers in one
+   * turn — up to 32 × 64 KiB from one socket — goes out in one write; at once when that much is
+   * buffered already.
+   */
+  schedule(): void {
+    if (this.conn.out.size >= WRITE_NOW_BYTES) return this.pump()
+    if (this.queued) return
+    this.queued = true
+    due.push(this)
+    if (!dueScheduled) {
+      dueScheduled = true
+      setImmediate(writeDue)
     }
+  }
+
+  /** Write everything buffered now (one writev for several chunks), unless a write waits for the drain. */
+  pump(): void {
+    if (this.blocked !== 0 || this.writerDone) return
+    const out = this.conn.out
+    const raw = this.raw
+    let chunk = out.take()
+    if (chunk === undefined) {
+      // All written and none of it held by Node: the buffer may start over.
+      if (raw.writableLength === 0) out.rewind()
+      return
+    }
+    if (raw.destroyed || raw.writableEnded) {
+      this.writerDone = true
+      return
+    }
+    let took = true
+    try {
+      if (out.size === 0) {
+        took = raw.write(chunk)
+      } else {
+        // Several chunks: corked writes leave as one writev when uncorked.
+        raw.cork()
+        while (chunk !== undefined) {
+          if (!raw.write(chunk)) took = false
+          chunk = out.take()
+        }
+        raw.uncork()
+      }
+    } catch {
+      this.writerDone = true
+      return
+    }
+    if (!took && raw.writableLength > 0) {
+      // Node queued some: the rest waits for the drain, under write_deadline (the writer fiber).
+      const held = raw.writableLength
+      this.blocked = held
+      this.conn.inFlight += held
+      const drained = (this.drained = Deferred.makeUnsafe<boolean>())
+      raw.once("drain", onPumpDrain)
+      this.writeFiber = this.run(Effect.flatMap(
+        Effect.timeoutOption(Deferred.await(drained), Duration.millis(this.spec.writeDeadline)),
+        (result) => Effect.sync(() => this.unblock(Option.getOrUndefined(result)))
+      ))
+      return
+    }
+    this.spec.onWritten?.()
+    if (raw.writableLength === 0 && out.size === 0) out.rewind()
   }
 
   /** The drain wait is over (true: drained; false: socket closed; undefined: deadline passed). */

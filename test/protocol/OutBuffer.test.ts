@@ -77,4 +77,103 @@ describe("OutBuffer", () => {
       expect(writes(20, 5_000).some(Boolean)).toBe(false)
     })
   })
+
+  const byteString = fc.string({ minLength: 1, maxLength: 80, unit: fc.integer({ min: 33, max: 255 }).map((c) => String.fromCharCode(c)) })
+
+  it("property: MSG/HMSG and RMSG frames equal their text form for any sizes, subjects and payloads", () =>
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            routed: fc.boolean(),
+            account: byteString,
+            subject: byteString,
+            sid: byteString,
+            reply: fc.option(byteString, { nil: undefined }),
+            queues: fc.option(fc.array(byteString, { maxLength: 3 }), { nil: undefined }),
+            // Short payloads are copied by a loop, longer ones by `set`; long ones span chunks.
+            payload: fc.oneof(
+              fc.uint8Array({ maxLength: 40 }),
+              fc.tuple(fc.integer({ min: 0, max: 70_000 }), fc.nat({ max: 255 })).map(([n, seed]) => Uint8Array.from({ length: n }, (_, i) => (seed + i * 31) & 0xff))
+            ),
+            headers: fc.nat({ max: 2_000_000_000 })
+          }),
+          { maxLength: 12 }
+        ),
+        (frames) => {
+          const out = new OutBuffer()
+          const expected: Array<Buffer> = []
+          for (const f of frames) {
+            const hdr = f.headers % 3 === 0 ? Math.min(f.headers, f.payload.length) : -1
+            const sizes = hdr >= 0 ? `${hdr} ${f.payload.length}` : `${f.payload.length}`
+            let head: string
+            if (f.routed) {
+              out.appendRouteMsg(f.account, f.subject, f.reply, f.queues, hdr, f.payload)
+              const qs = f.queues ?? []
+              const middle = qs.length > 0 ? `${f.reply !== undefined ? `+ ${f.reply}` : "|"} ${qs.join(" ")} ` : f.reply !== undefined ? `${f.reply} ` : ""
+              head = `${hdr >= 0 ? "H" : "R"}MSG ${f.account} ${f.subject} ${middle}${sizes}\r\n`
+            } else {
+              out.appendMsg(f.subject, f.sid, f.reply, hdr, f.payload)
+              head = `${hdr >= 0 ? "H" : ""}MSG ${f.subject} ${f.sid} ${f.reply !== undefined ? `${f.reply} ` : ""}${sizes}\r\n`
+            }
+            expected.push(Buffer.from(head, "latin1"), Buffer.from(f.payload), Buffer.from("\r\n"))
+          }
+          const taken: Array<Uint8Array> = []
+          for (let v = out.take(); v !== undefined; v = out.take()) taken.push(v)
+          expect(Buffer.concat(taken).equals(Buffer.concat(expected))).toBe(true)
+        }
+      ),
+      { numRuns: 300 }
+    ))
+
+  it("property: chunks reused after rewind (shared by every buffer) never overwrite bytes taken and not yet written", () =>
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            who: fc.nat({ max: 2 }),
+            step: fc.oneof(
+              fc.integer({ min: 1, max: 40_000 }),
+              fc.constant("take" as const),
+              fc.constant("write" as const)
+            )
+          }),
+          { maxLength: 80, size: "max" }
+        ),
+        (steps) => {
+          // Three buffers, as three connections: "take" hands views to the socket, "write" is the
+          // socket consuming them (checked then), after which the buffer may rewind.
+          const outs = [0, 1, 2].map(() => ({ out: new OutBuffer(), appended: [] as Array<Buffer>, held: [] as Array<Uint8Array>, written: 0 }))
+          let fill = 0
+          const write = (c: (typeof outs)[number]) => {
+            const got = Buffer.concat(c.held)
+            c.held = []
+            // What the socket writes now must be the next bytes appended, in order.
+            const want = Buffer.concat(c.appended).subarray(c.written, c.written + got.length)
+            expect(got.equals(want)).toBe(true)
+            c.written += got.length
+            c.out.rewind()
+          }
+          for (const { who, step } of steps) {
+            const c = outs[who]!
+            if (step === "take") for (let v = c.out.take(); v !== undefined; v = c.out.take()) c.held.push(v)
+            else if (step === "write") write(c)
+            else {
+              // Distinct content per append, so that a reused chunk's old bytes would show.
+              const bytes = Buffer.alloc(step)
+              for (let i = 0; i < step; i++) bytes[i] = (fill + i) & 0xff
+              fill += 7
+              c.out.appendBytes(bytes)
+              c.appended.push(bytes)
+            }
+          }
+          for (const c of outs) {
+            for (let v = c.out.take(); v !== undefined; v = c.out.take()) c.held.push(v)
+            write(c)
+            expect(c.written).toBe(Buffer.concat(c.appended).length)
+          }
+        }
+      ),
+      { numRuns: 200 }
+    ))
 })
