@@ -888,6 +888,19 @@ const fastRouteMsg = (sc: Scratch, buf: Buffer, s: number, lf: number, maxContro
 // limit) gives -1 and the line takes the tolerant fast path or the general one, which decide it.
 
 /**
+ * The end of a strict fast line's token at `i`: the position of the space after it, or -1 when a
+ * tab, CR or LF comes first or the chunk ends.
+ */
+const strictTokenEnd = (buf: Buffer, i: number, end: number): number => {
+  for (; i < end; i++) {
+    const b = buf[i]!
+    if (b === SPACE) return i
+    if (b === TAB || b === CR || b === LF) return -1
+  }
+  return -1
+}
+
+/**
  * Scan the subject token at `i` (up to a space) of a strict fast line, comparing it with the last
  * subject on the way; sets `headSubject`. Returns the position of the space, or -1.
  */
@@ -906,13 +919,8 @@ const scanSubject = (sc: Scratch, buf: Buffer, i: number, end: number): number =
       return stop
     }
   }
-  for (;;) {
-    if (i === end) return -1
-    const b = buf[i]!
-    if (b === SPACE) break
-    if (b === TAB || b === CR || b === LF) return -1
-    i++
-  }
+  i = strictTokenEnd(buf, i, end)
+  if (i < 0) return -1
   const n = i - t0
   if (n === 0) return -1
   const subject = bytes(buf, t0, i)
@@ -994,15 +1002,8 @@ const scanRouteMsg = (sc: Scratch, buf: Buffer, s: number, end: number, maxContr
     return -1
   }
   const a = s + 5
-  let i = a
-  for (;;) {
-    if (i === end) return -1
-    const b = buf[i]!
-    if (b === SPACE) break
-    if (b === TAB || b === CR || b === LF) return -1
-    i++
-  }
-  if (i === a) return -1
+  const i = strictTokenEnd(buf, a, end)
+  if (i <= a) return -1
   sc.headAccount = i - a === 2 && buf[a] === 36 && buf[a + 1] === 71 ? "$G" : bytes(buf, a, i)
   const sp = scanSubject(sc, buf, i + 1, end)
   if (sp < 0) return -1
