@@ -145,11 +145,11 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
   }
 
   /** RouteTarget: one RMSG/HMSG for a message a local client published (hot path). */
-  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void {
+  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, buf: Uint8Array, start = 0, end = buf.length): void {
     if (this.closeReason !== undefined) return
-    this.out.appendRouteMsg(account, subject, reply, queues, headerSize, payload)
+    this.out.appendRouteMsg(account, subject, reply, queues, headerSize, buf, start, end)
     this.outMsgs++
-    this.outBytes += payload.length
+    this.outBytes += end - start
     if (!this.dirty) this.server.router.markDirty(this)
   }
 
@@ -229,7 +229,7 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
   }
 
   private routedMsg(op: Op.RouteMsg): void {
-    this.routed(op.account, op.subject, op.reply, op.queues, op.headerSize, op.payload)
+    this.routed(op.account, op.subject, op.reply, op.queues, op.headerSize, op.payload, 0, op.payload.length)
   }
 
   /**
@@ -237,13 +237,13 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
    * path: no op object per message).
    */
   msg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, buf: Uint8Array, from: number, to: number): void {
-    // A view made directly costs about half of a `subarray` (no species lookup).
-    if (!this.closing) this.routed(account, subject, reply, queues, headerSize, new Uint8Array(buf.buffer, buf.byteOffset + from, to - from))
+    if (!this.closing) this.routed(account, subject, reply, queues, headerSize, buf, from, to)
   }
 
-  private routed(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void {
+  /** One routed message whose payload is `buf[from, to)` (no view of it is made: see `Router.publishLocalRange`). */
+  private routed(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, buf: Uint8Array, from: number, to: number): void {
     this.inMsgs++
-    this.inBytes += payload.length
+    this.inBytes += to - from
     const acc = this.accountOf(account)
     if (acc === undefined) {
       // As nats-server (a static config never creates accounts on demand): dropped, at debug.
@@ -251,7 +251,7 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
       if (log.debugEnabled) log.debug(`${this.prefix}Unknown account "${account}" for routed message on subject: "${subject}"`)
       return
     }
-    this.server.router.publishFromRoute(subject, reply, queues, headerSize, payload, acc)
+    this.server.router.publishFromRouteRange(subject, reply, queues, headerSize, buf, from, to, acc)
   }
 
   private routeSub(op: Op.RouteSub): void {

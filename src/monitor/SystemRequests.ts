@@ -473,11 +473,11 @@ class RequestSubscriber implements Subscriber {
     this.pending.length = 0
   }
 
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, buf: Uint8Array, start: number, end: number): boolean {
     const handler = this.handlers.get(sub)
     if (handler === undefined || reply === undefined || this.closed) return true
-    // Decoded now: the payload may be a view of a read buffer that is reused.
-    const body = toText(fromBytes(payload, headerSize > 0 ? headerSize : 0))
+    // Decoded now: the payload may be a range of a read buffer that is reused.
+    const body = toText(fromBytes(buf.subarray(start, end), headerSize > 0 ? headerSize : 0))
     this.pending.push({ handler, subject, reply, body })
     if (!this.scheduled) {
       this.scheduled = true

@@ -72,20 +72,31 @@ const num = (b: Buffer, p: number, n: number): number => {
   return p + digits
 }
 
-/** `[<hdr> ]<total>\r\n<payload>\r\n` at `p`, the tail of every message frame; returns the end. */
-const sizesAndPayload = (b: Buffer, p: number, headerSize: number, payload: Uint8Array): number => {
+/**
+ * `src[start, start + n)` into `b` at `p`. On Node 20 a part of a buffer is copied through a view
+ * of it (`Buffer#copy` makes one too); the whole of `src` needs none.
+ */
+const copyRange = (b: Buffer, p: number, src: Uint8Array, start: number, n: number): void => {
+  b.set(start === 0 && n === src.length ? src : new Uint8Array(src.buffer, src.byteOffset + start, n), p)
+}
+
+/**
+ * `[<hdr> ]<total>\r\n<payload>\r\n` at `p`, the tail of every message frame, the payload being
+ * `src[start, end)`; returns the end.
+ */
+const sizesAndPayload = (b: Buffer, p: number, headerSize: number, src: Uint8Array, start: number, end: number): number => {
   if (headerSize >= 0) {
     p = num(b, p, headerSize)
     b[p++] = 32
   }
-  const n = payload.length
+  const n = end - start
   p = num(b, p, n)
   b[p] = 13
   b[p + 1] = 10
   p += 2
-  // A short payload is copied with a loop: `set` is a call into the runtime.
-  if (n <= 32) for (let i = 0; i < n; i++) b[p + i] = payload[i]!
-  else b.set(payload, p)
+  // A short payload is copied with a loop: a copy is a call into the runtime.
+  if (n <= 32) for (let i = 0; i < n; i++) b[p + i] = src[start + i]!
+  else copyRange(b, p, src, start, n)
   p += n
   b[p] = 13
   b[p + 1] = 10
@@ -161,10 +172,11 @@ export class OutBuffer {
 
   /**
    * `MSG <subject> <sid> [reply] <size>` or, when `headerSize` ≥ 0,
-   * `HMSG <subject> <sid> [reply] <hdr> <total>`, then the payload.
+   * `HMSG <subject> <sid> [reply] <hdr> <total>`, then the payload `src[start, end)` (the whole
+   * of `src` by default): a range of a read buffer is copied without a view of it.
    */
-  appendMsg(subject: string, sid: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    const need = 48 + subject.length + sid.length + (reply === undefined ? 0 : reply.length) + payload.length
+  appendMsg(subject: string, sid: string, reply: string | undefined, headerSize: number, src: Uint8Array, start = 0, end = src.length): void {
+    const need = 48 + subject.length + sid.length + (reply === undefined ? 0 : reply.length) + (end - start)
     if (this.pos + need > this.buf.length) this.reserve(need)
     const b = this.buf
     let p = this.pos
@@ -181,12 +193,12 @@ export class OutBuffer {
       p = str(b, p, reply)
       b[p++] = 32
     }
-    this.pos = sizesAndPayload(b, p, headerSize, payload)
+    this.pos = sizesAndPayload(b, p, headerSize, src, start, end)
   }
 
   /**
    * `RMSG <account> <subject> [reply | + reply q… | | q…] <size>`, or the routed `HMSG` form with
-   * header and total sizes.
+   * header and total sizes; the payload is `src[start, end)` as for `appendMsg`.
    */
   appendRouteMsg(
     account: string,
@@ -194,11 +206,13 @@ export class OutBuffer {
     reply: string | undefined,
     queues: ReadonlyArray<string> | undefined,
     headerSize: number,
-    payload: Uint8Array
+    src: Uint8Array,
+    start = 0,
+    end = src.length
   ): void {
     let qlen = 0
     if (queues !== undefined) for (let i = 0; i < queues.length; i++) qlen += queues[i]!.length + 1
-    const need = 56 + account.length + subject.length + (reply === undefined ? 0 : reply.length) + qlen + payload.length
+    const need = 56 + account.length + subject.length + (reply === undefined ? 0 : reply.length) + qlen + (end - start)
     if (this.pos + need > this.buf.length) this.reserve(need)
     const b = this.buf
     let p = this.pos
@@ -228,7 +242,7 @@ export class OutBuffer {
       p = str(b, p, reply)
       b[p++] = 32
     }
-    this.pos = sizesAndPayload(b, p, headerSize, payload)
+    this.pos = sizesAndPayload(b, p, headerSize, src, start, end)
   }
 
   /** The oldest untaken bytes (a queued chunk, else the current one), or undefined when empty. */

@@ -170,18 +170,18 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
   }
 
   /** Subscriber: one message for one of our subscriptions (hot path). */
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean {
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, buf: Uint8Array, start: number, end: number): boolean {
     if (this.closeReason !== undefined) return false
     const auth = this.auth
     if (auth.denyFilter !== undefined && auth.denyFilter.denied(subject)) return false
     if (headerSize >= 0 && !this.headers) {
       // A client that did not negotiate headers gets the body only, as nats-server does.
-      payload = payload.subarray(headerSize)
+      start += headerSize
       headerSize = -1
     }
-    this.out.appendMsg(subject, sub.sid, reply, headerSize, payload)
+    this.out.appendMsg(subject, sub.sid, reply, headerSize, buf, start, end)
     this.outMsgs++
-    this.outBytes += payload.length
+    this.outBytes += end - start
     if (!this.dirty) this.server.router.markDirty(this)
     if (auth.responses !== undefined && reply !== undefined) auth.responses.received(reply)
     if (this.out.size + this.inFlight > this.server.options.maxPending) this.slowConsumer()
@@ -348,7 +348,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     const result = this.account.index.match(reply)
     for (const sub of result.plain) {
       if (!sub.remote && sub.owner === this && !sub.closed) {
-        this.deliver(sub, reply, undefined, NO_RESPONDERS.length, NO_RESPONDERS)
+        this.deliver(sub, reply, undefined, NO_RESPONDERS.length, NO_RESPONDERS, 0, NO_RESPONDERS.length)
         return
       }
     }

@@ -119,8 +119,8 @@ class StreamSubscriber implements Subscriber {
     private readonly capacity: number
   ) {}
 
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, payload, this.replier))) return
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, buf: Uint8Array, start: number, end: number): void {
+    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, buf.subarray(start, end), this.replier))) return
     this.server.router.stats.slowConsumers++
     this.server.router.removeLocal(sub)
     Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: toText(sub.subject), sid: sub.sid, pendingLimit: this.capacity })))
@@ -139,8 +139,8 @@ class ReplySubscriber implements Subscriber {
     private readonly reply: Deferred.Deferred<NatsMessage>
   ) {}
 
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): void {
-    Deferred.doneUnsafe(this.reply, Effect.succeed(toMessage(subject, sub.sid, reply, headerSize, payload, undefined)))
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, buf: Uint8Array, start: number, end: number): void {
+    Deferred.doneUnsafe(this.reply, Effect.succeed(toMessage(subject, sub.sid, reply, headerSize, buf.subarray(start, end), undefined)))
   }
 
   forget(): void {}

@@ -22,9 +22,11 @@ export interface Subscriber {
   readonly echo: boolean
   /**
    * Append one message for `sub`; called synchronously on the hot path. `false` = not delivered
-   * (e.g. its subject is denied to the subscriber); it then does not count.
+   * (e.g. its subject is denied to the subscriber); it then does not count. The payload is
+   * `buf[start, end)`, often a range of a read buffer that is reused once the call returns: copy
+   * what is kept.
    */
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, payload: Uint8Array): boolean | void
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, buf: Uint8Array, start: number, end: number): boolean | void
   /** Forget a subscription the broker removed on its own (auto-unsubscribe after max). */
   forget(sub: LocalSubscription): void
   /**
@@ -101,8 +103,8 @@ export interface RouteTarget {
   mark: number
   /** Queue groups chosen on this route for the current message. */
   readonly queueScratch: Array<string>
-  /** Append one routed message of `account`. */
-  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, payload: Uint8Array): void
+  /** Append one routed message of `account`, its payload being `buf[start, end)`. */
+  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, headerSize: number, buf: Uint8Array, start?: number, end?: number): void
 }
 
 /** Interest announced by a route peer with RS+ (for queues, `weight` members on that server). */

@@ -96,7 +96,9 @@ describe("OutBuffer", () => {
               fc.uint8Array({ maxLength: 40 }),
               fc.tuple(fc.integer({ min: 0, max: 70_000 }), fc.nat({ max: 255 })).map(([n, seed]) => Uint8Array.from({ length: n }, (_, i) => (seed + i * 31) & 0xff))
             ),
-            headers: fc.nat({ max: 2_000_000_000 })
+            headers: fc.nat({ max: 2_000_000_000 }),
+            // The payload as a range of a larger buffer (as of a read buffer), bytes around it.
+            around: fc.option(fc.tuple(fc.nat({ max: 70 }), fc.nat({ max: 70 })), { nil: undefined })
           }),
           { maxLength: 12 }
         ),
@@ -107,13 +109,17 @@ describe("OutBuffer", () => {
             const hdr = f.headers % 3 === 0 ? Math.min(f.headers, f.payload.length) : -1
             const sizes = hdr >= 0 ? `${hdr} ${f.payload.length}` : `${f.payload.length}`
             let head: string
+            const [before, after] = f.around ?? [0, 0]
+            const src = f.around === undefined ? f.payload : Buffer.concat([Buffer.alloc(before, 0xaa), f.payload, Buffer.alloc(after, 0xbb)])
+            const start = f.around === undefined ? undefined : before
+            const end = f.around === undefined ? undefined : before + f.payload.length
             if (f.routed) {
-              out.appendRouteMsg(f.account, f.subject, f.reply, f.queues, hdr, f.payload)
+              out.appendRouteMsg(f.account, f.subject, f.reply, f.queues, hdr, src, start, end)
               const qs = f.queues ?? []
               const middle = qs.length > 0 ? `${f.reply !== undefined ? `+ ${f.reply}` : "|"} ${qs.join(" ")} ` : f.reply !== undefined ? `${f.reply} ` : ""
               head = `${hdr >= 0 ? "H" : "R"}MSG ${f.account} ${f.subject} ${middle}${sizes}\r\n`
             } else {
-              out.appendMsg(f.subject, f.sid, f.reply, hdr, f.payload)
+              out.appendMsg(f.subject, f.sid, f.reply, hdr, src, start, end)
               head = `${hdr >= 0 ? "H" : ""}MSG ${f.subject} ${f.sid} ${f.reply !== undefined ? `${f.reply} ` : ""}${sizes}\r\n`
             }
             expected.push(Buffer.from(head, "latin1"), Buffer.from(f.payload), Buffer.from("\r\n"))

@@ -214,9 +214,9 @@ export class RecordingSubscriber implements Subscriber {
   readonly forgotten: Array<string> = []
   refuse = false
   constructor(readonly cid: number, readonly echo = true) {}
-  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, _headerSize: number, payload: Uint8Array): boolean {
+  deliver(sub: LocalSubscription, subject: string, reply: string | undefined, _headerSize: number, buf: Uint8Array, start: number, end: number): boolean {
     if (this.refuse) return false
-    this.got.push({ sid: sub.sid, subject, reply, payload: Buffer.from(payload).toString("latin1") })
+    this.got.push({ sid: sub.sid, subject, reply, payload: Buffer.from(buf.subarray(start, end)).toString("latin1") })
     return true
   }
   forget(sub: LocalSubscription): void {
@@ -230,8 +230,8 @@ export class RecordingRoute implements RouteTarget {
   readonly queueScratch: Array<string> = []
   readonly sent: Array<{ account: string; subject: string; reply: string | undefined; queues: ReadonlyArray<string> | undefined; payload: string }> = []
   constructor(readonly rid: number) {}
-  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, _headerSize: number, payload: Uint8Array): void {
-    this.sent.push({ account, subject, reply, queues: queues === undefined ? undefined : [...queues], payload: Buffer.from(payload).toString("latin1") })
+  sendMsg(account: string, subject: string, reply: string | undefined, queues: ReadonlyArray<string> | undefined, _headerSize: number, buf: Uint8Array, start = 0, end = buf.length): void {
+    this.sent.push({ account, subject, reply, queues: queues === undefined ? undefined : [...queues], payload: Buffer.from(buf.subarray(start, end)).toString("latin1") })
   }
 }
 
