@@ -93,6 +93,9 @@ export const build = async () => {
     minifySyntax: true,
     // Native addons stay ordinary dependencies.
     external: ["@node-rs/*"],
+    // …loaded with \`require\` where the source has \`import()\`: the bundle runs as a vm.Script
+    // (bin/effect-nats-server.js), which has no dynamic-import callback.
+    supported: { "dynamic-import": false },
     // The file is the CommonJS wrapper function itself, which bin/effect-nats-server.js compiles
     // as it is read: wrapping it there (source + wrapper) made a second 1.2 MB string, garbage
     // in the large-object space until a major GC (a megabyte of idle RSS).

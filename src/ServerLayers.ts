@@ -17,7 +17,6 @@ import type { MonitorListenError } from "./monitor/Monitor.js"
 import { Broker } from "./server/Broker.js"
 import { ServerCore } from "./server/ServerCore.js"
 import { Cluster } from "./cluster/Cluster.js"
-import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
 import * as SystemRequests from "./monitor/SystemRequests.js"
@@ -52,7 +51,9 @@ export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, 
     ? Layer.empty
     : Layer.unwrap(Effect.promise(() => import("./monitor/Monitor.js")).pipe(Effect.map((m) => m.layer)))
   const clusterNet = clustered
-    ? ClusterLayer.layer.pipe(Layer.provide(Layer.mergeAll(Cluster.layer, ClientListener.layer, monitor)))
+    ? Layer.unwrap(Effect.promise(() => import("./cluster/ClusterLayer.js")).pipe(Effect.map((m) => m.layer))).pipe(
+      Layer.provide(Layer.mergeAll(Cluster.layer, ClientListener.layer, monitor))
+    )
     : Layer.empty
   // The system account's request subscriptions (`$SYS.REQ.SERVER.…`), with or without a monitor.
   const listeners = Layer.mergeAll(ClientListener.layer, clusterNet, monitor, SystemRequests.layer)
