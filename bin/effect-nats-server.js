@@ -8,14 +8,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { setFlagsFromString } from "node:v8"
 import * as vm from "node:vm"
-
-// A broker allocates a short-lived op per message: a larger young generation (32 MiB semi-spaces
-// instead of 16) halves the scavenges. Measured with `npm run bench`: pubsub_1KB +40%. Set here,
-// before the heap grows, and only for the server executable — an app embedding the library keeps
-// its own settings.
-setFlagsFromString("--max-semi-space-size=32")
 
 const bundle = path.join(path.dirname(fileURLToPath(import.meta.url)), "../dist/bin/effect-nats-server.cjs")
 const cacheFile = `${bundle}.cache`
