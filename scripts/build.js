@@ -91,8 +91,10 @@ export const build = async () => {
     // (a map would name files of other packages that this package does not ship).
     minifyWhitespace: true,
     minifySyntax: true,
-    // Native addons stay ordinary dependencies.
-    external: ["@node-rs/*"],
+    // Native addons stay ordinary dependencies, and so does prom-client (with @opentelemetry/api
+    // under it, a tenth of the bundle), which only the monitor's /metrics imports: the bundle's
+    // source is one string in the server's heap whether or not its code ever runs.
+    external: ["@node-rs/*", "prom-client"],
     // …loaded with \`require\` where the source has \`import()\`: the bundle runs as a vm.Script
     // (bin/effect-nats-server.js), which has no dynamic-import callback.
     supported: { "dynamic-import": false },

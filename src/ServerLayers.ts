@@ -8,7 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AccountsStartupError, accountsStartupError } from "./config/AccountsConfigFile.js"
+import { AccountsStartupError, accountsStartupError } from "./config/AccountsStartup.js"
 import type { ServerOptions } from "./config/ServerOptions.js"
 import type { Log } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
