@@ -95,7 +95,7 @@ export const build = async () => {
     // under it, a tenth of the bundle), which only the monitor's /metrics imports: the bundle's
     // source is one string in the server's heap whether or not its code ever runs.
     external: ["@node-rs/*", "prom-client"],
-    // …loaded with \`require\` where the source has \`import()\`: the bundle runs as a vm.Script
+    // …loaded with `require` where the source has `import()`: the bundle runs as a vm.Script
     // (bin/effect-nats-server.js), which has no dynamic-import callback.
     supported: { "dynamic-import": false },
     // The file is the CommonJS wrapper function itself, which bin/effect-nats-server.js compiles

@@ -44,7 +44,8 @@ export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, 
   // The cluster's state first (the monitor reads it); its network after the client listener and
   // the monitor, so that the route INFO it sends carries our client URL and monitor URL. `ready`
   // and the `Broker` after the listeners they announce. The monitor (and the HTTP stack under
-  // it) is loaded only when configured.
+  // it) and the cluster's network (route sessions, route TLS) are loaded only when configured:
+  // a module evaluated at start-up stays in the idle server's heap.
   const clustered = options.cluster !== undefined
   const clusterState: Layer.Layer<never, never, ServerCore> = clustered ? Cluster.layer : Layer.empty
   const monitor = options.httpPort === undefined && options.httpsPort === undefined

@@ -357,7 +357,7 @@ export const parseResolverPreload = (e: ConfigEntry): Record<string, string> => 
   return out
 }
 
-// The start-up checks and account graphs of the options live in \`AccountsStartup\` (the running
+// The start-up checks and account graphs of the options live in `AccountsStartup` (the running
 // server needs them without this file's parser).
 export { AccountsStartupError, accountsStartupError, configAccountGraph, operatorAccountGraph, OperatorJwtError } from "./AccountsStartup.js"
 

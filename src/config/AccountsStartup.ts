@@ -1,7 +1,7 @@
 /**
  * What the running server needs of the accounts options, without the config file's parser: the
  * start-up refusals nats-server makes for accounts and operators, and the account graph of the
- * \`accounts\` block or of operator mode's preloaded JWTs.
+ * `accounts` block or of operator mode's preloaded JWTs.
  *
  * @since 0.1.0
  */
