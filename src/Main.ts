@@ -23,8 +23,8 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
-import { OperatorJwtError, readOperator } from "./config/AccountsConfigFile.js"
-import { loadConfigFile } from "./config/ConfigFile.js"
+import { OperatorJwtError } from "./config/AccountsStartup.js"
+import { readOperator } from "./accounts/Resolver.js"
 import { mergeOptions, validateFlags } from "./config/Flags.js"
 import { decodeOptions, type LoadOptionsError } from "./config/OptionsError.js"
 import type { ServerOptions, ServerOptionsInput } from "./config/ServerOptions.js"
@@ -38,8 +38,6 @@ import { ServerCore } from "./server/ServerCore.js"
 import * as ServerLayers from "./ServerLayers.js"
 import { lameDuck } from "./server/LameDuck.js"
 import { deletePortsFile, writePidFile, writePortsFile } from "./server/ProcessFiles.js"
-import { planReload } from "./config/Reload.js"
-import { reloadAuthorization } from "./server/auth/AuthReload.js"
 import type { ServerState } from "./server/ServerState.js"
 
 export interface StartInput {
@@ -48,12 +46,17 @@ export interface StartInput {
   readonly flags: ServerOptionsInput
 }
 
-/** Read the config file (if any), lay the flags over it, validate and decode. */
+/**
+ * Read the config file (if any), lay the flags over it, validate and decode. The config file's
+ * parser is imported only when there is a file: a module evaluated at start-up stays in the idle
+ * server's heap.
+ */
 export const loadOptions = (input: StartInput): Effect.Effect<{ options: ServerOptions; warnings: Array<string> }, LoadOptionsError> =>
   Effect.gen(function*() {
     let fromFile: ServerOptionsInput = {}
     let warnings: Array<string> = []
     if (input.configFile !== undefined) {
+      const { loadConfigFile } = yield* Effect.promise(() => import("./config/ConfigFile.js"))
       const loaded = yield* loadConfigFile(input.configFile)
       fromFile = loaded.options
       warnings = loaded.warnings
@@ -147,6 +150,8 @@ const startupError = (cause: Cause.Cause<unknown>): string => {
 const reload = (input: StartInput, server: ServerState, cluster: ClusterState | undefined): Effect.Effect<void> =>
   Effect.gen(function*() {
     const log = server.log
+    // Loaded with the first reload (see loadOptions).
+    const [{ planReload }, { reloadAuthorization }] = yield* Effect.promise(() => Promise.all([import("./config/Reload.js"), import("./server/auth/AuthReload.js")]))
     if (input.configFile === undefined) {
       log.error("Failed to reload server configuration: can only reload config when a file is provided using -c or --config")
       return

@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { decodeOptions, type InvalidOptions } from "./config/OptionsError.js"
-import type { AccountsStartupError } from "./config/AccountsConfigFile.js"
+import type { AccountsStartupError } from "./config/AccountsStartup.js"
 import type { ServerOptions, ServerOptionsInput } from "./config/ServerOptions.js"
 import { Log, type LogError } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"

@@ -8,7 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AccountsStartupError, accountsStartupError } from "./config/AccountsConfigFile.js"
+import { AccountsStartupError, accountsStartupError } from "./config/AccountsStartup.js"
 import type { ServerOptions } from "./config/ServerOptions.js"
 import type { Log } from "./log/Log.js"
 import type { ListenError } from "./net/Listener.js"
@@ -17,7 +17,6 @@ import type { MonitorListenError } from "./monitor/Monitor.js"
 import { Broker } from "./server/Broker.js"
 import { ServerCore } from "./server/ServerCore.js"
 import { Cluster } from "./cluster/Cluster.js"
-import * as ClusterLayer from "./cluster/ClusterLayer.js"
 import * as ClientListener from "./server/ClientListener.js"
 import * as ProcessFiles from "./server/ProcessFiles.js"
 import * as SystemRequests from "./monitor/SystemRequests.js"
@@ -45,14 +44,17 @@ export const layer = (options: ServerOptions): Layer.Layer<Broker | ServerCore, 
   // The cluster's state first (the monitor reads it); its network after the client listener and
   // the monitor, so that the route INFO it sends carries our client URL and monitor URL. `ready`
   // and the `Broker` after the listeners they announce. The monitor (and the HTTP stack under
-  // it) is loaded only when configured.
+  // it) and the cluster's network (route sessions, route TLS) are loaded only when configured:
+  // a module evaluated at start-up stays in the idle server's heap.
   const clustered = options.cluster !== undefined
   const clusterState: Layer.Layer<never, never, ServerCore> = clustered ? Cluster.layer : Layer.empty
   const monitor = options.httpPort === undefined && options.httpsPort === undefined
     ? Layer.empty
     : Layer.unwrap(Effect.promise(() => import("./monitor/Monitor.js")).pipe(Effect.map((m) => m.layer)))
   const clusterNet = clustered
-    ? ClusterLayer.layer.pipe(Layer.provide(Layer.mergeAll(Cluster.layer, ClientListener.layer, monitor)))
+    ? Layer.unwrap(Effect.promise(() => import("./cluster/ClusterLayer.js")).pipe(Effect.map((m) => m.layer))).pipe(
+      Layer.provide(Layer.mergeAll(Cluster.layer, ClientListener.layer, monitor))
+    )
     : Layer.empty
   // The system account's request subscriptions (`$SYS.REQ.SERVER.…`), with or without a monitor.
   const listeners = Layer.mergeAll(ClientListener.layer, clusterNet, monitor, SystemRequests.layer)

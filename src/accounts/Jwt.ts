@@ -26,8 +26,7 @@ import * as crypto from "node:crypto"
 import * as net from "node:net"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
-import { Prefix } from "@nats-io/nkeys"
-import { Codec } from "@nats-io/nkeys/lib/codec.js"
+import { decodePublicKey, NkeyPrefix } from "../crypto/Nkey.js"
 import { isValidSubject } from "../subjects/Subject.js"
 import type { AccountSpec, ExportSpec, ImportSpec, ResponseType } from "./Accounts.js"
 
@@ -57,7 +56,7 @@ const authError = (reason: string, cause?: unknown) => new JwtAuthError({ reason
 // ---------------------------------------------------------------------------------------------
 
 export type KeyKind = "operator" | "account" | "user"
-const PREFIX: Record<KeyKind, Prefix> = { operator: Prefix.Operator, account: Prefix.Account, user: Prefix.User }
+const PREFIX: Record<KeyKind, number> = { operator: NkeyPrefix.operator, account: NkeyPrefix.account, user: NkeyPrefix.user }
 const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex")
 const keyCache = new Map<string, crypto.KeyObject>()
 
@@ -65,12 +64,8 @@ const keyCache = new Map<string, crypto.KeyObject>()
 const publicKey = (kind: KeyKind, nkey: string): crypto.KeyObject | undefined => {
   const cached = keyCache.get(kind + nkey)
   if (cached !== undefined) return cached
-  let raw: Uint8Array
-  try {
-    raw = Codec.decode(PREFIX[kind], new TextEncoder().encode(nkey))
-  } catch {
-    return undefined
-  }
+  const raw = decodePublicKey(PREFIX[kind], nkey)
+  if (raw === undefined) return undefined
   const key = crypto.createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: "der", type: "spki" })
   if (keyCache.size > 10_000) keyCache.clear()
   keyCache.set(kind + nkey, key)

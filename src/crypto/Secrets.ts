@@ -8,16 +8,14 @@
  *   `Promise`; callers that get one hold the connection until it settles.
  * - A plain secret is compared in constant time (`crypto.timingSafeEqual` over SHA-256 digests, so
  *   not even the length leaks), synchronously.
- * - An nkey is decoded and validated with `@nats-io/nkeys` once, when the configuration is loaded;
- *   the signature is verified with `node:crypto`'s native Ed25519 (tweetnacl's pure-JS verify,
- *   which `@nats-io/nkeys` uses, costs ~10 ms of event-loop time per login on this machine).
+ * - An nkey is decoded and validated once, when the configuration is loaded (`Nkey`); the
+ *   signature is verified with `node:crypto`'s native Ed25519 (tweetnacl's pure-JS verify, which
+ *   `@nats-io/nkeys` uses, costs ~10 ms of event-loop time per login on this machine).
  *
  * @since 0.1.0
  */
 import * as crypto from "node:crypto"
-import * as bcrypt from "@node-rs/bcrypt"
-import { Prefix } from "@nats-io/nkeys"
-import { Codec } from "@nats-io/nkeys/lib/codec.js"
+import { decodePublicKey, NkeyPrefix } from "./Nkey.js"
 import type * as Random from "effect/Random"
 import { randomBytes } from "./RandomBytes.js"
 
@@ -37,7 +35,8 @@ export const safeEqual = (a: string, b: string): boolean => crypto.timingSafeEqu
  */
 export const compareSecret = (configured: string, presented: string | undefined): boolean | Promise<boolean> => {
   const given = presented ?? ""
-  if (isBcrypt(configured)) return bcrypt.verify(given, configured).then((ok) => ok, () => false)
+  // The native addon is loaded with the first bcrypt secret checked: a server without one never maps it.
+  if (isBcrypt(configured)) return import("@node-rs/bcrypt").then((bcrypt) => bcrypt.verify(given, configured)).then((ok) => ok, () => false)
   return safeEqual(configured, given)
 }
 
@@ -51,12 +50,8 @@ export interface NkeyVerifier {
 
 /** Decode a user nkey (`U…`); fails with nats-server's config error text when it is not one. */
 export const nkeyVerifier = (nkey: string): NkeyVerifier | string => {
-  let raw: Uint8Array
-  try {
-    raw = Codec.decode(Prefix.User, new TextEncoder().encode(nkey))
-  } catch {
-    return "Not a valid public nkey for a user"
-  }
+  const raw = decodePublicKey(NkeyPrefix.user, nkey)
+  if (raw === undefined) return "Not a valid public nkey for a user"
   const key = crypto.createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: "der", type: "spki" })
   return {
     nkey,

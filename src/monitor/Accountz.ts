@@ -21,7 +21,7 @@
  */
 import * as Result from "effect/Result"
 import { type CompiledExport, SYSTEM_ACCOUNT } from "../accounts/Accounts.js"
-import { configAccountGraph } from "../config/AccountsConfigFile.js"
+import { configAccountGraph } from "../config/AccountsStartup.js"
 import type { Account } from "../server/Subscription.js"
 import type { ServerState } from "../server/ServerState.js"
 import { SYSTEM_EXPORTS } from "../server/SystemImports.js"
