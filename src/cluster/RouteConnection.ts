@@ -185,7 +185,7 @@ export class RouteConnection extends ConnectionCore implements Connection, Route
    */
   apply(parsed: Parsed, from: number): number {
     const ops = parsed.ops
-    if (from === 0 && (ops.length > 0 || parsed.sunk > 0)) this.lastActivity = new Date(this.now())
+    if (from === 0 && (ops.length > 0 || parsed.sunk > 0)) this.lastActivityMs = this.now()
     let i = from
     for (; i < ops.length && !this.closing; i++) {
       const op = ops[i]!

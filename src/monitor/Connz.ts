@@ -160,7 +160,7 @@ const NO_RTT_PING_BEFORE_FIRST_PONG_MS = 2000
 const requestRtt = (conn: ClientConnection | ClosedClient, now: number): void => {
   if (conn instanceof ClosedClient) return
   if (conn.rtt !== undefined || conn.closing || !conn.lang) return
-  if (conn.firstPingDone || now - conn.start.getTime() > NO_RTT_PING_BEFORE_FIRST_PONG_MS) conn.sendPing()
+  if (conn.firstPingDone || now - conn.startMs > NO_RTT_PING_BEFORE_FIRST_PONG_MS) conn.sendPing()
 }
 
 /** The ConnInfo of one client, open or closed (a closed one is frozen at its stop time). */

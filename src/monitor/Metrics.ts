@@ -118,7 +118,7 @@ const routeSample = (route: RouteConnection, now: number): RouteSample => ({
   remoteName: route.peer?.server_name ?? "",
   ip: route.ip,
   rttSeconds: route.rtt !== undefined && route.rtt > 0 ? route.rtt / 1000 : undefined,
-  uptimeSeconds: Math.max(0, Math.floor((now - route.start.getTime()) / 1000)),
+  uptimeSeconds: Math.max(0, Math.floor((now - route.startMs) / 1000)),
   subscriptions: route.subscriptionCount,
   inMsgs: route.inMsgs,
   outMsgs: route.outMsgs,

@@ -231,7 +231,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
 
   /** Apply one parsed batch, then flush everything it touched. */
   apply(parsed: Parsed): void {
-    if (parsed.ops.length > 0 || parsed.sunk > 0) this.lastActivity = new Date(this.now())
+    if (parsed.ops.length > 0 || parsed.sunk > 0) this.lastActivityMs = this.now()
     this.run(parsed, 0)
   }
 
@@ -438,7 +438,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
     this.version = c.version
     this.connected = true
     // Until a PING measures it, the time from accept to CONNECT is the RTT estimate (as nats-server).
-    if (this.rtt === undefined) this.rtt = this.now() - this.start.getTime()
+    if (this.rtt === undefined) this.rtt = this.now() - this.startMs
     this.ok()
     this.server.system.clientConnected(this)
   }

@@ -24,7 +24,7 @@ import { keepalive, type KeepaliveEntry, KeepaliveTicker, makeSignals, remoteAdd
 
 /** Later PINGs only when the client was idle for a whole interval. */
 const clientPingDue = (server: ServerState, conn: ClientConnection): boolean =>
-  conn.now() - conn.lastActivity.getTime() >= server.options.pingInterval
+  conn.now() - conn.lastActivityMs >= server.options.pingInterval
 
 /**
  * The keepalive of every client of `server` on one fiber (fork `run` in the listener's scope):

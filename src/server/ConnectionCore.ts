@@ -17,12 +17,16 @@ import type { ServerState } from "./ServerState.js"
 
 export abstract class ConnectionCore implements Flushable {
   abstract readonly server: ServerState
-  readonly start: Date
+  /**
+   * When the connection was made and last had activity (wall-clock ms): numbers, not `Date`s —
+   * two `Date`s were ~190 bytes of every idle connection and a `Date` per batch that had ops.
+   */
+  readonly startMs: number
   readonly out = new OutBuffer()
   dirty = false
 
   pingsOut = 0
-  lastActivity: Date
+  lastActivityMs: number
   rtt: number | undefined = undefined
   /**
    * When the outstanding PING was sent (`monotonicMs`, fractional); NaN before the first. It starts
@@ -44,8 +48,18 @@ export abstract class ConnectionCore implements Flushable {
 
   constructor(readonly clock: Clock.Clock) {
     const now = clock.currentTimeMillisUnsafe()
-    this.start = new Date(now)
-    this.lastActivity = new Date(now)
+    this.startMs = now
+    this.lastActivityMs = now
+  }
+
+  /** When the connection was made (for the monitor and closed-connection records). */
+  get start(): Date {
+    return new Date(this.startMs)
+  }
+
+  /** When the connection last had activity (for the monitor and closed-connection records). */
+  get lastActivity(): Date {
+    return new Date(this.lastActivityMs)
   }
 
   /** Wall-clock milliseconds from the broker's `Clock`. */

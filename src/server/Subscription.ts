@@ -58,7 +58,8 @@ export interface ImportLinks {
 }
 
 export class LocalSubscription implements IndexEntry {
-  readonly remote = false
+  /** Always false: on the prototype (below), not a field of each of the many subscriptions. */
+  declare readonly remote: false
   /** Messages delivered so far. */
   delivered = 0
   /** Auto-unsubscribe after this many deliveries; 0 = never. */
@@ -95,6 +96,8 @@ export class LocalSubscription implements IndexEntry {
     return this.links?.shadows
   }
 }
+
+Object.defineProperty(LocalSubscription.prototype, "remote", { value: false })
 
 /** Something that receives routed messages: a route link. */
 export interface RouteTarget {
