@@ -39,8 +39,8 @@ const args = [
   "--server-cpus", "0",
   "--client-cpus", "1",
   "--names", "nats-server,ours",
-  "--server", `node ${bin} -a 127.0.0.1 -p {port} --cluster nats://127.0.0.1:{cport} --cluster_name bench --routes {routes}`,
-  "--server-single", `node ${bin} -a 127.0.0.1 -p {port}`,
+  "--server", `${bin} -a 127.0.0.1 -p {port} --cluster nats://127.0.0.1:{cport} --cluster_name bench --routes {routes}`,
+  "--server-single", `${bin} -a 127.0.0.1 -p {port}`,
   ...process.argv.slice(2)
 ]
 console.error(`${path.join(dir, "compare.sh")} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(" ")}`)

@@ -27,9 +27,9 @@ export const refTemplates: Templates = {
 }
 
 export const oursTemplates: Templates = {
-  single: "node {repo}/bin/effect-nats-server.js -a 127.0.0.1 -p {port}",
+  single: "{repo}/bin/effect-nats-server.js -a 127.0.0.1 -p {port}",
   cluster:
-    "node {repo}/bin/effect-nats-server.js -a 127.0.0.1 -p {port} --cluster nats://127.0.0.1:{cport} --cluster_name bench --routes {routes}"
+    "{repo}/bin/effect-nats-server.js -a 127.0.0.1 -p {port} --cluster nats://127.0.0.1:{cport} --cluster_name bench --routes {routes}"
 }
 
 export interface Placeholders {

@@ -67,7 +67,7 @@ const BARE = `require("node:net").createServer((s) => s.end("INFO {}\\r\\n")).li
 type Impl = { readonly name: string; readonly start: (port: number) => ChildProcess }
 const impls: Array<Impl> = [
   { name: "bare node listener", start: (port) => run(process.execPath, ["-e", BARE, String(port)]) },
-  { name: "effect-nats-server", start: (port) => run(process.execPath, [ours, "-a", "127.0.0.1", "-p", String(port)]) }
+  { name: "effect-nats-server", start: (port) => run(ours, ["-a", "127.0.0.1", "-p", String(port)]) }
 ]
 if (natsServer !== undefined) impls.push({ name: "nats-server", start: (port) => run(natsServer, ["-a", "127.0.0.1", "-p", String(port)]) })
 

@@ -43,13 +43,22 @@ export const isStale = () => {
   return inputs.some((i) => newest(path.join(root, i)) > built)
 }
 
+/** The node flags of the executable's shebang (`#!/usr/bin/env -S node --flag…`). */
+const shebangFlags = () => {
+  const line = fs.readFileSync(path.join(root, "bin/effect-nats-server.js"), "utf8").split("\n", 1)[0]
+  const m = /^#!\/usr\/bin\/env -S node((?: +\S+)*) *$/.exec(line)
+  if (m === null) throw new Error(`bin/effect-nats-server.js: unexpected shebang ${line}`)
+  return m[1].trim().split(/ +/).filter((f) => f.length > 0)
+}
+
 /**
- * Run the executable once (a standalone server on a random loopback port, until ready) so that
- * it writes V8's code cache for the bundle next to it (bin/effect-nats-server.js reads it).
+ * Run the executable once (a standalone server on a random loopback port, until ready) under the
+ * node flags `flags` so that it writes V8's code cache for the bundle next to it, for those flags
+ * (bin/effect-nats-server.js reads it; V8 rejects a cache made under other flags).
  */
-const writeCodeCache = () =>
+const writeCodeCache = (flags) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, "bin/effect-nats-server.js"), "-a", "127.0.0.1", "-p", "-1"], {
+    const child = spawn(process.execPath, [...flags, path.join(root, "bin/effect-nats-server.js"), "-a", "127.0.0.1", "-p", "-1"], {
       env: { ...process.env, EFFECT_NATS_SERVER_WRITE_CODE_CACHE: "1" },
       stdio: ["ignore", "ignore", "pipe"]
     })
@@ -109,7 +118,9 @@ export const build = async () => {
     logLevel: "warning"
   })
   asciiOnly(bundle)
-  await writeCodeCache()
+  // As the shebang runs it, and as `node bin/effect-nats-server.js` does.
+  await writeCodeCache(shebangFlags())
+  await writeCodeCache([])
   fs.writeFileSync(stamp, new Date().toISOString() + "\n")
 }
 

@@ -8,7 +8,7 @@ import { expandTemplate, freePorts, oursTemplates, refTemplates } from "../../be
 describe("expandTemplate", () => {
   it("fills the placeholders of the default templates", () => {
     expect(expandTemplate(oursTemplates.single, { port: 4000, name: "S", repo: "/r" })).toEqual([
-      "node", "/r/bin/effect-nats-server.js", "-a", "127.0.0.1", "-p", "4000"
+      "/r/bin/effect-nats-server.js", "-a", "127.0.0.1", "-p", "4000"
     ])
     expect(
       expandTemplate(refTemplates.cluster, { port: 4001, cport: 6001, routes: "nats://127.0.0.1:6000", name: "B", repo: "/r" })
@@ -20,7 +20,7 @@ describe("expandTemplate", () => {
 
   it("drops an empty {routes} together with the flag before it", () => {
     expect(expandTemplate(oursTemplates.cluster, { port: 4000, cport: 6000, name: "A", repo: "/r" })).toEqual([
-      "node", "/r/bin/effect-nats-server.js", "-a", "127.0.0.1", "-p", "4000", "--cluster", "nats://127.0.0.1:6000",
+      "/r/bin/effect-nats-server.js", "-a", "127.0.0.1", "-p", "4000", "--cluster", "nats://127.0.0.1:6000",
       "--cluster_name", "bench"
     ])
     expect(expandTemplate("srv -routes {routes} -n {name}", { port: 1, name: "A", repo: "" })).toEqual(["srv", "-n", "A"])

@@ -34,6 +34,9 @@ describe("the packed package", () => {
     const files = filesUnder(pkg)
     expect(files).toContain(path.join(pkg, "bin/effect-nats-server.js"))
     expect(files).toContain(path.join(pkg, "dist/bin/effect-nats-server.cjs"))
+    // V8's code cache for each way the executable runs: through its shebang, and as `node bin/…`.
+    expect(files).toContain(path.join(pkg, "dist/bin/effect-nats-server.cjs.cache"))
+    expect(files).toContain(path.join(pkg, "dist/bin/effect-nats-server.cjs.--max-semi-space-size=4.cache"))
     for (const map of files.filter((f) => f.endsWith(".map"))) {
       const { sources, sourceRoot } = JSON.parse(fs.readFileSync(map, "utf8")) as { sources: Array<string>; sourceRoot?: string }
       for (const s of sources) expect(fs.existsSync(path.resolve(path.dirname(map), sourceRoot ?? "", s)), `${map} → ${s}`).toBe(true)
@@ -42,8 +45,10 @@ describe("the packed package", () => {
     // Dependencies where an install would put them (native addons such as @node-rs/bcrypt are
     // not bundled); nothing of the repository besides them.
     fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"))
-    const server = await startProcess(process.execPath, [path.join(pkg, "bin/effect-nats-server.js"), "-a", "127.0.0.1", "-p", "-1"])
+    const server = await startProcess(path.join(pkg, "bin/effect-nats-server.js"), ["-a", "127.0.0.1", "-p", "-1"])
     procs.push(server)
+    // Run as npx runs it, through the shebang: node gets the executable's V8 flags.
+    expect(fs.readFileSync(`/proc/${server.child.pid}/cmdline`, "utf8").split("\0")).toContain("--max-semi-space-size=4")
     const client = await RawClient.connect(server.port)
     expect(client.info["server_name"]).toMatch(/^N[A-Z0-9]{55}$/)
     await client.expectOpen()
