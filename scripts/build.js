@@ -43,11 +43,11 @@ export const isStale = () => {
   return inputs.some((i) => newest(path.join(root, i)) > built)
 }
 
-/** The node flags of the executable's shebang (`#!/usr/bin/env -S node --flag…`). */
+/** The node flags the executable's shell line passes (`exec /usr/bin/env node --flag… "$0" "$@"`). */
 const shebangFlags = () => {
-  const line = fs.readFileSync(path.join(root, "bin/effect-nats-server.js"), "utf8").split("\n", 1)[0]
-  const m = /^#!\/usr\/bin\/env -S node((?: +\S+)*) *$/.exec(line)
-  if (m === null) throw new Error(`bin/effect-nats-server.js: unexpected shebang ${line}`)
+  const line = fs.readFileSync(path.join(root, "bin/effect-nats-server.js"), "utf8").split("\n", 2)[1]
+  const m = /^":" \/\/; exec \/usr\/bin\/env node((?: +--\S+)*) "\$0" "\$@"$/.exec(line)
+  if (m === null) throw new Error(`bin/effect-nats-server.js: unexpected exec line ${line}`)
   return m[1].trim().split(/ +/).filter((f) => f.length > 0)
 }
 
@@ -118,7 +118,7 @@ export const build = async () => {
     logLevel: "warning"
   })
   asciiOnly(bundle)
-  // As the shebang runs it, and as `node bin/effect-nats-server.js` does.
+  // As its exec line runs it, and as `node bin/effect-nats-server.js` does.
   await writeCodeCache(shebangFlags())
   await writeCodeCache([])
   fs.writeFileSync(stamp, new Date().toISOString() + "\n")
