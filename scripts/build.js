@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url"
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const stamp = path.join(root, "dist", ".build-stamp")
 /** What the build reads; newer than the stamp → stale. */
-const inputs = ["src", "bench", "examples", "scripts/build.js", "tsconfig.json", "tsconfig.build.json", "package.json"]
+const inputs = ["src", "bench", "bin", "examples", "scripts/build.js", "tsconfig.json", "tsconfig.build.json", "package.json"]
 
 const newest = (p) => {
   let st
@@ -79,6 +79,30 @@ const writeCodeCache = (flags) =>
     })
   })
 
+/**
+ * `node:tls` bound lazily: Effect's NodeSocket (and our net/Tls) import it at the top, and
+ * evaluating it (with _tls_wrap, secure contexts, js_stream_socket) is heap a server without TLS
+ * never uses. The bundle gets a module whose exports are getters that require the real one on
+ * first use, so `tls.connect`, `new tls.TLSSocket`, `instanceof` all see Node's own.
+ */
+const lazyTls = {
+  name: "lazy-tls",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?tls$/ }, (args) =>
+      args.namespace === "lazy-tls" ? { path: "node:tls", external: true } : { path: "tls", namespace: "lazy-tls" })
+    build.onLoad({ filter: /.*/, namespace: "lazy-tls" }, async () => {
+      const keys = Object.keys(await import("node:tls")).filter((k) => k !== "default")
+      return {
+        loader: "js",
+        contents: `let tls
+const load = () => tls ?? (tls = require("node:tls"))
+for (const key of ${JSON.stringify(keys)}) Object.defineProperty(exports, key, { enumerable: true, get: () => load()[key] })
+`
+      }
+    })
+  }
+}
+
 export const build = async () => {
   // A clean build: no output of a source that was moved or deleted (nor its map) survives.
   fs.rmSync(path.join(root, "dist"), { recursive: true, force: true })
@@ -107,6 +131,7 @@ export const build = async () => {
     // under it, a tenth of the bundle), which only the monitor's /metrics imports: the bundle's
     // source is one string in the server's heap whether or not its code ever runs.
     external: ["@node-rs/*", "prom-client"],
+    plugins: [lazyTls],
     // …loaded with `require` where the source has `import()`: the bundle runs as a vm.Script
     // (bin/effect-nats-server.js), which has no dynamic-import callback.
     supported: { "dynamic-import": false },
