@@ -80,26 +80,36 @@ const writeCodeCache = (flags) =>
   })
 
 /**
- * `node:tls` bound lazily: Effect's NodeSocket (and our net/Tls) import it at the top, and
- * evaluating it (with _tls_wrap, secure contexts, js_stream_socket) is heap a server without TLS
- * never uses. The bundle gets a module whose exports are getters that require the real one on
- * first use, so `tls.connect`, `new tls.TLSSocket`, `instanceof` all see Node's own.
+ * Node builtins bound lazily: evaluating them is heap (and pages of the node binary) that a
+ * server which never uses them pays for at idle. `node:tls`: Effect's NodeSocket (and our
+ * net/Tls) import it at the top; with _tls_wrap, secure contexts, js_stream_socket it is heap a
+ * server without TLS never uses. `node:crypto` (~0.7 MiB of idle RSS: all of internal/crypto
+ * and OpenSSL's pages): JWT and nkey checks, bcrypt-less secrets, nonces (a server without auth
+ * or a cluster makes none; its id comes from the OS's random device, crypto/RandomBytes).
+ * `node:os`: the monitor's and system account's host facts. The bundle gets, for each, a module
+ * whose exports are getters that require the real one on first use, so `tls.connect`,
+ * `new tls.TLSSocket`, `instanceof`, `crypto.randomBytes` all see Node's own.
  */
-const lazyTls = {
-  name: "lazy-tls",
-  setup(build) {
-    build.onResolve({ filter: /^(node:)?tls$/ }, (args) =>
-      args.namespace === "lazy-tls" ? { path: "node:tls", external: true } : { path: "tls", namespace: "lazy-tls" })
-    build.onLoad({ filter: /.*/, namespace: "lazy-tls" }, async () => {
-      const keys = Object.keys(await import("node:tls")).filter((k) => k !== "default")
-      return {
-        loader: "js",
-        contents: `let tls
-const load = () => tls ?? (tls = require("node:tls"))
+const lazyBuiltins = (names) => {
+  const filter = new RegExp(`^(node:)?(${names.join("|")})$`)
+  return {
+    name: "lazy-builtins",
+    setup(build) {
+      build.onResolve({ filter }, (args) => {
+        const name = args.path.replace(/^node:/, "")
+        return args.namespace === "lazy-builtins" ? { path: `node:${name}`, external: true } : { path: name, namespace: "lazy-builtins" }
+      })
+      build.onLoad({ filter: /.*/, namespace: "lazy-builtins" }, async (args) => {
+        const keys = Object.keys(await import(`node:${args.path}`)).filter((k) => k !== "default")
+        return {
+          loader: "js",
+          contents: `let m
+const load = () => m ?? (m = require("node:${args.path}"))
 for (const key of ${JSON.stringify(keys)}) Object.defineProperty(exports, key, { enumerable: true, get: () => load()[key] })
 `
-      }
-    })
+        }
+      })
+    }
   }
 }
 
@@ -131,7 +141,7 @@ export const build = async () => {
     // under it, a tenth of the bundle), which only the monitor's /metrics imports: the bundle's
     // source is one string in the server's heap whether or not its code ever runs.
     external: ["@node-rs/*", "prom-client"],
-    plugins: [lazyTls],
+    plugins: [lazyBuiltins(["tls", "crypto", "os"])],
     // …loaded with `require` where the source has `import()`: the bundle runs as a vm.Script
     // (bin/effect-nats-server.js), which has no dynamic-import callback.
     supported: { "dynamic-import": false },

@@ -9,10 +9,13 @@
  */
 import type * as Random from "effect/Random"
 import { encodePublicKey, NkeyPrefix } from "../crypto/Nkey.js"
-import { randomBytes } from "../crypto/RandomBytes.js"
+import { randomBytes, systemRandomBytes } from "../crypto/RandomBytes.js"
 
-/** A fresh server id, e.g. `NATLQK7OY3EF6JQQLLS37R73KUB2DWEZRFWEOT7GVBX2ZRNC7CU3W4E6`. */
-export const makeServerId = (random?: Random.Random): string => encodePublicKey(NkeyPrefix.server, randomBytes(32, random))
+/**
+ * A fresh server id, e.g. `NATLQK7OY3EF6JQQLLS37R73KUB2DWEZRFWEOT7GVBX2ZRNC7CU3W4E6` (its bytes
+ * from the OS's random device: every start-up makes one, see `systemRandomBytes`).
+ */
+export const makeServerId = (random?: Random.Random): string => encodePublicKey(NkeyPrefix.server, systemRandomBytes(32, random))
 
 /** A random URL-safe nonce like nats-server's (15 characters). */
 export const makeNonce = (random?: Random.Random): string => randomBytes(11, random).toString("base64url").slice(0, 15)
