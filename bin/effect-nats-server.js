@@ -23,7 +23,6 @@
 // `require`).
 "use strict"
 const fs = require("node:fs")
-const { createRequire } = require("node:module")
 const path = require("node:path")
 const vm = require("node:vm")
 
@@ -57,4 +56,7 @@ if (process.env["EFFECT_NATS_SERVER_WRITE_CODE_CACHE"] === "1") {
   process.once("exit", () => fs.writeFileSync(cacheFile, script.createCachedData()))
 }
 const bundleModule = { exports: {} }
-script.runInThisContext()(bundleModule.exports, createRequire(bundle), bundleModule, bundle, path.dirname(bundle))
+// The bundle's `require` (its externals and Node's builtins) is this file's own: dist/bin and
+// bin resolve packages through the same node_modules, and `createRequire` would load
+// `node:module` (with Node's ES module loader, ~0.13 MiB of idle RSS) for nothing else.
+script.runInThisContext()(bundleModule.exports, require, bundleModule, bundle, path.dirname(bundle))
