@@ -197,3 +197,14 @@ const reload = (input: StartInput, server: ServerState, cluster: ClusterState | 
     for (const change of plan.success.changes) log.info(change)
     log.info("Reloaded server configuration")
   })
+
+/**
+ * {@link loadOptions} and {@link serve} run as Promises: the executable's way in (`bin.ts`). The
+ * executable importing `effect/Effect` itself made its bundle build a namespace object for that
+ * module — a getter per export, ~230 — for these two calls.
+ */
+export const runLoadOptions = (input: StartInput): Promise<Result.Result<{ options: ServerOptions; warnings: Array<string> }, LoadOptionsError>> =>
+  Effect.runPromise(Effect.result(loadOptions(input)))
+
+/** {@link serve} run: resolves with the process exit code. */
+export const runServe = (input: StartInput, options: ServerOptions): Promise<number> => Effect.runPromise(serve(input, options))

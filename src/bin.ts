@@ -36,16 +36,16 @@ const main = async (): Promise<void> => {
   if (command === "test-config" && configFile === undefined) return fail("must specify [-c, --config] option to check configuration file syntax")
   // Loaded only for what this run does: start-up time is module loading (see docs/DESIGN.md).
   if (typeof command === "object") return (await import("./client/Cli.js")).main(command)
-  const [Effect, { loadOptions, serve }] = await Promise.all([import("effect/Effect"), import("./Main.js")])
+  const { runLoadOptions, runServe } = await import("./Main.js")
   const input = { configFile, flags }
-  const loaded = await Effect.runPromise(Effect.result(loadOptions(input)))
+  const loaded = await runLoadOptions(input)
   if (Result.isFailure(loaded)) return fail(loaded.failure.message)
   for (const w of loaded.success.warnings) process.stderr.write(`${w}\n`)
   if (command === "test-config") {
     process.stderr.write(`${SERVER_NAME}: configuration file ${configFile} is valid\n`)
     return
   }
-  const code = await Effect.runPromise(serve(input, loaded.success.options))
+  const code = await runServe(input, loaded.success.options)
   process.exit(code)
 }
 
