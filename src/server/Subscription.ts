@@ -67,6 +67,8 @@ export class LocalSubscription implements IndexEntry {
   closed = false
   /** Shadow / shadowed links (`undefined` for the usual subscription that is neither). */
   links: ImportLinks | undefined = undefined
+  /** The index's insertion stamp (`IndexEntry.seq`). */
+  seq = 0
   constructor(
     readonly owner: Subscriber,
     readonly subject: string,
@@ -113,6 +115,8 @@ export interface RouteTarget {
 /** Interest announced by a route peer with RS+ (for queues, `weight` members on that server). */
 export class RemoteInterest implements IndexEntry {
   readonly remote = true
+  /** The index's insertion stamp (`IndexEntry.seq`). */
+  seq = 0
   constructor(
     readonly route: RouteTarget,
     readonly subject: string,

@@ -32,6 +32,11 @@ export interface IndexEntry {
   readonly subject: string
   /** Queue group name, or `undefined` for a plain subscription. */
   readonly queue: string | undefined
+  /**
+   * The index's insertion stamp, written by `insert` (`entries` orders by it): the index keeps no
+   * list of its entries besides the trie. An entry sits in one index at a time.
+   */
+  seq?: number
 }
 
 /**
@@ -102,6 +107,26 @@ const isLoneLeaf = <S>(n: TrieNode<S>): boolean =>
   n.fwc === undefined &&
   n.queues === undefined
 
+const twice = (sub: IndexEntry): never => {
+  throw new Error(`SubjectIndex: subscription on "${sub.subject}" inserted twice`)
+}
+
+/** Appends every subscription below `node` to `out`. */
+const collectAll = <S>(node: TrieNode<S>, out: Array<S>): void => {
+  const plain = node.plain
+  if (plain instanceof Set) for (const s of plain) out.push(s)
+  else if (plain !== undefined) out.push(plain)
+  if (node.queues !== undefined) for (const group of node.queues.values()) for (const s of group) out.push(s)
+  if (node.literal !== undefined) {
+    for (const child of node.literal.values()) {
+      if (child instanceof TrieNode) collectAll(child, out)
+      else out.push(child)
+    }
+  }
+  if (node.pwc !== undefined) collectAll(node.pwc, out)
+  if (node.fwc !== undefined) collectAll(node.fwc, out)
+}
+
 /**
  * A subscription index over entries of type `S`, compared by identity.
  *
@@ -109,7 +134,13 @@ const isLoneLeaf = <S>(n: TrieNode<S>): boolean =>
  */
 export class SubjectIndex<S extends IndexEntry> {
   private readonly root = new TrieNode<S>()
-  private readonly all = new Set<S>()
+  // No Set of every entry beside the trie (measured: its table was ~26 B per subscription, and
+  // as much again of garbage while it grows): the trie answers membership, a counter the size,
+  // and the entries' `seq` stamps the insertion order.
+  private count = 0
+  private lastSeq = 0
+  /** Set by `removeAt` when it found the entry. */
+  private found = false
   // `null` marks an invalidated entry. Invalidation overwrites in place instead of deleting: V8's
   // Map keeps a deleted entry in its bucket chain until the next rehash, so deleting and re-adding
   // one hot key (its subscribers churn while it is published) makes every lookup of it slower and
@@ -145,12 +176,21 @@ export class SubjectIndex<S extends IndexEntry> {
 
   /** Number of subscriptions in the index. */
   get size(): number {
-    return this.all.size
+    return this.count
   }
 
-  /** Every subscription, in insertion order. */
+  /** Every subscription, in insertion order (a walk of the trie and a sort: not for the hot path). */
   entries(): IterableIterator<S> {
-    return this.all.values()
+    const out = this.all()
+    out.sort((a, b) => a.seq! - b.seq!)
+    return out.values()
+  }
+
+  /** Every subscription, in no particular order (cheaper than `entries`). */
+  all(): Array<S> {
+    const out: Array<S> = []
+    collectAll(this.root, out)
+    return out
   }
 
   /**
@@ -158,7 +198,6 @@ export class SubjectIndex<S extends IndexEntry> {
    * index: both are caller bugs (the session validates SUB and ignores duplicate sids).
    */
   insert(sub: S): void {
-    if (this.all.has(sub)) throw new Error(`SubjectIndex: subscription on "${sub.subject}" inserted twice`)
     const subject = sub.subject
     if (!isValidSubject(subject)) throw new RangeError(`SubjectIndex: invalid subject "${subject}"`)
     const tokens = subject.split(".")
@@ -180,8 +219,7 @@ export class SubjectIndex<S extends IndexEntry> {
           if (i === tokens.length - 1 && sub.queue === undefined) {
             // A new leaf that would hold only `sub`: the map holds `sub` itself.
             lits.set(t, sub)
-            this.all.add(sub)
-            this.nInserts++
+            this.added(sub)
             this.invalidate(subject, wildcard)
             return
           }
@@ -190,6 +228,7 @@ export class SubjectIndex<S extends IndexEntry> {
         } else if (child instanceof TrieNode) {
           next = child
         } else {
+          if (child === sub) twice(sub)
           // A lone subscription gets company or children: make its node.
           next = new TrieNode<S>()
           next.plain = child
@@ -202,7 +241,10 @@ export class SubjectIndex<S extends IndexEntry> {
     if (queue === undefined) {
       const plain = node.plain
       if (plain === undefined) node.plain = sub
-      else if (plain instanceof Set) plain.add(sub)
+      else if (plain instanceof Set) {
+        if (plain.has(sub)) twice(sub)
+        plain.add(sub)
+      } else if (plain === sub) twice(sub)
       else node.plain = new Set<S>([plain, sub])
     } else {
       const groups = node.queues ??= new Map<string, Set<S>>()
@@ -210,20 +252,27 @@ export class SubjectIndex<S extends IndexEntry> {
       if (group === undefined) {
         group = new Set<S>()
         groups.set(queue, group)
-      }
+      } else if (group.has(sub)) twice(sub)
       group.add(sub)
     }
-    this.all.add(sub)
-    this.nInserts++
+    this.added(sub)
     this.invalidate(subject, wildcard)
+  }
+
+  private added(sub: S): void {
+    sub.seq = ++this.lastSeq
+    this.count++
+    this.nInserts++
   }
 
   /** Removes `sub` (by identity); false when it was not in the index. */
   remove(sub: S): boolean {
-    if (!this.all.delete(sub)) return false
     const subject = sub.subject
     const tokens = subject.split(".")
+    this.found = false
     this.removeAt(this.root, tokens, 0, sub)
+    if (!this.found) return false
+    this.count--
     this.nRemoves++
     this.invalidate(subject, subjectHasWildcard(subject))
     return true
@@ -330,16 +379,21 @@ export class SubjectIndex<S extends IndexEntry> {
         const plain = node.plain
         if (plain === sub) {
           node.plain = undefined
-        } else if (plain instanceof Set && plain.delete(sub) && plain.size === 1) {
+          this.found = true
+        } else if (plain instanceof Set && plain.delete(sub)) {
+          this.found = true
           // Back to one: hold it directly again.
-          node.plain = plain.values().next().value
+          if (plain.size === 1) node.plain = plain.values().next().value
         }
       } else {
         const groups = node.queues
         const group = groups?.get(queue)
-        if (groups !== undefined && group !== undefined && group.delete(sub) && group.size === 0) {
-          groups.delete(queue)
-          if (groups.size === 0) node.queues = undefined
+        if (groups !== undefined && group !== undefined && group.delete(sub)) {
+          this.found = true
+          if (group.size === 0) {
+            groups.delete(queue)
+            if (groups.size === 0) node.queues = undefined
+          }
         }
       }
       return isEmptyNode(node)
@@ -363,9 +417,10 @@ export class SubjectIndex<S extends IndexEntry> {
           // Back to a leaf with one plain subscription: the map holds it again.
           lits.set(t, child.plain as S)
         }
-      } else if (child === sub) {
+      } else if (child === sub && i === tokens.length - 1 && sub.queue === undefined) {
         lits.delete(t)
         if (lits.size === 0) node.literal = undefined
+        this.found = true
       }
     }
     return isEmptyNode(node)
