@@ -8,7 +8,7 @@
  * (measured: the Map's table was ~37 B per subscription at 100,000, and as much again of garbage
  * from its previous sizes); any other sid goes to a Map. Iteration is in insertion order: the
  * array's order while every integer sid came after the ones before (the usual case), else the
- * subscriptions sorted by their index stamp (`seq`, written when the router adds them, which
+ * subscriptions sorted by their index stamp (`order`, written when the router adds them, which
  * `ClientConnection.sub` does right after `set`).
  *
  * @since 0.1.0
@@ -130,7 +130,7 @@ export class SidMap {
     const out: Array<LocalSubscription> = []
     for (const s of this.slots) if (s !== undefined) out.push(s)
     if (this.other !== undefined) for (const s of this.other.values()) out.push(s)
-    if (!this.inOrder) out.sort((a, b) => a.seq - b.seq)
+    if (!this.inOrder) out.sort((a, b) => a.order - b.order)
     return out
   }
 }

@@ -57,26 +57,73 @@ export interface ImportLinks {
   shadows: Array<LocalSubscription> | undefined
 }
 
+/** The rarely set parts of a subscription, off the common one: its queue group, its auto-unsubscribe limit. */
+interface RareParts {
+  readonly queue: string | undefined
+  max: number
+}
+
+/**
+ * A local subscription. Kept small (88 B; there can be hundreds of thousands): the queue group
+ * and the auto-unsubscribe limit live in a side record that most subscriptions do not have, and
+ * `closed` is the sign of the index stamp (measured with 100,000 subscriptions: 104 -> 88 B each).
+ */
 export class LocalSubscription implements IndexEntry {
   /** Always false: on the prototype (below), not a field of each of the many subscriptions. */
   declare readonly remote: false
   /** Messages delivered so far. */
   delivered = 0
-  /** Auto-unsubscribe after this many deliveries; 0 = never. */
-  max = 0
-  closed = false
+  /**
+   * The index's insertion stamp (`IndexEntry.seq`, written when it enters its index); once
+   * closed, `-1 - stamp` (see `closed`, `order`).
+   */
+  seq = 0
   /** Shadow / shadowed links (`undefined` for the usual subscription that is neither). */
   links: ImportLinks | undefined = undefined
-  /** The index's insertion stamp (`IndexEntry.seq`). */
-  seq = 0
+  private rare: RareParts | undefined
   constructor(
     readonly owner: Subscriber,
     readonly subject: string,
-    readonly queue: string | undefined,
+    queue: string | undefined,
     readonly sid: string,
     /** The account's index it sits in; the router sets the global account when not given. */
     public account: Account | undefined = undefined
-  ) {}
+  ) {
+    this.rare = queue === undefined ? undefined : { queue, max: 0 }
+  }
+
+  /** Queue group name, or `undefined` for a plain subscription. */
+  get queue(): string | undefined {
+    const rare = this.rare
+    return rare === undefined ? undefined : rare.queue
+  }
+
+  /** Auto-unsubscribe after this many deliveries; 0 = never. */
+  get max(): number {
+    const rare = this.rare
+    return rare === undefined ? 0 : rare.max
+  }
+
+  set max(max: number) {
+    const rare = this.rare
+    if (rare !== undefined) rare.max = max
+    else if (max !== 0) this.rare = { queue: undefined, max }
+  }
+
+  /** Taken out of the router (it stays closed). */
+  get closed(): boolean {
+    return this.seq < 0
+  }
+
+  set closed(closed: boolean) {
+    if (closed !== this.seq < 0) this.seq = -1 - this.seq
+  }
+
+  /** The insertion stamp, closed or not (the order of a connection's subscriptions). */
+  get order(): number {
+    const seq = this.seq
+    return seq < 0 ? -1 - seq : seq
+  }
 
   /** For a shadow: the importing account's subscription it stands for (see `ImportLinks`). */
   get origin(): LocalSubscription | undefined {
