@@ -15,8 +15,15 @@
  */
 import type { LocalSubscription } from "./Subscription.js"
 
-/** How far past the current end of the array a new integer sid may land (keeps it a dense array). */
+/** How far past the highest slot a new integer sid may land (else it goes to the Map). */
 const MAX_GAP = 1024
+/**
+ * The slots are chunks of 1024 (the first one grows as needed, the others are made whole): one
+ * array that grows by copying would leave its previous sizes behind as garbage (~1.4 MiB for
+ * 100,000 subscriptions, in the large-object space until a full GC).
+ */
+const CHUNK_BITS = 10
+const CHUNK_MASK = (1 << CHUNK_BITS) - 1
 
 /** The sid as an array slot when it is a canonical decimal integer below 10^9, else -1. */
 const slotOf = (sid: string): number => {
@@ -32,7 +39,7 @@ const slotOf = (sid: string): number => {
 }
 
 export class SidMap {
-  private slots: Array<LocalSubscription | undefined> = []
+  private chunks: Array<Array<LocalSubscription | undefined> | undefined> = []
   private other: Map<string, LocalSubscription> | undefined = undefined
   private count = 0
   /** The highest slot set so far. */
@@ -50,18 +57,25 @@ export class SidMap {
 
   get(sid: string): LocalSubscription | undefined {
     const i = slotOf(sid)
-    if (i >= 0 && i < this.slots.length) {
-      const s = this.slots[i]
+    if (i >= 0) {
+      const s = this.slot(i)
       if (s !== undefined) return s
     }
     return this.other?.get(sid)
   }
 
+  private slot(i: number): LocalSubscription | undefined {
+    const k = i >> CHUNK_BITS
+    const chunks = this.chunks
+    if (k >= chunks.length) return undefined
+    const chunk = chunks[k]
+    return chunk === undefined ? undefined : chunk[i & CHUNK_MASK]
+  }
+
   set(sid: string, sub: LocalSubscription): this {
     const i = slotOf(sid)
-    const slots = this.slots
-    if (i >= 0 && i < slots.length && slots[i] !== undefined) {
-      slots[i] = sub // replaces in place, as Map.set does
+    if (i >= 0 && this.slot(i) !== undefined) {
+      this.chunks[i >> CHUNK_BITS]![i & CHUNK_MASK] = sub // replaces in place, as Map.set does
       return this
     }
     const other = this.other
@@ -70,10 +84,17 @@ export class SidMap {
       return this
     }
     this.count++
-    if (i >= 0 && i < slots.length + MAX_GAP) {
+    if (i >= 0 && i <= this.top + MAX_GAP) {
       if ((i <= this.top && this.count > 1) || this.other !== undefined) this.inOrder = false
-      else this.top = i
-      slots[i] = sub
+      if (i > this.top) this.top = i
+      const k = i >> CHUNK_BITS
+      const chunks = this.chunks
+      let chunk = k < chunks.length ? chunks[k] : undefined
+      if (chunk === undefined) {
+        chunk = k === 0 ? [] : new Array<LocalSubscription | undefined>(CHUNK_MASK + 1)
+        chunks[k] = chunk
+      }
+      chunk[i & CHUNK_MASK] = sub
     } else {
       if (this.count > 1) this.inOrder = false
       ;(this.other ??= new Map()).set(sid, sub)
@@ -83,9 +104,8 @@ export class SidMap {
 
   delete(sid: string): boolean {
     const i = slotOf(sid)
-    const slots = this.slots
-    if (i >= 0 && i < slots.length && slots[i] !== undefined) {
-      slots[i] = undefined
+    if (i >= 0 && this.slot(i) !== undefined) {
+      this.chunks[i >> CHUNK_BITS]![i & CHUNK_MASK] = undefined
     } else if (this.other === undefined || !this.other.delete(sid)) {
       return false
     }
@@ -94,7 +114,7 @@ export class SidMap {
   }
 
   clear(): void {
-    this.slots = []
+    this.chunks = []
     this.other = undefined
     this.count = 0
     this.top = 0
@@ -128,7 +148,13 @@ export class SidMap {
 
   private ordered(): Array<LocalSubscription> {
     const out: Array<LocalSubscription> = []
-    for (const s of this.slots) if (s !== undefined) out.push(s)
+    for (const chunk of this.chunks) {
+      if (chunk === undefined) continue
+      for (let j = 0; j < chunk.length; j++) {
+        const s = chunk[j]
+        if (s !== undefined) out.push(s)
+      }
+    }
     if (this.other !== undefined) for (const s of this.other.values()) out.push(s)
     if (!this.inOrder) out.sort((a, b) => a.order - b.order)
     return out

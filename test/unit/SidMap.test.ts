@@ -12,7 +12,7 @@ const sub = (sid: string): LocalSubscription => {
 
 describe("SidMap", () => {
   it("answers like a Map, in insertion order, whatever the sids", () => {
-    const sids = ["1", "2", "10", "01", "x", "3", "0", "999999999", "1000000000", "5000", "4", "-1", ""]
+    const sids = ["1", "2", "10", "01", "x", "3", "0", "999999999", "1000000000", "5000", "4", "-1", "", "900", "1900", "2900", "3900", "1023", "1024", "2047"]
     const m = new SidMap()
     const model = new Map<string, LocalSubscription>()
     for (const sid of sids) {
@@ -23,7 +23,7 @@ describe("SidMap", () => {
     expect(m.size).toBe(model.size)
     expect([...m.keys()]).toEqual([...model.keys()])
     expect([...m]).toEqual([...model])
-    for (const sid of ["2", "x", "1000000000", "7"]) expect(m.delete(sid)).toBe(model.delete(sid))
+    for (const sid of ["2", "x", "1000000000", "7", "1900", "1024"]) expect(m.delete(sid)).toBe(model.delete(sid))
     for (const sid of [...sids, "7", "02"]) {
       expect(m.has(sid)).toBe(model.has(sid))
       expect(m.get(sid)).toBe(model.get(sid))
