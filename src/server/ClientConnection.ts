@@ -180,7 +180,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
       start += headerSize
       headerSize = -1
     }
-    this.out.appendMsg(subject, sub.sid, reply, headerSize, buf, start, end)
+    this.out.appendMsg(subject, sub.wireSid, reply, headerSize, buf, start, end)
     this.outMsgs++
     this.outBytes += end - start
     if (!this.dirty) this.server.router.markDirty(this)

@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import type { LocalSubscription } from "./Subscription.js"
+import { type LocalSubscription, sidNumber as slotOf } from "./Subscription.js"
 
 /** How far past the highest slot a new integer sid may land (else it goes to the Map). */
 const MAX_GAP = 1024
@@ -24,19 +24,6 @@ const MAX_GAP = 1024
  */
 const CHUNK_BITS = 10
 const CHUNK_MASK = (1 << CHUNK_BITS) - 1
-
-/** The sid as an array slot when it is a canonical decimal integer below 10^9, else -1. */
-const slotOf = (sid: string): number => {
-  const n = sid.length
-  if (n === 0 || n > 9) return -1
-  let v = 0
-  for (let i = 0; i < n; i++) {
-    const c = sid.charCodeAt(i) - 48
-    if (c < 0 || c > 9 || (c === 0 && i === 0 && n > 1)) return -1
-    v = v * 10 + c
-  }
-  return v
-}
 
 export class SidMap {
   private chunks: Array<Array<LocalSubscription | undefined> | undefined> = []

@@ -57,6 +57,22 @@ export interface ImportLinks {
   shadows: Array<LocalSubscription> | undefined
 }
 
+/**
+ * A sid that is a canonical decimal integer below 10^9 ("1", "42"; not "01" or "1e3") as that
+ * number, else -1.
+ */
+export const sidNumber = (sid: string): number => {
+  const n = sid.length
+  if (n === 0 || n > 9) return -1
+  let v = 0
+  for (let i = 0; i < n; i++) {
+    const c = sid.charCodeAt(i) - 48
+    if (c < 0 || c > 9 || (c === 0 && i === 0 && n > 1)) return -1
+    v = v * 10 + c
+  }
+  return v
+}
+
 /** The rarely set parts of a subscription, off the common one: its queue group, its auto-unsubscribe limit. */
 interface RareParts {
   readonly queue: string | undefined
@@ -67,6 +83,7 @@ interface RareParts {
  * A local subscription. Kept small (88 B; there can be hundreds of thousands): the queue group
  * and the auto-unsubscribe limit live in a side record that most subscriptions do not have, and
  * `closed` is the sign of the index stamp (measured with 100,000 subscriptions: 104 -> 88 B each).
+ * An integer sid (what clients send: 1, 2, 3, …) is kept as a number, not a string (24 B less).
  */
 export class LocalSubscription implements IndexEntry {
   /** Always false: on the prototype (below), not a field of each of the many subscriptions. */
@@ -81,15 +98,25 @@ export class LocalSubscription implements IndexEntry {
   /** Shadow / shadowed links (`undefined` for the usual subscription that is neither). */
   links: ImportLinks | undefined = undefined
   private rare: RareParts | undefined
+  /** The sid as written in MSG: a number for an integer sid (`sidNumber`), else the string. */
+  readonly wireSid: string | number
   constructor(
     readonly owner: Subscriber,
     readonly subject: string,
     queue: string | undefined,
-    readonly sid: string,
+    sid: string,
     /** The account's index it sits in; the router sets the global account when not given. */
     public account: Account | undefined = undefined
   ) {
     this.rare = queue === undefined ? undefined : { queue, max: 0 }
+    const n = sidNumber(sid)
+    this.wireSid = n < 0 ? sid : n
+  }
+
+  /** The sid the client gave (made again from the number for an integer sid: not for the hot path). */
+  get sid(): string {
+    const sid = this.wireSid
+    return typeof sid === "number" ? String(sid) : sid
   }
 
   /** Queue group name, or `undefined` for a plain subscription. */
