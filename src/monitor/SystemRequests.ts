@@ -252,7 +252,7 @@ export class SystemResponder {
     const stats = router.stats
     const routes = this.cluster === undefined ? [] : [...this.cluster.routes.values()].sort((a, b) => a.rid - b.rid)
     let activeAccounts = 0
-    for (const acc of router.accounts.values()) if (acc.connections > 0 || hasRemoteInterest(acc.index.entries())) activeAccounts++
+    for (const acc of router.accounts.values()) if (acc.connections > 0 || hasRemoteInterest(acc.index.all())) activeAccounts++
     return {
       start: goTime(server.start),
       mem: process.memoryUsage.rss(),

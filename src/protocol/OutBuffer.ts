@@ -173,10 +173,11 @@ export class OutBuffer {
   /**
    * `MSG <subject> <sid> [reply] <size>` or, when `headerSize` ≥ 0,
    * `HMSG <subject> <sid> [reply] <hdr> <total>`, then the payload `src[start, end)` (the whole
-   * of `src` by default): a range of a read buffer is copied without a view of it.
+   * of `src` by default): a range of a read buffer is copied without a view of it. A number `sid`
+   * is written in decimal (a subscription keeps an integer sid as a number, see `LocalSubscription`).
    */
-  appendMsg(subject: string, sid: string, reply: string | undefined, headerSize: number, src: Uint8Array, start = 0, end = src.length): void {
-    const need = 48 + subject.length + sid.length + (reply === undefined ? 0 : reply.length) + (end - start)
+  appendMsg(subject: string, sid: string | number, reply: string | undefined, headerSize: number, src: Uint8Array, start = 0, end = src.length): void {
+    const need = 58 + subject.length + (typeof sid === "number" ? 0 : sid.length) + (reply === undefined ? 0 : reply.length) + (end - start)
     if (this.pos + need > this.buf.length) this.reserve(need)
     const b = this.buf
     let p = this.pos
@@ -187,7 +188,7 @@ export class OutBuffer {
     b[p + 3] = 32
     p = str(b, p + 4, subject)
     b[p++] = 32
-    p = str(b, p, sid)
+    p = typeof sid === "number" ? num(b, p, sid) : str(b, p, sid)
     b[p++] = 32
     if (reply !== undefined) {
       p = str(b, p, reply)

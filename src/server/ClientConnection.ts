@@ -24,6 +24,7 @@ import { type ConnectOptions, parseConnect } from "./ConnectOptions.js"
 import { ConnectionCore } from "./ConnectionCore.js"
 import type { Connection, InfoListener, ServerState } from "./ServerState.js"
 import type { Account } from "./Subscription.js"
+import { SidMap } from "./SidMap.js"
 import { type Producer, StallSignal } from "./Router.js"
 import { LocalSubscription, type Subscriber } from "./Subscription.js"
 import type { CertNames } from "../net/CertNames.js"
@@ -40,7 +41,7 @@ const NO_RESPONDERS = Buffer.from("NATS/1.0 503\r\n\r\n")
 
 export class ClientConnection extends ConnectionCore implements Connection, Subscriber, InfoListener, MsgSink {
   readonly kind = "Client" as const
-  readonly subs = new Map<string, LocalSubscription>()
+  readonly subs = new SidMap()
 
   // From CONNECT (nats-server's defaults before CONNECT arrives).
   verbose = true
@@ -179,7 +180,7 @@ export class ClientConnection extends ConnectionCore implements Connection, Subs
       start += headerSize
       headerSize = -1
     }
-    this.out.appendMsg(subject, sub.sid, reply, headerSize, buf, start, end)
+    this.out.appendMsg(subject, sub.wireSid, reply, headerSize, buf, start, end)
     this.outMsgs++
     this.outBytes += end - start
     if (!this.dirty) this.server.router.markDirty(this)

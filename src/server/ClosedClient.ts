@@ -38,7 +38,7 @@ export interface ClosingClient {
   readonly user: string | undefined
   /** The account the client was bound to (for `/connz?acc=`). */
   readonly account?: { readonly name: string } | undefined
-  readonly subs: ReadonlyMap<string, { readonly subject: string; readonly queue: string | undefined; readonly sid: string; readonly delivered: number; readonly max: number }>
+  readonly subs: Iterable<readonly [string, { readonly subject: string; readonly queue: string | undefined; readonly sid: string; readonly delivered: number; readonly max: number }]>
 }
 
 export class ClosedClient {

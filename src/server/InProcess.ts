@@ -117,10 +117,15 @@ class StreamSubscriber implements Subscriber {
     private readonly replier: Replier,
     private readonly queue: Queue.Queue<NatsMessage, SlowConsumer | Cause.Done>,
     private readonly capacity: number
-  ) {}
+  ) {
+    this.sid = String(cid)
+  }
+
+  /** Its subscription's sid (`String(cid)`), kept as a string: `LocalSubscription.sid` makes one per call. */
+  private readonly sid: string
 
   deliver(sub: LocalSubscription, subject: string, reply: string | undefined, headerSize: number, buf: Uint8Array, start: number, end: number): void {
-    if (Queue.offerUnsafe(this.queue, toMessage(subject, sub.sid, reply, headerSize, buf.subarray(start, end), this.replier))) return
+    if (Queue.offerUnsafe(this.queue, toMessage(subject, this.sid, reply, headerSize, buf.subarray(start, end), this.replier))) return
     this.server.router.stats.slowConsumers++
     this.server.router.removeLocal(sub)
     Queue.failCauseUnsafe(this.queue, Cause.fail(new SlowConsumer({ subject: toText(sub.subject), sid: sub.sid, pendingLimit: this.capacity })))

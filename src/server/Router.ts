@@ -149,8 +149,15 @@ export class Router {
   /** The publisher of the message being routed (its RTT goes into `Nats-Request-Info`). */
   private publisher: Publisher = FORWARDER
 
-  /** `interest` hears when local interest for a key appears, changes weight (queues) or disappears. */
-  constructor(private readonly interest?: InterestListener) {
+  /**
+   * `interest` hears when local interest for a key appears, changes weight (queues) or disappears:
+   * from the start when `tracking` (the default with a listener), else once `trackInterest` is
+   * called (the server: when the cluster plugs in; without routes nobody needs the counts).
+   */
+  constructor(
+    private readonly interest?: InterestListener,
+    private tracking: boolean = interest !== undefined
+  ) {
     this.global = this.account(GLOBAL_ACCOUNT)
     this.current = this.global
   }
@@ -162,6 +169,7 @@ export class Router {
     let acc = this.accounts.get(name)
     if (acc === undefined) {
       acc = new Account(name)
+      if (this.tracking) acc.localInterest.track()
       this.accounts.set(name, acc)
     }
     return acc
@@ -280,7 +288,14 @@ export class Router {
     }
   }
 
+  /** Keep every account's local interest counts from now on, and tell the listener of changes. */
+  trackInterest(): void {
+    this.tracking = true
+    for (const acc of this.accounts.values()) acc.localInterest.track()
+  }
+
   private countLocal(acc: Account, subject: string, queue: string | undefined, delta: number): void {
+    if (!this.tracking) return
     const prev = acc.localInterest.add(LocalInterest.key(subject, queue), delta)
     const count = prev + delta
     // Plain interest is announced on 0→1 and 1→0; queue interest on every change (the weight).

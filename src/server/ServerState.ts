@@ -58,8 +58,8 @@ export class ServerState implements InterestListener {
   readonly serverId: string
   readonly serverName: string
   readonly start: Date
-  /** Local interest changes go to the cluster (when one is plugged in). */
-  readonly router = new Router(this)
+  /** Local interest changes go to the cluster (counted once one is plugged in: `attachCluster`). */
+  readonly router = new Router(this, false)
   readonly clients = new Map<number, Connection & InfoListener>()
   /** Recently closed clients (a ring of small records), for `/connz?state=closed`. */
   private readonly closedRing: Array<ClosedClient> = []
@@ -127,6 +127,7 @@ export class ServerState implements InterestListener {
   /** Plug the cluster in (its layer does, once; `detachCluster` when that layer closes). */
   attachCluster(port: ClusterPort): void {
     this.clusterPort = port
+    this.router.trackInterest()
   }
 
   detachCluster(port: ClusterPort): void {

@@ -57,24 +57,115 @@ export interface ImportLinks {
   shadows: Array<LocalSubscription> | undefined
 }
 
+/**
+ * A sid that is a canonical decimal integer below 10^9 ("1", "42"; not "01" or "1e3") as that
+ * number, else -1.
+ */
+export const sidNumber = (sid: string): number => {
+  const n = sid.length
+  if (n === 0 || n > 9) return -1
+  let v = 0
+  for (let i = 0; i < n; i++) {
+    const c = sid.charCodeAt(i) - 48
+    if (c < 0 || c > 9 || (c === 0 && i === 0 && n > 1)) return -1
+    v = v * 10 + c
+  }
+  return v
+}
+
+/**
+ * The rarely set parts of a subscription, off the common one: its queue group, its
+ * auto-unsubscribe limit, its stream-import links.
+ */
+interface RareParts {
+  readonly queue: string | undefined
+  max: number
+  links: ImportLinks | undefined
+}
+
+/**
+ * A local subscription. Kept small (88 B; there can be hundreds of thousands): the queue group
+ * the auto-unsubscribe limit and the stream-import links live in a side record that most
+ * subscriptions do not have, and `closed` is the sign of the index stamp (measured with 100,000
+ * subscriptions: 104 -> 80 B each).
+ * An integer sid (what clients send: 1, 2, 3, …) is kept as a number, not a string (24 B less).
+ */
 export class LocalSubscription implements IndexEntry {
   /** Always false: on the prototype (below), not a field of each of the many subscriptions. */
   declare readonly remote: false
   /** Messages delivered so far. */
   delivered = 0
-  /** Auto-unsubscribe after this many deliveries; 0 = never. */
-  max = 0
-  closed = false
-  /** Shadow / shadowed links (`undefined` for the usual subscription that is neither). */
-  links: ImportLinks | undefined = undefined
+  /**
+   * The index's insertion stamp (`IndexEntry.seq`, written when it enters its index); once
+   * closed, `-1 - stamp` (see `closed`, `order`).
+   */
+  seq = 0
+  private rare: RareParts | undefined
+  /** The sid as written in MSG: a number for an integer sid (`sidNumber`), else the string. */
+  readonly wireSid: string | number
   constructor(
     readonly owner: Subscriber,
     readonly subject: string,
-    readonly queue: string | undefined,
-    readonly sid: string,
+    queue: string | undefined,
+    sid: string,
     /** The account's index it sits in; the router sets the global account when not given. */
     public account: Account | undefined = undefined
-  ) {}
+  ) {
+    this.rare = queue === undefined ? undefined : { queue, max: 0, links: undefined }
+    const n = sidNumber(sid)
+    this.wireSid = n < 0 ? sid : n
+  }
+
+  /** The sid the client gave (made again from the number for an integer sid: not for the hot path). */
+  get sid(): string {
+    const sid = this.wireSid
+    return typeof sid === "number" ? String(sid) : sid
+  }
+
+  /** Queue group name, or `undefined` for a plain subscription. */
+  get queue(): string | undefined {
+    const rare = this.rare
+    return rare === undefined ? undefined : rare.queue
+  }
+
+  /** Auto-unsubscribe after this many deliveries; 0 = never. */
+  get max(): number {
+    const rare = this.rare
+    return rare === undefined ? 0 : rare.max
+  }
+
+  set max(max: number) {
+    const rare = this.rare
+    if (rare !== undefined) rare.max = max
+    else if (max !== 0) this.rare = { queue: undefined, max, links: undefined }
+  }
+
+  /** Shadow / shadowed links (`undefined` for the usual subscription that is neither). */
+  get links(): ImportLinks | undefined {
+    const rare = this.rare
+    return rare === undefined ? undefined : rare.links
+  }
+
+  set links(links: ImportLinks | undefined) {
+    const rare = this.rare
+    if (rare !== undefined) rare.links = links
+    else if (links !== undefined) this.rare = { queue: undefined, max: 0, links }
+  }
+
+  /** Taken out of the router (it stays closed). */
+  get closed(): boolean {
+    return this.seq < 0
+  }
+
+  set closed(closed: boolean) {
+    if (closed !== this.seq < 0) this.seq = -1 - this.seq
+  }
+
+  /** The insertion stamp, closed or not (the order of a connection's subscriptions). */
+  get order(): number {
+    const seq = this.seq
+    return seq < 0 ? -1 - seq : seq
+  }
 
   /** For a shadow: the importing account's subscription it stands for (see `ImportLinks`). */
   get origin(): LocalSubscription | undefined {
@@ -113,6 +204,8 @@ export interface RouteTarget {
 /** Interest announced by a route peer with RS+ (for queues, `weight` members on that server). */
 export class RemoteInterest implements IndexEntry {
   readonly remote = true
+  /** The index's insertion stamp (`IndexEntry.seq`). */
+  seq = 0
   constructor(
     readonly route: RouteTarget,
     readonly subject: string,
@@ -139,34 +232,56 @@ export interface InterestChange {
  * `subject[ queue]` key. Only the counts are kept — one Map entry per distinct subject, and for a
  * plain subscription the key is its subject string itself; an `InterestChange` is made when one is
  * asked for (measured: a record per subject was ~55 bytes of every distinct-subject subscription).
+ *
+ * The counts are kept only once something listens (`track`: the cluster plugged in). Before, a
+ * server without routes would pay a Map entry per distinct subject that nobody reads (~37 bytes
+ * of table per subscription, and as much again of the table's previous size as garbage while it
+ * grows: 100,000 subscriptions ~5 MiB of RSS); the queries then count the index's entries (slow,
+ * but only monitoring and tests ask).
  */
 export class LocalInterest {
-  private readonly counts = new Map<string, number>()
-  constructor(private readonly account: string) {}
+  private counts: Map<string, number> | undefined = undefined
+  constructor(
+    private readonly account: string,
+    private readonly index: SubjectIndex<Interest>
+  ) {}
 
   /** The key of `subject` (+ `queue`): queue names and subjects have no spaces. */
   static key(subject: string, queue: string | undefined): string {
     return queue === undefined ? subject : `${subject} ${queue}`
   }
 
+  /** Whether the counts are kept (`add` counts); else `add` must not be called. */
+  get tracked(): boolean {
+    return this.counts !== undefined
+  }
+
+  /**
+   * Keep the counts from now on: they start as the index's announced local entries, keys in the
+   * order of the first such entry of each.
+   */
+  track(): void {
+    if (this.counts === undefined) this.counts = this.current()
+  }
+
   /** Distinct subjects (+ queues) with local interest. */
   get size(): number {
-    return this.counts.size
+    return (this.counts ?? this.current()).size
   }
 
   has(key: string): boolean {
-    return this.counts.has(key)
+    return (this.counts ?? this.current()).has(key)
   }
 
   /** The interest under `key` now, or `undefined` when there is none. */
   get(key: string): InterestChange | undefined {
-    const count = this.counts.get(key)
+    const count = (this.counts ?? this.current()).get(key)
     return count === undefined ? undefined : this.change(key, count)
   }
 
-  /** Adds `delta` members under `key` (forgetting it at zero); returns the count before. */
+  /** Adds `delta` members under `key` (forgetting it at zero); returns the count before. Tracked only. */
   add(key: string, delta: number): number {
-    const counts = this.counts
+    const counts = this.counts!
     const prev = counts.get(key) ?? 0
     const count = prev + delta
     if (count === 0) counts.delete(key)
@@ -176,7 +291,18 @@ export class LocalInterest {
 
   /** Every interest now, in the order it appeared. */
   *values(): IterableIterator<InterestChange> {
-    for (const [key, count] of this.counts) yield this.change(key, count)
+    for (const [key, count] of this.counts ?? this.current()) yield this.change(key, count)
+  }
+
+  /** The counts as the index has them: its local subscriptions announced to routes. */
+  private current(): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const entry of this.index.entries()) {
+      if (entry.remote || entry.owner.unannounced === true) continue
+      const key = LocalInterest.key(entry.subject, entry.queue)
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+    }
+    return counts
   }
 
   private change(key: string, count: number): InterestChange {
@@ -219,6 +345,6 @@ export class Account {
   responseSub: LocalSubscription | undefined = undefined
 
   constructor(readonly name: string) {
-    this.localInterest = new LocalInterest(name)
+    this.localInterest = new LocalInterest(name, this.index)
   }
 }

@@ -15,6 +15,8 @@
  *   of in a one-element `Set` (measured: ~150 bytes less per such subscription), and a leaf that
  *   would hold nothing else is not made at all: the parent's literal map holds the subscription in
  *   its place (~64 bytes less).
+ * - Only wildcard subjects are in the trie: a subject without wildcards (most subscriptions) is a
+ *   key of one `exact` map, its own string, taken where the walk reaches the literal leaf.
  *
  * Plain synchronous code on purpose: it is the inner loop of message routing.
  *
@@ -32,6 +34,11 @@ export interface IndexEntry {
   readonly subject: string
   /** Queue group name, or `undefined` for a plain subscription. */
   readonly queue: string | undefined
+  /**
+   * The index's insertion stamp, written by `insert` (`entries` orders by it): the index keeps no
+   * list of its entries besides the trie. An entry sits in one index at a time.
+   */
+  seq?: number
 }
 
 /**
@@ -102,6 +109,48 @@ const isLoneLeaf = <S>(n: TrieNode<S>): boolean =>
   n.fwc === undefined &&
   n.queues === undefined
 
+/** Puts `sub` in `node` (its subject ends there); throws when it is there already. */
+const place = <S extends IndexEntry>(node: TrieNode<S>, sub: S): void => {
+  const queue = sub.queue
+  if (queue === undefined) {
+    const plain = node.plain
+    if (plain === undefined) node.plain = sub
+    else if (plain instanceof Set) {
+      if (plain.has(sub)) twice(sub)
+      plain.add(sub)
+    } else if (plain === sub) twice(sub)
+    else node.plain = new Set<S>([plain, sub])
+  } else {
+    const groups = node.queues ??= new Map<string, Set<S>>()
+    let group = groups.get(queue)
+    if (group === undefined) {
+      group = new Set<S>()
+      groups.set(queue, group)
+    } else if (group.has(sub)) twice(sub)
+    group.add(sub)
+  }
+}
+
+const twice = (sub: IndexEntry): never => {
+  throw new Error(`SubjectIndex: subscription on "${sub.subject}" inserted twice`)
+}
+
+/** Appends every subscription below `node` to `out`. */
+const collectAll = <S>(node: TrieNode<S>, out: Array<S>): void => {
+  const plain = node.plain
+  if (plain instanceof Set) for (const s of plain) out.push(s)
+  else if (plain !== undefined) out.push(plain)
+  if (node.queues !== undefined) for (const group of node.queues.values()) for (const s of group) out.push(s)
+  if (node.literal !== undefined) {
+    for (const child of node.literal.values()) {
+      if (child instanceof TrieNode) collectAll(child, out)
+      else out.push(child)
+    }
+  }
+  if (node.pwc !== undefined) collectAll(node.pwc, out)
+  if (node.fwc !== undefined) collectAll(node.fwc, out)
+}
+
 /**
  * A subscription index over entries of type `S`, compared by identity.
  *
@@ -109,7 +158,23 @@ const isLoneLeaf = <S>(n: TrieNode<S>): boolean =>
  */
 export class SubjectIndex<S extends IndexEntry> {
   private readonly root = new TrieNode<S>()
-  private readonly all = new Set<S>()
+  /**
+   * The subscriptions on a subject without wildcards (most of them), by that subject: a lone
+   * plain one held directly, else a node (its `plain` and `queues`). Not in the trie, which holds
+   * only wildcard subjects: no token strings or path nodes for them (measured: the last token's
+   * string alone was 24 B of every distinct-subject subscription), and the key is the
+   * subscription's own subject string. `walk` takes an entry where the trie's literal leaf was.
+   */
+  private readonly exact = new Map<string, TrieNode<S> | S>()
+  /** Set by `walk` once the match in progress took its `exact` entry. */
+  private exactTaken = false
+  // No Set of every entry beside the trie (measured: its table was ~26 B per subscription, and
+  // as much again of garbage while it grows): the trie answers membership, a counter the size,
+  // and the entries' `seq` stamps the insertion order.
+  private count = 0
+  private lastSeq = 0
+  /** Set by `removeAt` when it found the entry. */
+  private found = false
   // `null` marks an invalidated entry. Invalidation overwrites in place instead of deleting: V8's
   // Map keeps a deleted entry in its bucket chain until the next rehash, so deleting and re-adding
   // one hot key (its subscribers churn while it is published) makes every lookup of it slower and
@@ -145,12 +210,25 @@ export class SubjectIndex<S extends IndexEntry> {
 
   /** Number of subscriptions in the index. */
   get size(): number {
-    return this.all.size
+    return this.count
   }
 
-  /** Every subscription, in insertion order. */
+  /** Every subscription, in insertion order (a walk of the trie and a sort: not for the hot path). */
   entries(): IterableIterator<S> {
-    return this.all.values()
+    const out = this.all()
+    out.sort((a, b) => a.seq! - b.seq!)
+    return out.values()
+  }
+
+  /** Every subscription, in no particular order (cheaper than `entries`). */
+  all(): Array<S> {
+    const out: Array<S> = []
+    for (const held of this.exact.values()) {
+      if (held instanceof TrieNode) collectAll(held, out)
+      else out.push(held)
+    }
+    collectAll(this.root, out)
+    return out
   }
 
   /**
@@ -158,9 +236,32 @@ export class SubjectIndex<S extends IndexEntry> {
    * index: both are caller bugs (the session validates SUB and ignores duplicate sids).
    */
   insert(sub: S): void {
-    if (this.all.has(sub)) throw new Error(`SubjectIndex: subscription on "${sub.subject}" inserted twice`)
     const subject = sub.subject
     if (!isValidSubject(subject)) throw new RangeError(`SubjectIndex: invalid subject "${subject}"`)
+    if (!subjectHasWildcard(subject)) {
+      const exact = this.exact
+      const held = exact.get(subject)
+      if (held === undefined) {
+        if (sub.queue === undefined) {
+          exact.set(subject, sub)
+        } else {
+          const node = new TrieNode<S>()
+          place(node, sub)
+          exact.set(subject, node)
+        }
+      } else if (held instanceof TrieNode) {
+        place(held, sub)
+      } else {
+        if (held === sub) twice(sub)
+        const node = new TrieNode<S>()
+        node.plain = held
+        place(node, sub)
+        exact.set(subject, node)
+      }
+      this.added(sub)
+      this.invalidate(subject, false)
+      return
+    }
     const tokens = subject.split(".")
     let node = this.root
     let wildcard = false
@@ -180,8 +281,7 @@ export class SubjectIndex<S extends IndexEntry> {
           if (i === tokens.length - 1 && sub.queue === undefined) {
             // A new leaf that would hold only `sub`: the map holds `sub` itself.
             lits.set(t, sub)
-            this.all.add(sub)
-            this.nInserts++
+            this.added(sub)
             this.invalidate(subject, wildcard)
             return
           }
@@ -190,6 +290,7 @@ export class SubjectIndex<S extends IndexEntry> {
         } else if (child instanceof TrieNode) {
           next = child
         } else {
+          if (child === sub) twice(sub)
           // A lone subscription gets company or children: make its node.
           next = new TrieNode<S>()
           next.plain = child
@@ -198,34 +299,40 @@ export class SubjectIndex<S extends IndexEntry> {
       }
       node = next
     }
-    const queue = sub.queue
-    if (queue === undefined) {
-      const plain = node.plain
-      if (plain === undefined) node.plain = sub
-      else if (plain instanceof Set) plain.add(sub)
-      else node.plain = new Set<S>([plain, sub])
-    } else {
-      const groups = node.queues ??= new Map<string, Set<S>>()
-      let group = groups.get(queue)
-      if (group === undefined) {
-        group = new Set<S>()
-        groups.set(queue, group)
-      }
-      group.add(sub)
-    }
-    this.all.add(sub)
-    this.nInserts++
+    place(node, sub)
+    this.added(sub)
     this.invalidate(subject, wildcard)
+  }
+
+  private added(sub: S): void {
+    sub.seq = ++this.lastSeq
+    this.count++
+    this.nInserts++
   }
 
   /** Removes `sub` (by identity); false when it was not in the index. */
   remove(sub: S): boolean {
-    if (!this.all.delete(sub)) return false
     const subject = sub.subject
-    const tokens = subject.split(".")
-    this.removeAt(this.root, tokens, 0, sub)
+    this.found = false
+    const wildcard = subjectHasWildcard(subject)
+    if (wildcard) {
+      this.removeAt(this.root, subject.split("."), 0, sub)
+    } else {
+      const exact = this.exact
+      const held = exact.get(subject)
+      if (held === sub) {
+        exact.delete(subject)
+        this.found = true
+      } else if (held instanceof TrieNode) {
+        this.removeFrom(held, sub)
+        if (isEmptyNode(held)) exact.delete(subject)
+        else if (isLoneLeaf(held)) exact.set(subject, held.plain as S)
+      }
+    }
+    if (!this.found) return false
+    this.count--
     this.nRemoves++
-    this.invalidate(subject, subjectHasWildcard(subject))
+    this.invalidate(subject, wildcard)
     return true
   }
 
@@ -322,26 +429,36 @@ export class SubjectIndex<S extends IndexEntry> {
     }
   }
 
-  /** Removes `sub` below `node` following `tokens[i..]`; true when `node` is left empty. */
-  private removeAt(node: TrieNode<S>, tokens: ReadonlyArray<string>, i: number, sub: S): boolean {
-    if (i === tokens.length) {
-      const queue = sub.queue
-      if (queue === undefined) {
-        const plain = node.plain
-        if (plain === sub) {
-          node.plain = undefined
-        } else if (plain instanceof Set && plain.delete(sub) && plain.size === 1) {
-          // Back to one: hold it directly again.
-          node.plain = plain.values().next().value
-        }
-      } else {
-        const groups = node.queues
-        const group = groups?.get(queue)
-        if (groups !== undefined && group !== undefined && group.delete(sub) && group.size === 0) {
+  /** Takes `sub` out of `node`, where its subject ends (sets `found` when it was there). */
+  private removeFrom(node: TrieNode<S>, sub: S): void {
+    const queue = sub.queue
+    if (queue === undefined) {
+      const plain = node.plain
+      if (plain === sub) {
+        node.plain = undefined
+        this.found = true
+      } else if (plain instanceof Set && plain.delete(sub)) {
+        this.found = true
+        // Back to one: hold it directly again.
+        if (plain.size === 1) node.plain = plain.values().next().value
+      }
+    } else {
+      const groups = node.queues
+      const group = groups?.get(queue)
+      if (groups !== undefined && group !== undefined && group.delete(sub)) {
+        this.found = true
+        if (group.size === 0) {
           groups.delete(queue)
           if (groups.size === 0) node.queues = undefined
         }
       }
+    }
+  }
+
+  /** Removes `sub` below `node` following `tokens[i..]`; true when `node` is left empty. */
+  private removeAt(node: TrieNode<S>, tokens: ReadonlyArray<string>, i: number, sub: S): boolean {
+    if (i === tokens.length) {
+      this.removeFrom(node, sub)
       return isEmptyNode(node)
     }
     const t = tokens[i]!
@@ -363,9 +480,10 @@ export class SubjectIndex<S extends IndexEntry> {
           // Back to a leaf with one plain subscription: the map holds it again.
           lits.set(t, child.plain as S)
         }
-      } else if (child === sub) {
+      } else if (child === sub && i === tokens.length - 1 && sub.queue === undefined) {
         lits.delete(t)
         if (lits.size === 0) node.literal = undefined
+        this.found = true
       }
     }
     return isEmptyNode(node)
@@ -378,7 +496,9 @@ export class SubjectIndex<S extends IndexEntry> {
     if (n === 0 || subject.charCodeAt(0) === DOT || subject.charCodeAt(n - 1) === DOT || subject.includes("..")) {
       return EMPTY_RESULT
     }
-    this.walk(this.root, subject, 0)
+    this.exactTaken = false
+    this.walk(this.root, subject, 0, true)
+    if (!this.exactTaken) this.takeExact(subject)
     const plain = this.accPlain
     const queues = this.accQueues
     this.accPlain = undefined
@@ -398,7 +518,7 @@ export class SubjectIndex<S extends IndexEntry> {
    * level `>` first, then everything under `*`, then the literal branch; at the last token the
    * literal node comes before the `*` node.
    */
-  private walk(node: TrieNode<S>, subject: string, start: number): void {
+  private walk(node: TrieNode<S>, subject: string, start: number, literalPath: boolean): void {
     const n = subject.length
     for (;;) {
       let end = subject.indexOf(".", start)
@@ -407,13 +527,19 @@ export class SubjectIndex<S extends IndexEntry> {
       if (node.fwc !== undefined) this.take(node.fwc)
       const literal = node.literal
       if (end === n) {
-        const last = literal?.get(subject.substring(start, end))
-        if (last instanceof TrieNode) this.take(last)
-        else if (last !== undefined) (this.accPlain ??= []).push(last)
+        if (literalPath) {
+          // Only wildcard subjects are in the trie: the literal leaf here is `exact`'s entry.
+          this.takeExact(subject)
+          this.exactTaken = true
+        } else {
+          const last = literal?.get(subject.substring(start, end))
+          if (last instanceof TrieNode) this.take(last)
+          else if (last !== undefined) (this.accPlain ??= []).push(last)
+        }
         if (node.pwc !== undefined) this.take(node.pwc)
         return
       }
-      if (node.pwc !== undefined) this.walk(node.pwc, subject, end + 1)
+      if (node.pwc !== undefined) this.walk(node.pwc, subject, end + 1, false)
       if (literal === undefined) return
       const next = literal.get(subject.substring(start, end))
       // A lone subscription ends here: nothing below it.
@@ -421,6 +547,16 @@ export class SubjectIndex<S extends IndexEntry> {
       node = next
       start = end + 1
     }
+  }
+
+  /**
+   * The subscriptions on exactly `subject` (a literal one). Where the walk stops before the last
+   * token, nothing it would still have taken comes before them: they are taken last.
+   */
+  private takeExact(subject: string): void {
+    const held = this.exact.get(subject)
+    if (held instanceof TrieNode) this.take(held)
+    else if (held !== undefined) (this.accPlain ??= []).push(held)
   }
 
   /** Adds a node's subscriptions to the match in progress, grouping queue subs by name. */

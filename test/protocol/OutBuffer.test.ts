@@ -44,6 +44,17 @@ describe("OutBuffer", () => {
     expect(text).toBe("MSG foo 1 5\r\nhello\r\nHMSG foo 1 r 12 14\r\nNATS/1.0\r\n\r\nab\r\nRMSG $G q.x + _I.1 g1 g2 1\r\nm\r\nRMSG $G q.x | g 1\r\nm\r\n")
   })
 
+  it("a number sid is written in decimal, as its string would be", () => {
+    const sids = [0, 7, 10, 42, 99_999, 100_000, 999_999_999]
+    const a = new OutBuffer()
+    const b = new OutBuffer()
+    for (const sid of sids) {
+      a.appendMsg("s.x", sid, "r", -1, Buffer.from("p"))
+      b.appendMsg("s.x", String(sid), "r", -1, Buffer.from("p"))
+    }
+    expect(Buffer.from(a.take()!).toString()).toBe(Buffer.from(b.take()!).toString())
+  })
+
   describe("rewind of a small chunk", () => {
     afterEach(() => {
       vi.useRealTimers()

@@ -145,6 +145,7 @@ const rootOf = (index: SubjectIndex<Sub>): Record<string, unknown> =>
 
 const expectPruned = (index: SubjectIndex<Sub>): void => {
   const root = rootOf(index)
+  expect((index as unknown as { exact: Map<string, unknown> }).exact.size).toBe(0)
   expect([root["literal"], root["pwc"], root["fwc"], root["plain"], root["queues"]]).toEqual([
     undefined,
     undefined,
