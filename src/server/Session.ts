@@ -168,10 +168,12 @@ export interface SessionSpec {
   readonly onWritten?: (() => void) | undefined
   /**
    * Read a Node socket into one buffer of this session's, reused for every read (see
-   * `useReadBuffer`), instead of a fresh 64 KiB buffer per read. Only for a connection that
-   * keeps nothing of a read past its batch (its payloads are copied out); a queued read is copied.
+   * `useReadBuffer`), instead of a fresh 64 KiB buffer per read: from the start (true) or once a
+   * read of at least `BUSY_READ` bytes showed the connection busy ("busy": an idle connection
+   * holds no buffer). Only for a connection that keeps nothing of a read past its batch (its
+   * payloads are copied out); a read queued while a batch waits is copied.
    */
-  readonly reuseReadBuffer?: boolean | undefined
+  readonly reuseReadBuffer?: boolean | "busy" | undefined
   /** Runs once the fibers are up: the greeting, timers (fork them into the scope). */
   readonly start: Effect.Effect<void, never, Scope.Scope>
 }
@@ -352,6 +354,16 @@ class DirectPump {
     }
     this.read(chunk)
     if (this.finished && !this.held) this.peerGone()
+    else if (!this.transient && chunk.length >= BUSY_READ && this.spec.reuseReadBuffer === "busy") this.busy()
+  }
+
+  /**
+   * Switch a busy connection to the reused read buffer, unless reading is held or Node's stream
+   * still holds chunks read before (they would then arrive after the buffer's reads).
+   */
+  private busy(): void {
+    if (this.held || this.stopped || this.raw.readableLength > 0) return
+    this.transient = useReadBuffer(this.raw)
   }
 
   onEnd(): void {
@@ -528,6 +540,8 @@ let readBufferKeys: { readonly buffer: symbol; readonly callback: symbol } | nul
 
 /** Size of a reused read buffer: what Node reads at most per read otherwise. */
 const READ_BUFFER = 64 * 1024
+/** A read this large shows a busy connection (`reuseReadBuffer: "busy"`). */
+const BUSY_READ = 16 * 1024
 
 interface UserBufferHandle {
   useUserBuffer?: (buf: Uint8Array) => void
