@@ -155,6 +155,8 @@ export const runRouteSession = (
       limits: { maxControlLine: o.maxControlLine, maxPayload: Infinity },
       handle,
       sink: conn,
+      // A route keeps nothing of a read past its batch: payloads are copied into the outputs.
+      reuseReadBuffer: true,
       writeDeadline: o.writeDeadline,
       onWritten: () => conn.written(),
       onWriteStall: () => {

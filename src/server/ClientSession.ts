@@ -151,6 +151,15 @@ class ClientSessionRun implements SessionSpec {
     return conn.stall.stalledOn === undefined ? undefined : conn.stall.take()
   }
 
+  /**
+   * A busy client's reads go into a buffer of its own (`Session.useReadBuffer`): nothing of a read
+   * is kept past its batch — payloads are copied into the outputs, in-process subscribers copy
+   * theirs, and a batch that waits (bcrypt, a stall) holds reading meanwhile.
+   */
+  get reuseReadBuffer(): "busy" {
+    return "busy"
+  }
+
   onRead(chunk: Uint8Array): void {
     const conn = this.conn
     if (conn.firstByte < 0) conn.firstByte = chunk[0] ?? -1

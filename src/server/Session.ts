@@ -166,6 +166,14 @@ export interface SessionSpec {
   readonly onWriteStall: () => void
   /** The socket accepted a write. */
   readonly onWritten?: (() => void) | undefined
+  /**
+   * Read a Node socket into one buffer of this session's, reused for every read (see
+   * `useReadBuffer`), instead of a fresh 64 KiB buffer per read: from the start (true) or once a
+   * read of at least `BUSY_READ` bytes showed the connection busy ("busy": an idle connection
+   * holds no buffer). Only for a connection that keeps nothing of a read past its batch (its
+   * payloads are copied out); a read queued while a batch waits is copied.
+   */
+  readonly reuseReadBuffer?: boolean | "busy" | undefined
   /** Runs once the fibers are up: the greeting, timers (fork them into the scope). */
   readonly start: Effect.Effect<void, never, Scope.Scope>
 }
@@ -276,6 +284,8 @@ class DirectPump {
   private drained: Deferred.Deferred<boolean> | undefined = undefined
   /** A write failed or stalled: nothing more is written. */
   writerDone = false
+  /** Reads land in a buffer the next read overwrites (`useReadBuffer`): a chunk kept is copied. */
+  private transient = false
 
   constructor(
     private readonly raw: Net.Socket,
@@ -294,6 +304,7 @@ class DirectPump {
   open(): void {
     const raw = this.raw as PumpedSocket
     raw[pumpKey] = this
+    if (this.spec.reuseReadBuffer === true) this.transient = useReadBuffer(raw)
     raw.on("data", onPumpData)
     raw.on("end", onPumpEnd)
     raw.on("close", onPumpClose)
@@ -323,7 +334,12 @@ class DirectPump {
     this.queue = []
   }
 
-  onData(chunk: Buffer): void {
+  /** A read into the reused buffer (`useReadBuffer`): its first `n` bytes. */
+  onRead(n: number, buf: Buffer): void {
+    this.onData(buf.subarray(0, n), this.transient)
+  }
+
+  onData(chunk: Buffer, transient = false): void {
     // Node's Readable follows every chunk with a `process.nextTick(maybeReadMore_)`, which in
     // flowing mode only calls `read(0)` on a socket that is reading anyway — a tick (and the tick
     // queue's promise-rejection pass) per read on the request/reply path. Marking it as already
@@ -331,12 +347,23 @@ class DirectPump {
     noReadMore(this.raw)
     if (this.stopped) return
     if (this.held) {
-      this.queue.push(chunk)
+      // The reused read buffer is overwritten by the next read: a queued chunk is a copy.
+      this.queue.push(transient ? Buffer.from(chunk) : chunk)
       this.raw.pause()
       return
     }
     this.read(chunk)
     if (this.finished && !this.held) this.peerGone()
+    else if (!this.transient && chunk.length >= BUSY_READ && this.spec.reuseReadBuffer === "busy") this.busy()
+  }
+
+  /**
+   * Switch a busy connection to the reused read buffer, unless reading is held or Node's stream
+   * still holds chunks read before (they would then arrive after the buffer's reads).
+   */
+  private busy(): void {
+    if (this.held || this.stopped || this.raw.readableLength > 0) return
+    this.transient = useReadBuffer(this.raw)
   }
 
   onEnd(): void {
@@ -494,6 +521,10 @@ type PumpedSocket = Net.Socket & { [pumpKey]?: DirectPump }
 function onPumpData(this: PumpedSocket, chunk: Buffer): void {
   this[pumpKey]?.onData(chunk)
 }
+function onPumpRead(this: PumpedSocket, n: number, buf: Buffer): boolean {
+  this[pumpKey]?.onRead(n, buf)
+  return true
+}
 function onPumpEnd(this: PumpedSocket): void {
   this[pumpKey]?.onEnd()
 }
@@ -502,6 +533,48 @@ function onPumpClose(this: PumpedSocket): void {
 }
 function onPumpDrain(this: PumpedSocket): void {
   this[pumpKey]?.onDrain()
+}
+
+/** Node's own keys for a socket's `onread` buffer and callback (see `useReadBuffer`). */
+let readBufferKeys: { readonly buffer: symbol; readonly callback: symbol } | null | undefined
+
+/** Size of a reused read buffer: what Node reads at most per read otherwise. */
+const READ_BUFFER = 64 * 1024
+/** A read this large shows a busy connection (`reuseReadBuffer: "busy"`). */
+const BUSY_READ = 16 * 1024
+
+interface UserBufferHandle {
+  useUserBuffer?: (buf: Uint8Array) => void
+}
+
+/**
+ * Read `raw` into one 64 KiB buffer of its own from now on, as `net.connect({ onread })` does:
+ * Node then calls `onPumpRead` with each read's length instead of emitting a fresh 64 KiB buffer
+ * per read (an allocation, memory not in cache, and external memory that brings on garbage
+ * collections). Node 20 takes `onread` only when it creates the socket and not for sockets a
+ * server accepts, so the same two fields are set here on the socket, and its handle is switched
+ * to the buffer. Chunks Node read before stay in its stream and still arrive as 'data' first.
+ * False (nothing changed) on a TLS socket or a Node without those fields.
+ */
+const useReadBuffer = (raw: Net.Socket): boolean => {
+  if ((raw as { encrypted?: boolean }).encrypted === true) return false
+  const handle = (raw as unknown as { _handle?: UserBufferHandle | null })._handle
+  if (handle == null || typeof handle.useUserBuffer !== "function") return false
+  if (readBufferKeys === undefined) {
+    const symbols = Object.getOwnPropertySymbols(raw)
+    const buffer = symbols.find((s) => s.description === "kBuffer")
+    const callback = symbols.find((s) => s.description === "kBufferCb")
+    readBufferKeys = buffer !== undefined && callback !== undefined ? { buffer, callback } : null
+  }
+  if (readBufferKeys === null) return false
+  const fields = raw as unknown as Record<symbol, unknown>
+  // A socket made with its own `onread` keeps it.
+  if (fields[readBufferKeys.buffer] != null) return false
+  const buf = Buffer.allocUnsafe(READ_BUFFER)
+  fields[readBufferKeys.buffer] = buf
+  fields[readBufferKeys.callback] = onPumpRead
+  handle.useUserBuffer(buf)
+  return true
 }
 
 /** A session on a Node socket: synchronous reads and writes (`DirectPump`), fibers for the waits. */

@@ -1,0 +1,83 @@
+/**
+ * Reads into a reused buffer (`Session.useReadBuffer`): routes from their first read, a client
+ * once it is busy. Whatever a read held must have been copied out before the next read lands in
+ * the same buffer: a busy publisher on B, across the route to a subscriber on A, gets every
+ * payload through intact and in order, messages split across reads at every kind of boundary.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node"
+import * as net from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startServer, type TestServer } from "../support/servers.js"
+import { waitUntil } from "../support/wait.js"
+
+const routeUrl = (s: TestServer) => `nats://127.0.0.1:${s.cluster!.listen!.port}`
+const clusterOpts = (name: string, seed?: TestServer) => ({
+  serverName: name,
+  cluster: { name: "rb", host: "127.0.0.1", port: -1, ...(seed ? { routes: [routeUrl(seed)] } : {}) }
+})
+
+/** Payload `i`: its index, then bytes that depend on it and on their position. */
+const payload = (i: number, size: number): Buffer => {
+  const b = Buffer.alloc(size)
+  b.write(`${i}:`, 0, "latin1")
+  for (let j = 12; j < size; j++) b[j] = 33 + ((i * 7 + j) % 90)
+  return b
+}
+
+describe("reused read buffers", () => {
+  let A: TestServer, B: TestServer, sub: NatsConnection
+  beforeAll(async () => {
+    A = await startServer(clusterOpts("A"))
+    B = await startServer(clusterOpts("B", A))
+    await waitUntil("route", () => A.cluster!.routes.size === 1 && B.cluster!.routes.size === 1, 10_000)
+  })
+  afterAll(async () => {
+    await sub?.close()
+    await B?.stop()
+    await A?.stop()
+  })
+
+  it("a busy publisher's messages cross the route intact and in order", async () => {
+    sub = await connect({ servers: A.url })
+    const got: Array<Uint8Array> = []
+    const s = sub.subscribe("rb.>")
+    void (async () => {
+      for await (const m of s) got.push(m.data)
+    })()
+    await sub.flush()
+    await waitUntil("interest on B", () => B.broker.router.index.match("rb.x").plain.some((i) => i.remote))
+
+    // Sizes around the read and buffer sizes; subjects of varying length.
+    const sizes = [1024, 17, 4000, 65_000, 70_000, 300, 1]
+    const n = 1500
+    const frames: Array<Buffer> = []
+    const expected: Array<Buffer> = []
+    for (let i = 0; i < n; i++) {
+      const size = Math.max(sizes[i % sizes.length]!, 12)
+      const p = payload(i, size)
+      expected.push(p)
+      frames.push(Buffer.from(`PUB rb.${"s".repeat(1 + (i % 9))}.${i} ${size}\r\n`, "latin1"), p, Buffer.from("\r\n"))
+    }
+    const all = Buffer.concat(frames)
+    const pub = net.connect(B.port, "127.0.0.1")
+    await new Promise<void>((resolve, reject) => {
+      pub.once("connect", () => resolve())
+      pub.once("error", reject)
+    })
+    pub.write("CONNECT {\"verbose\":false,\"pedantic\":false}\r\n")
+    // Writes of uneven sizes, large enough that B switches the client to its reused buffer.
+    let at = 0
+    let k = 0
+    while (at < all.length) {
+      const len = [65_536, 12_345, 100_003, 7][k++ % 4]!
+      pub.write(all.subarray(at, at + len))
+      at += len
+    }
+    await waitUntil("all messages", () => got.length >= n, 20_000)
+    pub.destroy()
+    expect(got.length).toBe(n)
+    for (let i = 0; i < n; i++) {
+      if (Buffer.compare(Buffer.from(got[i]!), expected[i]!) !== 0) expect.fail(`message ${i} differs`)
+    }
+  })
+})
