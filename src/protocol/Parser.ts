@@ -668,8 +668,20 @@ export const step = (state: ParserState, chunk: Uint8Array, sink?: MsgSink): [Pa
   return [r[0], { ops: r[1].ops, error: r[1].error, sunk: sc.sunk }]
 }
 
+/**
+ * An empty batch array that already holds objects (elements kind PACKED_ELEMENTS); `newOps`
+ * copies it. A plain `[]` starts as an array of small integers and changes its hidden class on the
+ * first op pushed: on a busy connection whose reads are all sunk messages, every batch array seen
+ * while the hot code was optimized had the small-integer class, so the first PING or PONG of the
+ * keepalive (2 s after connect) deoptimized `loop` (the push), the session's `read` and the
+ * connection's `apply` (the `ops.length` load) in the middle of the traffic.
+ */
+const EMPTY_OPS: Array<Op.Op> = [PING]
+EMPTY_OPS.length = 0
+const newOps = (): Array<Op.Op> => EMPTY_OPS.slice()
+
 const stepChunk = (state: ParserState, chunk: Uint8Array): [ParserState, Batch] => {
-  const ops: Array<Op.Op> = []
+  const ops = newOps()
   if (state.failed) return [state, { ops, error: undefined }]
   const fail = (error: ProtocolError): [ParserState, Batch] => [
     withCarry(state, undefined, undefined, -1, false, undefined, true),
