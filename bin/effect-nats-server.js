@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; exec /usr/bin/env node --max-semi-space-size=4 "$0" "$@"
+":" //; exec /usr/bin/env node --max-semi-space-size=4 --no-lazy-feedback-allocation "$0" "$@"
 // The process that runs this file is the server itself (no wrapper), so signals and exit codes reach it.
 //
 // The young generation is sized when V8 starts, so its flag must be on node's command line (a
@@ -13,6 +13,18 @@
 // flag, code caches made under each): 10,000 idle connections 204.6 -> 177.4 MiB, 100,000
 // subscriptions 122.3 -> 100.8 MiB, idle 50.0 -> 50.4, the throughput rows within noise
 // (0.92-1.05). `node bin/effect-nats-server.js` runs with Node's defaults.
+//
+// `--no-lazy-feedback-allocation`: V8 gives a function its feedback vector (where the type
+// feedback the optimizer builds on is recorded) only after it ran for a while. What a connection
+// does once, at its start — CONNECT, PING, the INFO write, the first SUB — runs while the
+// functions have none, so the code optimized on a busy connection (reads that are all PUB or RMSG
+// messages) had no feedback for those paths, and their next use in the traffic — the reply to
+// the server's first keepalive PING 2 s after connect, a route's PONG, the first write to a
+// connection that only publishes — deoptimized the parser loop, the session's read, the
+// connection's apply and Node's socket write path, and recompiled them (10-15 ms of CPU each on a
+// pinned server) in the middle of the bench's measured window. With feedback from the first call
+// (--trace-deopt over `npm run bench` rows latency_10kps, reqrep_16B, cluster_reqrep) no deopt
+// is left in the window; idle RSS, start-up: see the commit that added it.
 //
 // Start-up is module loading: the executable is one CommonJS bundle (dist/bin, see scripts/build.js)
 // compiled with V8's code cache when a matching one was written at build time — Node 20 has no

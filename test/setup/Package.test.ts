@@ -36,7 +36,7 @@ describe("the packed package", () => {
     expect(files).toContain(path.join(pkg, "dist/bin/effect-nats-server.cjs"))
     // V8's code cache for each way the executable runs: through its shebang, and as `node bin/…`.
     expect(files).toContain(path.join(pkg, "dist/bin/effect-nats-server.cjs.cache"))
-    expect(files).toContain(path.join(pkg, "dist/bin/effect-nats-server.cjs.--max-semi-space-size=4.cache"))
+    expect(files).toContain(path.join(pkg, "dist/bin/effect-nats-server.cjs.--max-semi-space-size=4_--no-lazy-feedback-allocation.cache"))
     for (const map of files.filter((f) => f.endsWith(".map"))) {
       const { sources, sourceRoot } = JSON.parse(fs.readFileSync(map, "utf8")) as { sources: Array<string>; sourceRoot?: string }
       for (const s of sources) expect(fs.existsSync(path.resolve(path.dirname(map), sourceRoot ?? "", s)), `${map} → ${s}`).toBe(true)
@@ -48,7 +48,9 @@ describe("the packed package", () => {
     const server = await startProcess(path.join(pkg, "bin/effect-nats-server.js"), ["-a", "127.0.0.1", "-p", "-1"])
     procs.push(server)
     // Run as npx runs it, through the shebang: node gets the executable's V8 flags.
-    expect(fs.readFileSync(`/proc/${server.child.pid}/cmdline`, "utf8").split("\0")).toContain("--max-semi-space-size=4")
+    const cmdline = fs.readFileSync(`/proc/${server.child.pid}/cmdline`, "utf8").split("\0")
+    expect(cmdline).toContain("--max-semi-space-size=4")
+    expect(cmdline).toContain("--no-lazy-feedback-allocation")
     const client = await RawClient.connect(server.port)
     expect(client.info["server_name"]).toMatch(/^N[A-Z0-9]{55}$/)
     await client.expectOpen()
