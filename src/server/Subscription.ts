@@ -84,7 +84,7 @@ interface RareParts {
 }
 
 /**
- * A local subscription. Kept small (88 B; there can be hundreds of thousands): the queue group
+ * A local subscription. Kept small (80 B; there can be hundreds of thousands): the queue group,
  * the auto-unsubscribe limit and the stream-import links live in a side record that most
  * subscriptions do not have, and `closed` is the sign of the index stamp (measured with 100,000
  * subscriptions: 104 -> 80 B each).
@@ -249,11 +249,6 @@ export class LocalInterest {
   /** The key of `subject` (+ `queue`): queue names and subjects have no spaces. */
   static key(subject: string, queue: string | undefined): string {
     return queue === undefined ? subject : `${subject} ${queue}`
-  }
-
-  /** Whether the counts are kept (`add` counts); else `add` must not be called. */
-  get tracked(): boolean {
-    return this.counts !== undefined
   }
 
   /**
