@@ -554,9 +554,13 @@ interface UserBufferHandle {
  * collections). Node 20 takes `onread` only when it creates the socket and not for sockets a
  * server accepts, so the same two fields are set here on the socket, and its handle is switched
  * to the buffer. Chunks Node read before stay in its stream and still arrive as 'data' first.
- * False (nothing changed) on a TLS socket or a Node without those fields.
+ * False (nothing changed) on a TLS socket or a Node without those fields. Exported for the test
+ * that shows it engages on the Node we run on (`onread` is the read callback, `this` the socket).
  */
-const useReadBuffer = (raw: Net.Socket): boolean => {
+export const useReadBuffer = (
+  raw: Net.Socket,
+  onread: (this: Net.Socket, n: number, buf: Buffer) => boolean = onPumpRead
+): boolean => {
   if ((raw as { encrypted?: boolean }).encrypted === true) return false
   const handle = (raw as unknown as { _handle?: UserBufferHandle | null })._handle
   if (handle == null || typeof handle.useUserBuffer !== "function") return false
@@ -572,7 +576,7 @@ const useReadBuffer = (raw: Net.Socket): boolean => {
   if (fields[readBufferKeys.buffer] != null) return false
   const buf = Buffer.allocUnsafe(READ_BUFFER)
   fields[readBufferKeys.buffer] = buf
-  fields[readBufferKeys.callback] = onPumpRead
+  fields[readBufferKeys.callback] = onread
   handle.useUserBuffer(buf)
   return true
 }

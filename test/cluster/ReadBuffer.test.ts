@@ -7,6 +7,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { useReadBuffer } from "../../src/server/Session.js"
 import { startServer, type TestServer } from "../support/servers.js"
 import { waitUntil } from "../support/wait.js"
 
@@ -78,6 +79,42 @@ describe("reused read buffers", () => {
     expect(got.length).toBe(n)
     for (let i = 0; i < n; i++) {
       if (Buffer.compare(Buffer.from(got[i]!), expected[i]!) !== 0) expect.fail(`message ${i} differs`)
+    }
+  })
+})
+
+describe("useReadBuffer on this Node", () => {
+  // The fast path rests on Node internals (the socket's kBuffer/kBufferCb fields and its handle's
+  // useUserBuffer). Were a Node release to rename them, sessions would silently fall back to a
+  // fresh buffer per read; this makes such a change visible.
+  it("switches an accepted socket to one buffer, reused by every read", async () => {
+    const reads: Array<{ n: number; buf: Buffer; text: string }> = []
+    let dataEvents = 0
+    let engaged: boolean | undefined
+    const server = net.createServer((sock) => {
+      engaged = useReadBuffer(sock, function(this: net.Socket, n, buf) {
+        expect(this).toBe(sock)
+        reads.push({ n, buf, text: buf.toString("latin1", 0, n) })
+        return true
+      })
+      sock.on("data", () => dataEvents++)
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const client = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1")
+    try {
+      await waitUntil("accepted", () => engaged !== undefined)
+      expect(engaged).toBe(true)
+      client.write("abc")
+      await waitUntil("first read", () => reads.length === 1)
+      client.write("defgh")
+      await waitUntil("second read", () => reads.length === 2)
+      expect(reads.map((r) => [r.n, r.text])).toEqual([[3, "abc"], [5, "defgh"]])
+      expect(reads[1]!.buf).toBe(reads[0]!.buf)
+      expect(reads[0]!.buf.length).toBe(64 * 1024)
+      expect(dataEvents).toBe(0)
+    } finally {
+      client.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
     }
   })
 })
