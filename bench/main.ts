@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import { runMemory } from "./memory.js"
 import { JsonlSink, renderMarkdown, renderTable, summarize, summaryRecord, type Impl, type RowSummary } from "./report.js"
 import { runLatency, runReqRep, runThroughput, type RunOptions, type RunResult } from "./run.js"
-import { QUICK_MEMORY_DIVISOR, rowSize, scaled, SUITE, type Scenario } from "./scenarios.js"
+import { cold, QUICK_MEMORY_DIVISOR, rowSize, scaled, SUITE, type Scenario } from "./scenarios.js"
 import {
   killAllSync,
   onPath,
@@ -38,6 +38,7 @@ const USAGE = `usage: node dist/bench/main.js [options]   (or: npm run bench -- 
   --rows REGEX          run only rows whose name matches (e.g. 'pubsub|reqrep')
   --runs N              runs per row and implementation; the table shows medians (default 1)
   --scale F             multiply message counts (e.g. 0.1 for a quick check; default 1)
+  --cold                throughput rows without their untimed warm-up (time a fresh server's first messages)
   --quick               one-round smoke of every row: --scale ${QUICK_SCALE} (warm-ups too), --retries 0,
                         memory rows with 1/${QUICK_MEMORY_DIVISOR} of the connections and subscriptions,
                         settling ${QUICK_SETTLE_MS} ms; numbers are not comparable to full runs
@@ -94,6 +95,7 @@ interface Cli {
   out: string | undefined
   list: boolean
   quick: boolean
+  cold: boolean
   settleMs: number
   markdown: string | undefined
 }
@@ -126,6 +128,7 @@ const parseCli = (argv: ReadonlyArray<string>): Cli => {
     out: undefined,
     list: false,
     quick: false,
+    cold: false,
     settleMs: 1000,
     markdown: undefined
   }
@@ -157,6 +160,9 @@ const parseCli = (argv: ReadonlyArray<string>): Cli => {
         break
       case "--quick":
         cli.quick = true
+        break
+      case "--cold":
+        cli.cold = true
         break
       case "--settle-ms":
         cli.settleMs = Math.floor(number(flag, value(), 0))
@@ -289,11 +295,12 @@ const main = async (): Promise<number> => {
     }
     throw err
   }
-  const rows = SUITE.filter((s) => cli.rows.test(s.name)).map((s) => scaled(s, cli.scale, cli.quick))
+  const rows = SUITE.filter((s) => cli.rows.test(s.name)).map((s) => scaled(cli.cold ? cold(s) : s, cli.scale, cli.quick))
   if (cli.list) {
     for (const s of rows) {
       const unit = s.kind === "memory" ? (s.load === "subs" ? "subs " : "conns") : "msgs "
-      console.log(`${s.name.padEnd(16)} ${s.topology.padEnd(8)} ${String(rowSize(s)).padStart(9)} ${unit}  ${s.description}`)
+      const warm = s.kind === "memory" || s.warmup === 0 ? "" : ` (after ${s.warmup} untimed)`
+      console.log(`${s.name.padEnd(16)} ${s.topology.padEnd(8)} ${String(rowSize(s)).padStart(9)} ${unit}  ${s.description}${warm}`)
     }
     return 0
   }
@@ -357,7 +364,7 @@ const main = async (): Promise<number> => {
           const { result, argv } = sc.kind === "memory"
             ? { result: await runMemory(sc, templates[impl]!, startOpts, { timeoutMs: cli.timeoutMs, settleMs: cli.settleMs }), argv: [] }
             : await runOnce(sc, templates[impl]!, startOpts, runOpts)
-          const size = sc.kind === "memory" ? {} : { size: sc.size }
+          const size = sc.kind === "memory" ? {} : { size: sc.size, warmup: sc.warmup }
           attempts.push({ result, record: { row: sc.name, impl, run: run + 1, attempt: attempt + 1, topology: sc.topology, ...size, msgs: rowSize(sc), servers: argv, ...result } })
           const disturbed = result.ok && result.cpu.other > cli.maxOther
           console.error(`  ${sc.name.padEnd(16)} ${impl.padEnd(4)} run ${run + 1}: ${describe(result)}${disturbed ? `  (other load ${result.cpu.other.toFixed(2)} cores)` : ""}`)

@@ -199,7 +199,23 @@ const SETTLE_MS = 200
 /** With all publishers done, a run whose deliveries make no progress for this long has lost messages. */
 const IDLE_MS = 3000
 
+/**
+ * A throughput row: its warm-up phase (untimed, when `sc.warmup > 0`), then the timed phase on new
+ * connections. A warm-up that loses, duplicates or stalls fails the row like the timed phase would.
+ */
 export const runThroughput = async (
+  sc: ThroughputScenario,
+  dep: Deployment,
+  opts: RunOptions
+): Promise<ThroughputResult> => {
+  if (sc.warmup > 0) {
+    const warm = await throughputPhase({ ...sc, msgs: sc.warmup }, dep, opts)
+    if (!warm.ok) return { ...warm, error: `warm-up: ${warm.error ?? "failed"}` }
+  }
+  return throughputPhase(sc, dep, opts)
+}
+
+const throughputPhase = async (
   sc: ThroughputScenario,
   dep: Deployment,
   opts: RunOptions

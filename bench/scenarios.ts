@@ -16,6 +16,12 @@ export interface ThroughputScenario {
   size: number
   /** Messages per publisher. */
   msgs: number
+  /**
+   * Untimed messages per publisher first, on connections of their own (same topology, subject
+   * and size), closed before the timed phase: the timed phase measures the servers' steady state,
+   * not a JIT runtime's first second (as the latency rows' warm-ups do). `--cold` sets it to 0.
+   */
+  warmup: number
   pubs: number
   /** Plain subscribers (each gets every message), or queue group members when `queue`. */
   subs: number
@@ -65,10 +71,14 @@ export interface MemoryScenario {
 
 export type Scenario = ThroughputScenario | ReqRepScenario | LatencyScenario | MemoryScenario
 
-const tp = (s: Omit<ThroughputScenario, "kind" | "pubs" | "queue"> & Partial<ThroughputScenario>): ThroughputScenario => ({
+/** Throughput rows warm up with this fraction of their message count. */
+export const THROUGHPUT_WARMUP = 0.5
+
+const tp = (s: Omit<ThroughputScenario, "kind" | "pubs" | "queue" | "warmup"> & Partial<ThroughputScenario>): ThroughputScenario => ({
   kind: "throughput",
   pubs: 1,
   queue: false,
+  warmup: Math.round(s.msgs * THROUGHPUT_WARMUP),
   ...s
 })
 
@@ -99,11 +109,16 @@ export const QUICK_MEMORY_DIVISOR = 10
  */
 export const scaled = (s: Scenario, scale: number, quick = false): Scenario => {
   if (s.kind === "memory") return quick && s.load !== "idle" ? { ...s, count: Math.ceil(s.count / QUICK_MEMORY_DIVISOR) } : s
-  const warmup = quick
   const msgs = Math.max(100, Math.round(s.msgs * scale))
-  if (s.kind === "throughput" || !warmup) return { ...s, msgs }
+  // A throughput row's warm-up is a fraction of its count, so it follows --scale; latency rows
+  // keep theirs (a JIT needs a number of requests, whatever the timed count) except with --quick.
+  if (s.kind === "throughput") return { ...s, msgs, warmup: s.warmup === 0 ? 0 : Math.max(100, Math.round(s.warmup * scale)) }
+  if (!quick) return { ...s, msgs }
   return { ...s, msgs, warmup: Math.max(100, Math.round(s.warmup * scale)) }
 }
+
+/** `--cold`: throughput rows without their warm-up (a fresh server's first messages are timed). */
+export const cold = (s: Scenario): Scenario => (s.kind === "throughput" ? { ...s, warmup: 0 } : s)
 
 /** The amount a row moves: messages, or connections / subscriptions for memory rows. */
 export const rowSize = (s: Scenario): number => (s.kind === "memory" ? s.count : s.msgs)

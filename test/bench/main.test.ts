@@ -28,7 +28,39 @@ describe("npm run bench", () => {
     ]))
     expect(r.stdout).toMatch(/mem_conns\s+single\s+10000 conns/)
     expect(r.stdout).toMatch(/mem_subs\s+single\s+100000 subs/)
+    // Throughput rows time the steady state, after an untimed warm-up of half their count...
+    expect(r.stdout).toMatch(/^cluster_1KB\s+cluster\s+200000 msgs .*\(after 100000 untimed\)$/m)
+    // ... which --cold leaves out.
+    const coldList = bench(["--list", "--cold", "--rows", "^cluster_1KB$"])
+    expect(coldList.status).toBe(0)
+    expect(coldList.stdout).toMatch(/^cluster_1KB\s+cluster\s+200000 msgs /m)
+    expect(coldList.stdout).not.toMatch(/untimed/)
   })
+
+  it("--quick throughput row: the warm-up runs on connections of its own and is not counted", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-main-"))
+    try {
+      const out = path.join(dir, "r.jsonl")
+      const r = bench(["--quick", "--no-pin", "--no-ref", "--rows", "^pubsub_16B$", "--out", out])
+      expect(r.stderr + r.stdout).not.toMatch(/FAILED/)
+      expect(r.status).toBe(0)
+      const runs = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((x) => x["type"] === "run")
+      expect(runs).toHaveLength(1)
+      const run = runs[0]!
+      expect(run["ok"]).toBe(true)
+      // --quick: 2,000,000 × 0.02 timed after 1,000,000 × 0.02 untimed; exactly the timed ones
+      // are counted, each delivered once.
+      expect(run["msgs"]).toBe(40_000)
+      expect(run["warmup"]).toBe(20_000)
+      expect(run["sent"]).toBe(40_000)
+      expect(run["delivered"]).toBe(40_000)
+      expect(run["lost"]).toBe(0)
+      expect(run["dup"]).toBe(0)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 150_000)
 
   it.skipIf(!onPath("nats-server"))("--quick latency and idle memory rows: verified runs, summaries and the Markdown table", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-main-"))
