@@ -1,8 +1,9 @@
 /**
  * Reads into a reused buffer (`Session.useReadBuffer`): routes from their first read, a client
  * once it is busy. Whatever a read held must have been copied out before the next read lands in
- * the same buffer: a busy publisher on B, across the route to a subscriber on A, gets every
- * payload through intact and in order, messages split across reads at every kind of boundary.
+ * the same buffer: busy publishers on B, writing at once, across the route to a subscriber on A,
+ * get every payload through intact and in order, messages split across reads at every kind of
+ * boundary.
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import * as net from "node:net"
@@ -38,47 +39,53 @@ describe("reused read buffers", () => {
     await A?.stop()
   })
 
-  it("a busy publisher's messages cross the route intact and in order", async () => {
+  it("busy publishers' messages cross the route intact and in order, their reads interleaved", async () => {
     sub = await connect({ servers: A.url })
-    const got: Array<Uint8Array> = []
+    const got: Array<Array<Uint8Array>> = [[], []]
     const s = sub.subscribe("rb.>")
     void (async () => {
-      for await (const m of s) got.push(m.data)
+      for await (const m of s) got[m.subject.startsWith("rb.p0.") ? 0 : 1]!.push(m.data)
     })()
     await sub.flush()
     await waitUntil("interest on B", () => B.broker.router.index.match("rb.x").plain.some((i) => i.remote))
 
     // Sizes around the read and buffer sizes; subjects of varying length.
     const sizes = [1024, 17, 4000, 65_000, 70_000, 300, 1]
-    const n = 1500
-    const frames: Array<Buffer> = []
-    const expected: Array<Buffer> = []
-    for (let i = 0; i < n; i++) {
-      const size = Math.max(sizes[i % sizes.length]!, 12)
-      const p = payload(i, size)
-      expected.push(p)
-      frames.push(Buffer.from(`PUB rb.${"s".repeat(1 + (i % 9))}.${i} ${size}\r\n`, "latin1"), p, Buffer.from("\r\n"))
-    }
-    const all = Buffer.concat(frames)
-    const pub = net.connect(B.port, "127.0.0.1")
-    await new Promise<void>((resolve, reject) => {
-      pub.once("connect", () => resolve())
-      pub.once("error", reject)
+    const n = 1000
+    const expected: Array<Array<Buffer>> = [[], []]
+    const streams = [0, 1].map((p) => {
+      const frames: Array<Buffer> = []
+      for (let i = 0; i < n; i++) {
+        const size = Math.max(sizes[(i + p * 3) % sizes.length]!, 12)
+        const body = payload(i * 2 + p, size)
+        expected[p]!.push(body)
+        frames.push(Buffer.from(`PUB rb.p${p}.${"s".repeat(1 + (i % 9))}.${i} ${size}\r\n`, "latin1"), body, Buffer.from("\r\n"))
+      }
+      return Buffer.concat(frames)
     })
-    pub.write("CONNECT {\"verbose\":false,\"pedantic\":false}\r\n")
-    // Writes of uneven sizes, large enough that B switches the client to its reused buffer.
-    let at = 0
-    let k = 0
-    while (at < all.length) {
-      const len = [65_536, 12_345, 100_003, 7][k++ % 4]!
-      pub.write(all.subarray(at, at + len))
-      at += len
+    const pubs = await Promise.all([0, 1].map(() => new Promise<net.Socket>((resolve, reject) => {
+      const pub = net.connect(B.port, "127.0.0.1")
+      pub.once("connect", () => resolve(pub))
+      pub.once("error", reject)
+    })))
+    // Both write at once, in uneven sizes, large enough that B switches them to reused buffers.
+    const at = [0, 0]
+    for (let k = 0; at[0]! < streams[0]!.length || at[1]! < streams[1]!.length; k++) {
+      for (const p of [0, 1]) {
+        const pub = pubs[p]!
+        if (k === 0) pub.write("CONNECT {\"verbose\":false,\"pedantic\":false}\r\n")
+        const len = [65_536, 12_345, 100_003, 7][(k + p) % 4]!
+        if (at[p]! < streams[p]!.length) pub.write(streams[p]!.subarray(at[p]!, at[p]! + len))
+        at[p]! += len
+      }
     }
-    await waitUntil("all messages", () => got.length >= n, 20_000)
-    pub.destroy()
-    expect(got.length).toBe(n)
-    for (let i = 0; i < n; i++) {
-      if (Buffer.compare(Buffer.from(got[i]!), expected[i]!) !== 0) expect.fail(`message ${i} differs`)
+    await waitUntil("all messages", () => got[0]!.length >= n && got[1]!.length >= n, 20_000)
+    for (const pub of pubs) pub.destroy()
+    for (const p of [0, 1]) {
+      expect(got[p]!.length).toBe(n)
+      for (let i = 0; i < n; i++) {
+        if (Buffer.compare(Buffer.from(got[p]![i]!), expected[p]![i]!) !== 0) expect.fail(`publisher ${p}: message ${i} differs`)
+      }
     }
   })
 })
