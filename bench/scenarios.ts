@@ -93,7 +93,7 @@ export const SUITE: ReadonlyArray<Scenario> = [
   { kind: "latency", name: "latency_10kps", topology: "single", size: 16, rate: 10_000, msgs: 20_000, warmup: 10_000, description: "one-way latency, publisher -> subscriber at a fixed 10,000 msgs/s (open loop), 16 B" },
   tp({ name: "cluster_16B", topology: "cluster", size: 16, msgs: 1_000_000, subs: 1, description: "publisher on B -> route -> subscriber on A, 16 B" }),
   tp({ name: "cluster_1KB", topology: "cluster", size: 1024, msgs: 200_000, subs: 1, description: "publisher on B -> route -> subscriber on A, 1 KiB" }),
-  { kind: "reqrep", name: "cluster_reqrep", topology: "cluster", size: 16, msgs: 5_000, warmup: 3_000, description: "requester on B, responder on A, across the route" },
+  { kind: "reqrep", name: "cluster_reqrep", topology: "cluster", size: 16, msgs: 5_000, warmup: 10_000, description: "requester on B, responder on A, across the route (steady state: two JIT-compiled servers need ~10,000 requests to settle)" },
   { kind: "memory", name: "mem_idle", topology: "single", load: "idle", count: 1, description: "server RSS just started, one client connected (CONNECT + PING/PONG)" },
   { kind: "memory", name: "mem_conns", topology: "single", load: "conns", count: 10_000, description: "server RSS with idle client connections (each CONNECT + PING/PONG)" },
   { kind: "memory", name: "mem_subs", topology: "single", load: "subs", count: 100_000, description: "server RSS with subscriptions (distinct subjects) on one connection (SUBs + PING/PONG)" }
