@@ -11,6 +11,7 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -52,9 +53,14 @@ const shebangFlags = () => {
 }
 
 /**
- * Run the executable once (a standalone server on a random loopback port, until ready) under the
- * node flags `flags` so that it writes V8's code cache for the bundle next to it, for those flags
- * (bin/effect-nats-server.js reads it; V8 rejects a cache made under other flags).
+ * Run the executable once (a standalone server on a random loopback port) under the node flags
+ * `flags` so that it writes V8's code cache for the bundle next to it, for those flags
+ * (bin/effect-nats-server.js reads it; V8 rejects a cache made under other flags). The cache holds
+ * the bytecode of every function compiled by the time the run exits, so before stopping it the
+ * run serves one client what a first client does — CONNECT, SUB (plain, wildcard, queue), PUB
+ * with and without a reply, HPUB, UNSUB, PING — and the server compiles none of that when its
+ * first real client arrives (measured: CONNECT to PONG of a fresh server's first client, and its
+ * first request/reply, see the commit that added it).
  */
 const writeCodeCache = (flags) =>
   new Promise((resolve, reject) => {
@@ -64,19 +70,64 @@ const writeCodeCache = (flags) =>
     })
     let err = ""
     let stopping = false
+    let failed
+    const stop = () => {
+      if (stopping) return
+      stopping = true
+      child.kill("SIGINT")
+    }
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
     child.stderr.on("data", (d) => {
       err += d.toString()
       if (!stopping && err.includes("Server is ready")) {
-        stopping = true
-        child.kill("SIGINT")
+        const port = /Listening for client connections on [^\s]*:(\d+)/.exec(err)?.[1]
+        if (port === undefined) failed = new Error("no client port in the log")
+        if (failed !== undefined) return stop()
+        // A session the server did not answer in full fails the build (the cache would miss it).
+        firstClient(Number(port)).then(stop, (e) => {
+          failed = e
+          stop()
+        })
       }
     })
     child.once("exit", (code) => {
       clearTimeout(timer)
-      if (code === 0) resolve()
-      else reject(new Error(`warm-up run for the code cache failed (${code}):\n${err}`))
+      if (code === 0 && failed === undefined) resolve()
+      else reject(new Error(`warm-up run for the code cache failed (${failed?.message ?? code}):\n${err}`))
     })
+  })
+
+/** A first client's session on 127.0.0.1:`port`: resolves once the server answered all of it. */
+const firstClient = (port) =>
+  new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1")
+    const timer = setTimeout(() => {
+      sock.destroy()
+      reject(new Error("no answer"))
+    }, 10_000)
+    let got = ""
+    sock.on("error", reject)
+    sock.on("close", () => reject(new Error(`the server closed the session: ${JSON.stringify(got)}`)))
+    sock.on("data", (d) => {
+      got += d.toString("latin1")
+      if (got.includes("-ERR")) {
+        clearTimeout(timer)
+        sock.destroy()
+        return reject(new Error(`the server refused part of the session: ${JSON.stringify(got)}`))
+      }
+      // Each PING is answered after everything before it: the second PONG ends the session.
+      if (got.split("PONG\r\n").length > 2) {
+        clearTimeout(timer)
+        sock.end()
+        resolve()
+      }
+    })
+    sock.write(
+      'CONNECT {"verbose":false,"pedantic":false,"headers":true,"protocol":1,"lang":"build","version":"0"}\r\nPING\r\n' +
+        "SUB w.q 1\r\nSUB w.* 2\r\nSUB w.> g 3\r\nSUB _INBOX.w.* 4\r\n" +
+        "PUB w.q _INBOX.w.1 2\r\nhi\r\nPUB w.q 0\r\n\r\nPUB _INBOX.w.1 2\r\nok\r\n" +
+        "HPUB w.q 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\nUNSUB 2\r\nUNSUB 3 1\r\nPUB w.q 1\r\nx\r\nPING\r\n"
+    )
   })
 
 /**
