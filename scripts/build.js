@@ -81,8 +81,10 @@ const writeCodeCache = (flags) =>
       err += d.toString()
       if (!stopping && err.includes("Server is ready")) {
         const port = /Listening for client connections on [^\s]*:(\d+)/.exec(err)?.[1]
-        if (port === undefined) failed = new Error("no client port in the log")
-        if (failed !== undefined) return stop()
+        if (port === undefined) {
+          failed = new Error("no client port in the log")
+          return stop()
+        }
         // A session the server did not answer in full fails the build (the cache would miss it).
         firstClient(Number(port)).then(stop, (e) => {
           failed = e
