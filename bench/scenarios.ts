@@ -72,7 +72,7 @@ export interface MemoryScenario {
 export type Scenario = ThroughputScenario | ReqRepScenario | LatencyScenario | MemoryScenario
 
 /** Throughput rows warm up with this fraction of their message count. */
-export const THROUGHPUT_WARMUP = 0.5
+const THROUGHPUT_WARMUP = 0.5
 
 const tp = (s: Omit<ThroughputScenario, "kind" | "pubs" | "queue" | "warmup"> & Partial<ThroughputScenario>): ThroughputScenario => ({
   kind: "throughput",
